@@ -1,0 +1,676 @@
+//! TTree metadata: branches, leaves, basket locations and cluster boundaries, decoded from the
+//! TTree object for the class versions ROOT 6 writes (TTree v19-v20, TBranch v12-v13,
+//! TBranchElement v9-v10, TLeaf v2). Base classes we do not need (TAttLine, TAttFill,
+//! TAttMarker, TIOFeatures) are skipped by their byte counts, so their version changes do not
+//! matter.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::cursor::{Cursor, Origin};
+use crate::error::{Error, Result};
+use crate::file::{Key, RootFile, Uuid};
+use crate::objects::{self, Ptr, Refs};
+use crate::source::ByteSource;
+use crate::streamer::StreamerInfo;
+use crate::types::ColumnType;
+
+/// A basket held inside the TBranch object (the last basket of a branch when the writer closed
+/// the file without flushing it, or every basket of a small file).
+#[derive(Debug, Clone)]
+pub struct EmbeddedBasket {
+    pub index: usize,
+    pub entries: usize,
+    pub data: Arc<Vec<u8>>,
+}
+
+/// One branch. `leaves` and `children` index into the tree's arenas.
+#[derive(Debug, Clone)]
+pub struct Branch {
+    pub name: String,
+    pub title: String,
+    pub class: String,
+    pub compress: i32,
+    pub entry_offset_len: i32,
+    pub write_basket: usize,
+    pub entries: u64,
+    pub basket_bytes: Vec<i32>,
+    pub basket_entry: Vec<i64>,
+    pub basket_seek: Vec<i64>,
+    pub embedded: Vec<EmbeddedBasket>,
+    pub leaves: Vec<usize>,
+    pub children: Vec<usize>,
+    pub parent: Option<usize>,
+    pub element: Option<ElementInfo>,
+    pub tot_bytes: i64,
+    pub zip_bytes: i64,
+}
+
+/// TBranchElement-specific fields.
+#[derive(Debug, Clone)]
+pub struct ElementInfo {
+    pub class_name: String,
+    pub parent_name: String,
+    pub id: i32,
+    pub btype: i32,
+    pub streamer_type: i32,
+}
+
+/// One leaf.
+#[derive(Debug, Clone)]
+pub struct Leaf {
+    pub class: String,
+    pub name: String,
+    pub title: String,
+    pub len: i32,
+    pub len_type: i32,
+    pub is_unsigned: bool,
+    pub leaf_count: Option<usize>,
+    /// TLeafElement::fType.
+    pub element_type: Option<i32>,
+    /// Index of the branch that owns this leaf.
+    pub branch: Option<usize>,
+}
+
+/// An open TTree.
+pub struct Tree {
+    pub(crate) source: Arc<dyn ByteSource>,
+    pub(crate) file_uuid: Uuid,
+    pub path: String,
+    pub title: String,
+    pub version: i16,
+    pub entries: u64,
+    pub auto_flush: i64,
+    pub cluster_range_end: Vec<i64>,
+    pub cluster_size: Vec<i64>,
+    pub branches: Vec<Branch>,
+    pub leaves: Vec<Leaf>,
+    /// Indices of the top-level branches, in file order.
+    pub top: Vec<usize>,
+    pub(crate) by_name: HashMap<String, usize>,
+    pub(crate) streamers: Option<Vec<StreamerInfo>>,
+}
+
+impl std::fmt::Debug for Tree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tree")
+            .field("file", &self.source.name())
+            .field("path", &self.path)
+            .field("entries", &self.entries)
+            .field("branches", &self.branches.len())
+            .finish()
+    }
+}
+
+#[derive(Clone)]
+enum Obj {
+    Branch(usize),
+    Leaf(usize),
+    Basket(Box<EmbeddedBasket>),
+    Other,
+}
+
+struct Builder {
+    branches: Vec<Branch>,
+    leaves: Vec<Leaf>,
+}
+
+impl Tree {
+    pub(crate) fn parse(file: &RootFile, path: &str, key: &Key, bytes: &[u8]) -> Result<Tree> {
+        let what = format!("tree '{path}' (key at byte {})", key.seek_key);
+        let mut c = Cursor::new(
+            bytes,
+            Origin {
+                file: file.name(),
+                what: &what,
+                file_offset: None,
+            },
+        )
+        .with_displacement(key.keylen as usize);
+        let (version, _end) = c.version()?;
+        if !(19..=20).contains(&version) {
+            return Err(Error::Version {
+                file: file.name().to_string(),
+                class: "TTree",
+                version,
+                at: what,
+                hint: "ROOT 6 writes TTree v19 and v20",
+            });
+        }
+        let (_name, title) = objects::tnamed(&mut c)?;
+        objects::skip_versioned(&mut c, "TAttLine")?;
+        objects::skip_versioned(&mut c, "TAttFill")?;
+        objects::skip_versioned(&mut c, "TAttMarker")?;
+        let entries = c.i64()?;
+        let _tot_bytes = c.i64()?;
+        let _zip_bytes = c.i64()?;
+        let _saved_bytes = c.i64()?;
+        let _flushed_bytes = c.i64()?;
+        let _weight = c.f64()?;
+        let _timer = c.i32()?;
+        let _scan = c.i32()?;
+        let _update = c.i32()?;
+        let _default_offset_len = c.i32()?;
+        let n_cluster = c.i32()?;
+        let _max_entries = c.i64()?;
+        let _max_entry_loop = c.i64()?;
+        let _max_virtual = c.i64()?;
+        let _auto_save = c.i64()?;
+        let auto_flush = c.i64()?;
+        let _estimate = c.i64()?;
+        if entries < 0 {
+            return Err(c.error(format!("negative entry count {entries}")));
+        }
+        let n_cluster = c.check_count(n_cluster as i64, 8, "fNClusterRange")?;
+        let cluster_range_end = speedbump_i64s(&mut c, n_cluster)?;
+        let cluster_size = speedbump_i64s(&mut c, n_cluster)?;
+        if version >= 20 {
+            objects::skip_versioned(&mut c, "TIOFeatures")?;
+        }
+        let mut b = Builder {
+            branches: Vec::new(),
+            leaves: Vec::new(),
+        };
+        let mut refs = Refs::new();
+        let top_objs = objects::objarray(&mut c, &mut refs, &mut |cl, c, r| b.read(cl, c, r))?;
+        let top: Vec<usize> = top_objs
+            .into_iter()
+            .filter_map(|o| match o {
+                Some(Obj::Branch(i)) => Some(i),
+                _ => None,
+            })
+            .collect();
+        // fLeaves, fAliases, indices, friends and user info follow; nothing there is needed.
+        let Builder {
+            mut branches,
+            mut leaves,
+        } = b;
+        for (bi, br) in branches.iter().enumerate() {
+            for &li in &br.leaves {
+                leaves[li].branch = Some(bi);
+            }
+        }
+        let children: Vec<(usize, Vec<usize>)> = branches
+            .iter()
+            .enumerate()
+            .map(|(i, br)| (i, br.children.clone()))
+            .collect();
+        for (i, ch) in children {
+            for c in ch {
+                branches[c].parent = Some(i);
+            }
+        }
+        let mut by_name = HashMap::new();
+        for (i, br) in branches.iter().enumerate() {
+            by_name.entry(br.name.clone()).or_insert(i);
+        }
+        Ok(Tree {
+            source: file.source().clone(),
+            file_uuid: file.uuid(),
+            path: path.to_string(),
+            title,
+            version,
+            entries: entries as u64,
+            auto_flush,
+            cluster_range_end,
+            cluster_size,
+            branches,
+            leaves,
+            top,
+            by_name,
+            streamers: file.streamer_infos().ok(),
+        })
+    }
+
+    pub fn file_name(&self) -> &str {
+        self.source.name()
+    }
+
+    pub fn source(&self) -> &Arc<dyn ByteSource> {
+        &self.source
+    }
+
+    pub fn file_uuid(&self) -> Uuid {
+        self.file_uuid
+    }
+
+    /// A branch by name (also `parent.child` and `parent/child` spellings of sub-branches).
+    pub fn branch_index(&self, name: &str) -> Result<usize> {
+        if let Some(&i) = self.by_name.get(name) {
+            return Ok(i);
+        }
+        if let Some((_, tail)) = name.rsplit_once('/') {
+            if let Some(&i) = self.by_name.get(tail) {
+                return Ok(i);
+            }
+        }
+        Err(Error::NoBranch {
+            file: self.file_name().to_string(),
+            tree: self.path.clone(),
+            branch: name.to_string(),
+        })
+    }
+
+    pub fn branch(&self, name: &str) -> Result<&Branch> {
+        Ok(&self.branches[self.branch_index(name)?])
+    }
+
+    /// Number of baskets of a branch, counting an embedded one.
+    pub fn num_baskets(&self, b: usize) -> usize {
+        let br = &self.branches[b];
+        br.write_basket
+            + br.embedded
+                .iter()
+                .filter(|e| e.index >= br.write_basket)
+                .count()
+    }
+
+    /// Entry ranges `[start, stop)` of a branch's baskets.
+    pub fn basket_ranges(&self, b: usize) -> Vec<(u64, u64)> {
+        let br = &self.branches[b];
+        let n = self.num_baskets(b);
+        (0..n)
+            .map(|i| {
+                let start = br.basket_entry.get(i).copied().unwrap_or(0).max(0) as u64;
+                let stop = if i + 1 < n {
+                    br.basket_entry.get(i + 1).copied().unwrap_or(0).max(0) as u64
+                } else {
+                    br.entries
+                };
+                (start, stop)
+            })
+            .collect()
+    }
+
+    /// The entry boundaries shared by all the given branches: where a chunk can start or stop
+    /// without splitting a basket of any of them (uproot's `common_entry_offsets`). Always
+    /// contains 0 and the number of entries.
+    pub fn common_entry_offsets(&self, branches: &[usize]) -> Vec<u64> {
+        let mut common: Option<Vec<u64>> = None;
+        for &b in branches {
+            let mut offs: Vec<u64> = self.basket_ranges(b).iter().map(|r| r.0).collect();
+            offs.push(self.entries);
+            offs.retain(|&o| o <= self.entries);
+            common = Some(match common {
+                None => offs,
+                Some(prev) => prev
+                    .into_iter()
+                    .filter(|o| offs.binary_search(o).is_ok())
+                    .collect(),
+            });
+        }
+        let mut out = common.unwrap_or_default();
+        if out.first() != Some(&0) {
+            out.insert(0, 0);
+        }
+        if out.last() != Some(&self.entries) {
+            out.push(self.entries);
+        }
+        out.dedup();
+        out
+    }
+
+    /// The cluster boundaries ROOT itself would report (fAutoFlush, fClusterRangeEnd,
+    /// fClusterSize). Only a hint: after `hadd` fast merging they disagree with the baskets.
+    pub fn cluster_hint(&self) -> Vec<u64> {
+        let mut out = vec![0u64];
+        let mut start = 0u64;
+        let push_run = |out: &mut Vec<u64>, start: &mut u64, size: i64, end: u64| {
+            if size <= 0 {
+                *start = end;
+                out.push(end);
+                return;
+            }
+            while *start < end {
+                *start = (*start + size as u64).min(end);
+                out.push(*start);
+            }
+        };
+        for (i, &range_end) in self.cluster_range_end.iter().enumerate() {
+            let end = ((range_end + 1).max(0) as u64).min(self.entries);
+            let size = self.cluster_size.get(i).copied().unwrap_or(0);
+            let size = if size == 0 { self.auto_flush } else { size };
+            push_run(&mut out, &mut start, size, end);
+        }
+        push_run(&mut out, &mut start, self.auto_flush, self.entries);
+        out.dedup();
+        out
+    }
+
+    /// How a branch's values are laid out, or a clear error for what we cannot read.
+    pub fn column_type(&self, b: usize) -> Result<ColumnType> {
+        crate::types::column_type(self, b)
+    }
+
+    pub(crate) fn unsupported(&self, b: usize, ty: impl Into<String>) -> Error {
+        Error::Unsupported {
+            file: self.file_name().to_string(),
+            tree: self.path.clone(),
+            branch: self.branches[b].name.clone(),
+            ty: ty.into(),
+        }
+    }
+
+    /// The streamer element of a split-object member branch, if the file describes it.
+    pub(crate) fn member_element(&self, b: usize) -> Option<&crate::streamer::StreamerElement> {
+        let el = self.branches[b].element.as_ref()?;
+        let infos = self.streamers.as_ref()?;
+        let info = infos.iter().find(|s| s.class == el.class_name)?;
+        info.elements.get(usize::try_from(el.id).ok()?)
+    }
+
+    /// A one-line type description, like uproot's `typename`.
+    pub fn type_name(&self, b: usize) -> String {
+        match self.column_type(b) {
+            Ok(t) => t.to_string(),
+            Err(_) => {
+                let br = &self.branches[b];
+                match (&br.element, br.leaves.first()) {
+                    (Some(e), _) if !e.class_name.is_empty() => e.class_name.clone(),
+                    (_, Some(&l)) => self.leaves[l].class.clone(),
+                    _ => br.class.clone(),
+                }
+            }
+        }
+    }
+}
+
+fn speedbump_i64s(c: &mut Cursor<'_>, n: usize) -> Result<Vec<i64>> {
+    let flag = c.u8()?;
+    if flag == 0 {
+        return Ok(Vec::new());
+    }
+    let n = c.check_count(n as i64, 8, "array")?;
+    (0..n).map(|_| c.i64()).collect()
+}
+
+fn speedbump_i32s(c: &mut Cursor<'_>, n: usize) -> Result<Vec<i32>> {
+    let flag = c.u8()?;
+    if flag == 0 {
+        return Ok(Vec::new());
+    }
+    let n = c.check_count(n as i64, 4, "array")?;
+    (0..n).map(|_| c.i32()).collect()
+}
+
+impl Builder {
+    fn read(&mut self, class: &str, c: &mut Cursor<'_>, refs: &mut Refs<Obj>) -> Result<Obj> {
+        match class {
+            "TBranch" => self.branch(c, refs, class),
+            "TBranchElement" | "TBranchObject" => self.branch_element(c, refs, class),
+            "TBasket" => embedded_basket(c).map(|b| Obj::Basket(Box::new(b))),
+            k if k.starts_with("TLeaf") => self.leaf(c, refs, class),
+            _ => Ok(Obj::Other),
+        }
+    }
+
+    fn branch(&mut self, c: &mut Cursor<'_>, refs: &mut Refs<Obj>, class: &str) -> Result<Obj> {
+        let (version, end) = c.version()?;
+        if !(12..=13).contains(&version) {
+            return Err(Error::Version {
+                file: String::new(),
+                class: "TBranch",
+                version,
+                at: c.at_desc(c.pos()),
+                hint: "ROOT 6 writes TBranch v12 and v13",
+            })
+            .map_err(|e| fill_file(e, c));
+        }
+        let (name, title) = objects::tnamed(c)?;
+        objects::skip_versioned(c, "TAttFill")?;
+        let compress = c.i32()?;
+        let _basket_size = c.i32()?;
+        let entry_offset_len = c.i32()?;
+        let write_basket = c.i32()?;
+        let _entry_number = c.i64()?;
+        if version >= 13 {
+            objects::skip_versioned(c, "TIOFeatures")?;
+        }
+        let _offset = c.i32()?;
+        let max_baskets = c.i32()?;
+        let _split = c.i32()?;
+        let entries = c.i64()?;
+        let _first_entry = c.i64()?;
+        let tot_bytes = c.i64()?;
+        let zip_bytes = c.i64()?;
+        if write_basket < 0 || max_baskets < 0 || entries < 0 || write_basket > max_baskets {
+            return Err(c.error(format!(
+                "branch '{name}' has impossible basket counts (fWriteBasket {write_basket}, fMaxBaskets {max_baskets}, fEntries {entries})"
+            )));
+        }
+        let idx = self.branches.len();
+        self.branches.push(Branch {
+            name: name.clone(),
+            title,
+            class: class.to_string(),
+            compress,
+            entry_offset_len,
+            write_basket: write_basket as usize,
+            entries: entries as u64,
+            basket_bytes: Vec::new(),
+            basket_entry: Vec::new(),
+            basket_seek: Vec::new(),
+            embedded: Vec::new(),
+            leaves: Vec::new(),
+            children: Vec::new(),
+            parent: None,
+            element: None,
+            tot_bytes,
+            zip_bytes,
+        });
+        let children = objects::objarray(c, refs, &mut |cl, c, r| self.read(cl, c, r))?;
+        let leaves = objects::objarray(c, refs, &mut |cl, c, r| self.read(cl, c, r))?;
+        let baskets = objects::objarray(c, refs, &mut |cl, c, r| self.read(cl, c, r))?;
+        let max = max_baskets as usize;
+        let basket_bytes = speedbump_i32s(c, max)?;
+        let basket_entry = speedbump_i64s(c, max)?;
+        let basket_seek = speedbump_i64s(c, max)?;
+        let _file_name = c.tstring()?;
+        c.skip_to(end, "TBranch")?;
+        let wb = write_basket as usize;
+        if basket_entry.len() < wb + 1 && entries > 0
+            || basket_seek.len() < wb
+            || basket_bytes.len() < wb
+        {
+            return Err(c.error(format!(
+                "branch '{name}': basket arrays shorter than fWriteBasket {wb}"
+            )));
+        }
+        let br = &mut self.branches[idx];
+        br.children = children
+            .into_iter()
+            .filter_map(|o| match o {
+                Some(Obj::Branch(i)) => Some(i),
+                _ => None,
+            })
+            .collect();
+        br.leaves = leaves
+            .into_iter()
+            .filter_map(|o| match o {
+                Some(Obj::Leaf(i)) => Some(i),
+                _ => None,
+            })
+            .collect();
+        for (i, b) in baskets.into_iter().enumerate() {
+            if let Some(Obj::Basket(mut e)) = b {
+                e.index = i;
+                br.embedded.push(*e);
+            }
+        }
+        br.basket_bytes = basket_bytes;
+        br.basket_entry = basket_entry;
+        br.basket_seek = basket_seek;
+        Ok(Obj::Branch(idx))
+    }
+
+    fn branch_element(
+        &mut self,
+        c: &mut Cursor<'_>,
+        refs: &mut Refs<Obj>,
+        class: &str,
+    ) -> Result<Obj> {
+        let (version, end) = c.version()?;
+        let Obj::Branch(idx) = self.branch(c, refs, class)? else {
+            unreachable!("branch() returns a branch")
+        };
+        if class == "TBranchObject" {
+            c.skip_to(end, class)?;
+            return Ok(Obj::Branch(idx));
+        }
+        if !(9..=10).contains(&version) {
+            return Err(fill_file(
+                Error::Version {
+                    file: String::new(),
+                    class: "TBranchElement",
+                    version,
+                    at: c.at_desc(c.pos()),
+                    hint: "ROOT 6 writes TBranchElement v9 and v10",
+                },
+                c,
+            ));
+        }
+        let class_name = c.tstring()?;
+        let parent_name = c.tstring()?;
+        let _clones_name = c.tstring()?;
+        let _checksum = c.u32()?;
+        let _class_version = if version >= 10 {
+            c.i16()? as i32
+        } else {
+            c.i32()?
+        };
+        let id = c.i32()?;
+        let btype = c.i32()?;
+        let streamer_type = c.i32()?;
+        let _maximum = c.i32()?;
+        let _ = objects::read_object_any(c, refs, &mut |cl, c, r| self.read(cl, c, r))?;
+        let _ = objects::read_object_any(c, refs, &mut |cl, c, r| self.read(cl, c, r))?;
+        c.skip_to(end, "TBranchElement")?;
+        self.branches[idx].element = Some(ElementInfo {
+            class_name,
+            parent_name,
+            id,
+            btype,
+            streamer_type,
+        });
+        Ok(Obj::Branch(idx))
+    }
+
+    fn leaf(&mut self, c: &mut Cursor<'_>, refs: &mut Refs<Obj>, class: &str) -> Result<Obj> {
+        let (_v, end) = c.version()?;
+        let (version, base_end) = c.version()?;
+        if version != 2 {
+            return Err(fill_file(
+                Error::Version {
+                    file: String::new(),
+                    class: "TLeaf",
+                    version,
+                    at: c.at_desc(c.pos()),
+                    hint: "ROOT 6 writes TLeaf v2",
+                },
+                c,
+            ));
+        }
+        let (name, title) = objects::tnamed(c)?;
+        let len = c.i32()?;
+        let len_type = c.i32()?;
+        let _offset = c.i32()?;
+        let _is_range = c.u8()?;
+        let is_unsigned = c.u8()? != 0;
+        let count = objects::read_object_any(c, refs, &mut |cl, c, r| self.read(cl, c, r))?;
+        c.skip_to(base_end, "TLeaf")?;
+        let element_type = if class == "TLeafElement" {
+            let _id = c.i32()?;
+            Some(c.i32()?)
+        } else {
+            None
+        };
+        if end.is_some() {
+            c.skip_to(end, class)?;
+        }
+        let idx = self.leaves.len();
+        self.leaves.push(Leaf {
+            class: class.to_string(),
+            name,
+            title,
+            len,
+            len_type,
+            is_unsigned,
+            leaf_count: match count {
+                Ptr::Obj(Obj::Leaf(i)) => Some(i),
+                _ => None,
+            },
+            element_type,
+            branch: None,
+        });
+        Ok(Obj::Leaf(idx))
+    }
+}
+
+fn fill_file(e: Error, c: &Cursor<'_>) -> Error {
+    match (e, c.error("")) {
+        (
+            Error::Version {
+                class,
+                version,
+                at,
+                hint,
+                ..
+            },
+            Error::Malformed { file, .. },
+        ) => Error::Version {
+            file,
+            class,
+            version,
+            at,
+            hint,
+        },
+        (e, _) => e,
+    }
+}
+
+/// A TBasket stored inside its TBranch: its key fields, the TBasket header, optional entry
+/// offsets, a second copy of the key, then the data.
+fn embedded_basket(c: &mut Cursor<'_>) -> Result<EmbeddedBasket> {
+    let start = c.pos();
+    let _nbytes = c.i32()?;
+    let _key_version = c.i16()?;
+    let _objlen = c.i32()?;
+    let _datime = c.u32()?;
+    let keylen = c.i16()?;
+    let _cycle = c.i16()?;
+    if keylen < 19 {
+        return Err(c.error(format!("embedded basket with key length {keylen}")));
+    }
+    let keylen = keylen as usize;
+    c.seek(start + keylen - 19)?;
+    let _version = c.i16()?;
+    let _buffer_size = c.i32()?;
+    let _nev_buf_size = c.i32()?;
+    let nev_buf = c.i32()?;
+    let last = c.i32()?;
+    let flag = c.u8()?;
+    if nev_buf < 0 || (last as i64) < keylen as i64 {
+        return Err(c.error(format!(
+            "embedded basket with fNevBuf {nev_buf} and fLast {last}"
+        )));
+    }
+    if flag % 10 != 2 {
+        let n = c.count(4, "entry offsets")?;
+        c.skip(4 * n)?;
+        if flag > 40 {
+            let n = c.count(4, "displacements")?;
+            c.skip(4 * n)?;
+        }
+    }
+    let data = if flag == 1 || flag > 10 {
+        c.skip(keylen)?;
+        c.bytes(last as usize - keylen)?.to_vec()
+    } else {
+        Vec::new()
+    };
+    Ok(EmbeddedBasket {
+        index: 0,
+        entries: nev_buf as usize,
+        data: Arc::new(data),
+    })
+}

@@ -1,0 +1,363 @@
+//! `casa-wrapper inspect`: what is in a ROOT file (trees, branches, types, entries, clusters,
+//! compression, UUID), and the values of chosen branches. rootls / uproot `show` for casa users.
+
+use std::io::Write;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use rootio::{Codec, RootFile, Tree, Values};
+use serde_json::{json, Value};
+
+/// List trees, branches, types, entries, clusters, compression and the UUID of a ROOT file,
+/// or dump branch values.
+#[derive(Args)]
+#[command(after_help = "Examples:
+  casa-wrapper inspect nano.root
+  casa-wrapper inspect nano.root --tree Events --json
+  casa-wrapper inspect nano.root --tree Events --dump nMuon Muon_pt --entries 0:20 --json")]
+pub struct InspectArgs {
+    /// The ROOT file (a local path or file: URL).
+    file: String,
+    /// Only this tree (`Events`, `dir/tree`, `tree;2`).
+    #[arg(long)]
+    tree: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Print the values of these branches (jagged ones as nested lists).
+    #[arg(long, num_args = 1..)]
+    dump: Vec<String>,
+    /// Entry range `A:B` for --dump (half-open; either side may be omitted).
+    #[arg(long, value_name = "A:B")]
+    entries: Option<String>,
+    /// Decompression threads (default: all cores).
+    #[arg(short = 'j', long)]
+    threads: Option<usize>,
+}
+
+pub fn run(args: InspectArgs) -> Result<()> {
+    if let Some(n) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .ok();
+    }
+    let file = RootFile::open(&args.file)?;
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    if !args.dump.is_empty() {
+        let path = match &args.tree {
+            Some(t) => t.clone(),
+            None => first_tree(&file)?,
+        };
+        let tree = file.tree(&path)?;
+        let (start, stop) = parse_entries(args.entries.as_deref(), tree.entries)?;
+        let names: Vec<&str> = args.dump.iter().map(String::as_str).collect();
+        let batch = tree.read(&names, start, stop)?;
+        if args.json {
+            let mut branches = serde_json::Map::new();
+            for col in &batch.columns {
+                branches.insert(col.name.clone(), column_json(col));
+            }
+            let v = json!({
+                "file": args.file, "tree": path, "entries": [start, stop],
+                "branches": branches,
+            });
+            writeln!(out, "{}", serde_json::to_string(&v)?)?;
+        } else {
+            for col in &batch.columns {
+                writeln!(out, "{} ({}):", col.name, col.ctype)?;
+                let vals = column_json(col);
+                for (i, v) in vals.as_array().into_iter().flatten().enumerate() {
+                    writeln!(out, "  [{}] {}", start + i as u64, v)?;
+                }
+            }
+        }
+        return Ok(());
+    }
+    let trees: Vec<String> = match &args.tree {
+        Some(t) => vec![t.clone()],
+        None => file
+            .walk()?
+            .into_iter()
+            .filter(|(_, k)| k.class == "TTree")
+            .map(|(p, _)| p)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+    };
+    let mut tree_json = Vec::new();
+    for path in &trees {
+        let tree = file.tree(path)?;
+        tree_json.push(describe_tree(&tree));
+    }
+    let h = file.header();
+    let objects: Vec<Value> = file
+        .walk()?
+        .into_iter()
+        .map(|(p, k)| json!({"path": p, "class": k.class, "cycle": k.cycle, "title": k.title}))
+        .collect();
+    let streamers: Vec<Value> = file
+        .streamer_infos()
+        .unwrap_or_else(|e| {
+            eprintln!("warning: cannot read the streamer info list: {e}");
+            Vec::new()
+        })
+        .into_iter()
+        .map(|s| json!({"class": s.class, "version": s.version}))
+        .collect();
+    let doc = json!({
+        "file": args.file,
+        "uuid": file.uuid().to_string(),
+        "root_version": h.version % 1_000_000,
+        "large_file": h.large,
+        "size": file.source().size(),
+        "compression": {"setting": h.compress, "algorithm": algorithm_name(h.compress), "level": h.compress % 100},
+        "objects": objects,
+        "streamers": streamers,
+        "trees": tree_json,
+    });
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        print_text(&mut out, &doc)?;
+    }
+    Ok(())
+}
+
+fn first_tree(file: &RootFile) -> Result<String> {
+    let walk = file.walk()?;
+    match walk.iter().find(|(_, k)| k.class == "TTree") {
+        Some((p, _)) => Ok(p.clone()),
+        None => bail!("{}: no TTree in this file", file.name()),
+    }
+}
+
+fn parse_entries(spec: Option<&str>, n: u64) -> Result<(u64, u64)> {
+    let Some(spec) = spec else { return Ok((0, n)) };
+    let (a, b) = spec
+        .split_once(':')
+        .with_context(|| format!("--entries '{spec}': expected A:B"))?;
+    let parse = |s: &str, d: u64| -> Result<u64> {
+        if s.trim().is_empty() {
+            Ok(d)
+        } else {
+            s.trim()
+                .parse()
+                .with_context(|| format!("--entries '{spec}': '{s}' is not an entry number"))
+        }
+    };
+    let (a, b) = (parse(a, 0)?, parse(b, n)?);
+    Ok((a.min(n), b.min(n).max(a.min(n))))
+}
+
+fn algorithm_name(setting: i32) -> &'static str {
+    match setting / 100 {
+        0 if setting % 100 == 0 => "none",
+        0 | 1 => "zlib",
+        2 => "lzma",
+        3 => "root-legacy",
+        4 => "lz4",
+        5 => "zstd",
+        _ => "unknown",
+    }
+}
+
+fn describe_tree(tree: &Tree) -> Value {
+    let all: Vec<usize> = (0..tree.branches.len())
+        .filter(|&b| tree.branches[b].children.is_empty())
+        .collect();
+    let clusters = tree.common_entry_offsets(&all);
+    let branches: Vec<Value> = (0..tree.branches.len())
+        .map(|b| {
+            let br = &tree.branches[b];
+            let ty = tree.column_type(b);
+            let leaf = br.leaves.first().map(|&l| tree.leaves[l].class.clone());
+            json!({
+                "name": br.name,
+                "title": br.title,
+                "type": tree.type_name(b),
+                "class": br.class,
+                "leaf": leaf,
+                "parent": br.parent.map(|p| tree.branches[p].name.clone()),
+                "readable": ty.is_ok(),
+                "why_not": ty.err().map(|e| e.to_string()),
+                "entries": br.entries,
+                "baskets": tree.num_baskets(b),
+                "compressed_bytes": br.zip_bytes,
+                "uncompressed_bytes": br.tot_bytes,
+                "codec": first_codec(tree, b).map(Codec::name),
+            })
+        })
+        .collect();
+    json!({
+        "path": tree.path,
+        "title": tree.title,
+        "entries": tree.entries,
+        "clusters": clusters,
+        "cluster_hint": tree.cluster_hint(),
+        "auto_flush": tree.auto_flush,
+        "branches": branches,
+    })
+}
+
+/// The codec of a branch's first on-disk basket, read from its block header.
+fn first_codec(tree: &Tree, b: usize) -> Option<Codec> {
+    let br = &tree.branches[b];
+    if br.write_basket == 0 {
+        return None;
+    }
+    let seek = u64::try_from(*br.basket_seek.first()?).ok()?;
+    let src = tree.source();
+    let mut head = [0u8; 18];
+    src.read_at(seek, &mut head).ok()?;
+    let objlen = u32::from_be_bytes(head[6..10].try_into().ok()?) as usize;
+    let keylen = u16::from_be_bytes(head[14..16].try_into().ok()?) as u64;
+    let nbytes = u32::from_be_bytes(head[0..4].try_into().ok()?) as usize;
+    if nbytes.checked_sub(keylen as usize)? == objlen {
+        return Some(Codec::None);
+    }
+    let mut tag = [0u8; 2];
+    src.read_at(seek + keylen, &mut tag).ok()?;
+    Codec::sniff(&tag, usize::MAX)
+}
+
+fn values_json(v: &Values, range: std::ops::Range<usize>) -> Vec<Value> {
+    fn num<T: Copy + Into<Value>>(v: &[T], r: std::ops::Range<usize>) -> Vec<Value> {
+        v[r].iter().map(|&x| x.into()).collect()
+    }
+    match v {
+        Values::Bool(v) => num(v, range),
+        Values::I8(v) => num(v, range),
+        Values::U8(v) => num(v, range),
+        Values::I16(v) => num(v, range),
+        Values::U16(v) => num(v, range),
+        Values::I32(v) => num(v, range),
+        Values::U32(v) => num(v, range),
+        Values::I64(v) => num(v, range),
+        Values::U64(v) => num(v, range),
+        Values::F32(v) => v[range]
+            .iter()
+            .map(|&x| float(x as f64, x.to_string()))
+            .collect(),
+        Values::F64(v) => v[range].iter().map(|&x| float(x, x.to_string())).collect(),
+    }
+}
+
+/// Floats as JSON numbers that round-trip (f32 printed as f32); NaN and infinities, which JSON
+/// cannot hold, as the strings "nan", "inf", "-inf".
+fn float(x: f64, shortest: String) -> Value {
+    if x.is_finite() {
+        serde_json::from_str(&shortest).unwrap_or(Value::Null)
+    } else if x.is_nan() {
+        Value::String("nan".into())
+    } else if x > 0.0 {
+        Value::String("inf".into())
+    } else {
+        Value::String("-inf".into())
+    }
+}
+
+fn column_json(col: &rootio::Column) -> Value {
+    let inner = col.inner.max(1);
+    let group = |a: usize, b: usize| -> Value {
+        let flat = values_json(&col.values, a * inner..b * inner);
+        if inner == 1 {
+            Value::Array(flat)
+        } else {
+            Value::Array(
+                flat.chunks(inner)
+                    .map(|c| Value::Array(c.to_vec()))
+                    .collect(),
+            )
+        }
+    };
+    match &col.offsets {
+        Some(off) => Value::Array(
+            off.windows(2)
+                .map(|w| group(w[0] as usize, w[1] as usize))
+                .collect(),
+        ),
+        None if inner == 1 => Value::Array(values_json(&col.values, 0..col.values.len())),
+        None => {
+            let n = col.values.len() / inner;
+            Value::Array(
+                (0..n)
+                    .map(|i| group(i, i + 1))
+                    .map(|v| match v {
+                        Value::Array(mut a) if a.len() == 1 => a.remove(0),
+                        v => v,
+                    })
+                    .collect(),
+            )
+        }
+    }
+}
+
+fn print_text(out: &mut impl Write, doc: &Value) -> Result<()> {
+    writeln!(out, "file        {}", doc["file"].as_str().unwrap_or(""))?;
+    writeln!(out, "uuid        {}", doc["uuid"].as_str().unwrap_or(""))?;
+    writeln!(
+        out,
+        "written by  ROOT {}  ({} bytes{})",
+        doc["root_version"],
+        doc["size"],
+        if doc["large_file"] == true {
+            ", 64-bit seeks"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(
+        out,
+        "compression {} level {} (setting {})",
+        doc["compression"]["algorithm"].as_str().unwrap_or(""),
+        doc["compression"]["level"],
+        doc["compression"]["setting"]
+    )?;
+    writeln!(out, "objects:")?;
+    for o in doc["objects"].as_array().into_iter().flatten() {
+        writeln!(
+            out,
+            "  {};{}  {}",
+            o["path"].as_str().unwrap_or(""),
+            o["cycle"],
+            o["class"].as_str().unwrap_or("")
+        )?;
+    }
+    for t in doc["trees"].as_array().into_iter().flatten() {
+        let clusters = t["clusters"]
+            .as_array()
+            .map_or(0, |c| c.len().saturating_sub(1));
+        writeln!(
+            out,
+            "\ntree {}  ({} entries, {} clusters at common basket boundaries)",
+            t["path"].as_str().unwrap_or(""),
+            t["entries"],
+            clusters
+        )?;
+        writeln!(
+            out,
+            "  {:<40} {:<22} {:>7} {:>12} {:>12} codec",
+            "branch", "type", "baskets", "zipped", "unzipped"
+        )?;
+        for b in t["branches"].as_array().into_iter().flatten() {
+            writeln!(
+                out,
+                "  {:<40} {:<22} {:>7} {:>12} {:>12} {}{}",
+                b["name"].as_str().unwrap_or(""),
+                b["type"].as_str().unwrap_or(""),
+                b["baskets"].to_string(),
+                b["compressed_bytes"].to_string(),
+                b["uncompressed_bytes"].to_string(),
+                b["codec"].as_str().unwrap_or("-"),
+                if b["readable"] == true {
+                    ""
+                } else {
+                    "  (not readable as a column)"
+                }
+            )?;
+        }
+    }
+    Ok(())
+}
