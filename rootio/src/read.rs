@@ -275,10 +275,30 @@ impl Tree {
                 continue;
             }
             let br = &self.branches[b];
+            if hi > br.entries {
+                return Err(self.basket_error(
+                    b,
+                    0,
+                    0,
+                    format!(
+                        "branch has {} entries, fewer than the {hi} the read needs",
+                        br.entries
+                    ),
+                ));
+            }
+            // Baskets must tile the window without gaps or overlaps; anything else is a
+            // corrupt basket table and would give wrong numbers.
+            let mut covered = lo;
             for (i, (first, last)) in self.basket_ranges(b).into_iter().enumerate() {
                 if last <= lo || first >= hi || first == last {
                     continue;
                 }
+                if first > last || first > covered || (first < covered && covered != lo) {
+                    return Err(self.basket_error(b, i, 0, format!(
+                        "basket entry table is not increasing (basket covers {first}:{last}, expected a start at {covered})"
+                    )));
+                }
+                covered = last;
                 let range = if i < br.write_basket {
                     let seek = br.basket_seek[i];
                     let len = br.basket_bytes[i];
@@ -304,6 +324,14 @@ impl Tree {
                     stop_entry: last,
                     range,
                 });
+            }
+            if covered < hi {
+                return Err(self.basket_error(
+                    b,
+                    0,
+                    0,
+                    format!("baskets cover entries only up to {covered}, not {hi}"),
+                ));
             }
         }
         Ok(ReadPlan {
@@ -565,7 +593,11 @@ impl Tree {
             unreachable!("fixed layout")
         };
         let w = t.primitive.width() * inner;
-        let mut out = Values::empty_for(t.primitive, ((hi - lo) as usize).saturating_mul(inner));
+        let have: usize = self
+            .baskets_of(b, decoded, lo, hi)
+            .map(|d| d.data.len())
+            .sum();
+        let mut out = Values::empty_for(t.primitive, have / w.max(1) * inner);
         for d in self.baskets_of(b, decoded, lo, hi) {
             let n = (d.stop - d.first) as usize;
             if d.data.len() != n * w {
@@ -599,7 +631,7 @@ impl Tree {
         counts: &[u64],
     ) -> Result<(Values, Vec<u64>)> {
         let w = t.primitive.width() * inner;
-        let mut offsets = Vec::with_capacity((hi - lo) as usize + 1);
+        let mut offsets = Vec::with_capacity(counts.len().min((hi - lo) as usize) + 1);
         offsets.push(0u64);
         let mut values = Values::empty_for(t.primitive, 0);
         for d in self.baskets_of(b, decoded, lo, hi) {
@@ -650,7 +682,12 @@ impl Tree {
         hi: u64,
     ) -> Result<(Values, Vec<u64>)> {
         let w = t.primitive.width();
-        let mut offsets = Vec::with_capacity((hi - lo) as usize + 1);
+        let mut offsets = Vec::with_capacity(
+            self.baskets_of(b, decoded, lo, hi)
+                .map(|d| (d.stop - d.first) as usize)
+                .sum::<usize>()
+                + 1,
+        );
         offsets.push(0u64);
         let mut values = Values::empty_for(t.primitive, 0);
         for d in self.baskets_of(b, decoded, lo, hi) {
