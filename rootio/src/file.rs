@@ -519,11 +519,16 @@ pub(crate) fn read_raw(source: &dyn ByteSource, offset: u64, len: usize) -> Resu
 /// least one byte of data and at most 16 MiB of output, which bounds what a payload can honestly
 /// claim; a lying length field is refused before anything is allocated.
 pub(crate) fn try_alloc(objlen: usize, compressed: usize) -> Result<Vec<u8>, String> {
+    check_objlen(objlen, compressed)?;
+    Ok(vec![0; objlen])
+}
+
+pub(crate) fn check_objlen(objlen: usize, compressed: usize) -> Result<(), String> {
     let max_blocks = compressed / 10 + 1;
     if objlen > max_blocks.saturating_mul(1 << 24) {
         return Err(format!(
             "claims {objlen} uncompressed bytes from {compressed} compressed bytes, more than {max_blocks} blocks can hold"
         ));
     }
-    Ok(vec![0; objlen])
+    Ok(())
 }

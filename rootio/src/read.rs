@@ -70,6 +70,41 @@ impl Values {
         }
     }
 
+    /// A copy of values `[a, z)`.
+    pub fn slice(&self, a: usize, z: usize) -> Values {
+        match self {
+            Values::Bool(v) => Values::Bool(v[a..z].to_vec()),
+            Values::I8(v) => Values::I8(v[a..z].to_vec()),
+            Values::U8(v) => Values::U8(v[a..z].to_vec()),
+            Values::I16(v) => Values::I16(v[a..z].to_vec()),
+            Values::U16(v) => Values::U16(v[a..z].to_vec()),
+            Values::I32(v) => Values::I32(v[a..z].to_vec()),
+            Values::U32(v) => Values::U32(v[a..z].to_vec()),
+            Values::I64(v) => Values::I64(v[a..z].to_vec()),
+            Values::U64(v) => Values::U64(v[a..z].to_vec()),
+            Values::F32(v) => Values::F32(v[a..z].to_vec()),
+            Values::F64(v) => Values::F64(v[a..z].to_vec()),
+        }
+    }
+
+    /// Append values of the same type.
+    fn append(&mut self, other: &Values) {
+        match (self, other) {
+            (Values::Bool(v), Values::Bool(o)) => v.extend_from_slice(o),
+            (Values::I8(v), Values::I8(o)) => v.extend_from_slice(o),
+            (Values::U8(v), Values::U8(o)) => v.extend_from_slice(o),
+            (Values::I16(v), Values::I16(o)) => v.extend_from_slice(o),
+            (Values::U16(v), Values::U16(o)) => v.extend_from_slice(o),
+            (Values::I32(v), Values::I32(o)) => v.extend_from_slice(o),
+            (Values::U32(v), Values::U32(o)) => v.extend_from_slice(o),
+            (Values::I64(v), Values::I64(o)) => v.extend_from_slice(o),
+            (Values::U64(v), Values::U64(o)) => v.extend_from_slice(o),
+            (Values::F32(v), Values::F32(o)) => v.extend_from_slice(o),
+            (Values::F64(v), Values::F64(o)) => v.extend_from_slice(o),
+            _ => unreachable!("pieces of one column share its type"),
+        }
+    }
+
     fn empty_for(p: Primitive, cap: usize) -> Values {
         match p {
             Primitive::Bool => Values::Bool(Vec::with_capacity(cap)),
@@ -88,33 +123,51 @@ impl Values {
 
     /// Append the big-endian values in `bytes` (a whole number of values of `p`).
     fn extend_be(&mut self, p: Primitive, bytes: &[u8]) {
-        fn be<T, const N: usize>(out: &mut Vec<T>, bytes: &[u8], f: fn([u8; N]) -> T) {
-            out.extend(
-                bytes
-                    .chunks_exact(N)
-                    .map(|c| f(c.try_into().expect("chunks_exact gives N bytes"))),
-            );
-        }
         match (self, p) {
             (Values::Bool(v), _) => v.extend(bytes.iter().map(|&b| b != 0)),
             (Values::I8(v), _) => v.extend(bytes.iter().map(|&b| b as i8)),
             (Values::U8(v), _) => v.extend_from_slice(bytes),
-            (Values::I16(v), _) => be(v, bytes, i16::from_be_bytes),
-            (Values::U16(v), _) => be(v, bytes, u16::from_be_bytes),
-            (Values::I32(v), _) => be(v, bytes, i32::from_be_bytes),
-            (Values::U32(v), _) => be(v, bytes, u32::from_be_bytes),
-            (Values::I64(v), _) => be(v, bytes, i64::from_be_bytes),
-            (Values::U64(v), _) => be(v, bytes, u64::from_be_bytes),
+            (Values::I16(v), _) => be(v, bytes),
+            (Values::U16(v), _) => be(v, bytes),
+            (Values::I32(v), _) => be(v, bytes),
+            (Values::U32(v), _) => be(v, bytes),
+            (Values::I64(v), _) => be(v, bytes),
+            (Values::U64(v), _) => be(v, bytes),
             (Values::F32(v), Primitive::Float16(pk)) => {
                 v.extend(bytes.chunks_exact(pk.width()).map(|c| unpack(pk, c) as f32))
             }
-            (Values::F32(v), _) => be(v, bytes, f32::from_be_bytes),
+            (Values::F32(v), _) => be(v, bytes),
             (Values::F64(v), Primitive::Double32(pk)) => {
                 v.extend(bytes.chunks_exact(pk.width()).map(|c| unpack(pk, c)))
             }
-            (Values::F64(v), _) => be(v, bytes, f64::from_be_bytes),
+            (Values::F64(v), _) => be(v, bytes),
         }
     }
+}
+
+/// Native numbers from big-endian bytes. A trait (not a function pointer) so the conversion
+/// loop is monomorphised, inlined and vectorised.
+trait FromBe: Sized {
+    const N: usize;
+    fn from_be(b: &[u8]) -> Self;
+}
+
+macro_rules! from_be {
+    ($($t:ty),*) => {$(
+        impl FromBe for $t {
+            const N: usize = std::mem::size_of::<$t>();
+            #[inline(always)]
+            fn from_be(b: &[u8]) -> Self {
+                <$t>::from_be_bytes(b.try_into().expect("chunks_exact gives N bytes"))
+            }
+        }
+    )*};
+}
+from_be!(i16, u16, i32, u32, i64, u64, f32, f64);
+
+#[inline]
+fn be<T: FromBe>(out: &mut Vec<T>, bytes: &[u8]) {
+    out.extend(bytes.chunks_exact(T::N).map(T::from_be));
 }
 
 /// Decode one packed Float16_t/Double32_t value (TBufferFile::ReadWithFactor/ReadWithNbits).
@@ -146,6 +199,31 @@ fn unpack(p: Packing, c: &[u8]) -> f64 {
     }
 }
 
+/// Counter values as counts; a negative or fractional value gives its index and value.
+fn counts_of(v: &Values) -> Result<Vec<u64>, (usize, f64)> {
+    fn ints<T: Copy + TryInto<u64> + Into<f64>>(v: &[T]) -> Result<Vec<u64>, (usize, f64)> {
+        v.iter()
+            .enumerate()
+            .map(|(i, &x)| x.try_into().map_err(|_| (i, x.into())))
+            .collect()
+    }
+    match v {
+        Values::U8(v) => Ok(v.iter().map(|&x| x as u64).collect()),
+        Values::U16(v) => Ok(v.iter().map(|&x| x as u64).collect()),
+        Values::U32(v) => Ok(v.iter().map(|&x| x as u64).collect()),
+        Values::U64(v) => Ok(v.clone()),
+        Values::I8(v) => ints(v),
+        Values::I16(v) => ints(v),
+        Values::I32(v) => ints(v),
+        Values::I64(v) => v
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| u64::try_from(x).map_err(|_| (i, x as f64)))
+            .collect(),
+        other => Err((0, other.get_f64(0))),
+    }
+}
+
 /// One column of a batch. For jagged columns `offsets` has one more element than there are
 /// entries and indexes items; each item holds `inner` consecutive values.
 #[derive(Debug, Clone)]
@@ -153,7 +231,7 @@ pub struct Column {
     pub name: String,
     pub ctype: ColumnType,
     pub values: Values,
-    pub offsets: Option<Vec<u64>>,
+    pub offsets: Option<Arc<Vec<u64>>>,
     pub inner: usize,
 }
 
@@ -214,13 +292,49 @@ impl ReadPlan {
 }
 
 /// A decompressed basket: its data region and entry range.
-struct Decoded {
+struct Decoded<'a> {
     branch: usize,
     basket: usize,
     first: u64,
     stop: u64,
     offset: u64,
-    data: Arc<Vec<u8>>,
+    data: &'a [u8],
+}
+
+thread_local! {
+    /// Decompression buffer reused for every basket a thread decodes: fresh multi-megabyte
+    /// allocations would cost more in page faults than the decoding itself.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Join the pieces of one column; a single piece is moved, not copied.
+fn concat(p: Primitive, mut pieces: Vec<Piece>) -> Values {
+    if pieces.len() == 1 {
+        return pieces.pop().expect("one piece").values;
+    }
+    let total = pieces.iter().map(|x| x.values.len()).sum();
+    let mut out = Values::empty_for(p, total);
+    for x in &pieces {
+        out.append(&x.values);
+    }
+    out
+}
+
+/// A counter branch decoded over its window: values, and cumulative counts (`cum[i]` items
+/// before window entry `i`).
+struct Counts {
+    branch: usize,
+    from: u64,
+    values: Values,
+    cum: Vec<u64>,
+}
+
+/// The values one basket contributes to a column (and, for std::vector branches, the
+/// per-entry sizes).
+struct Piece {
+    branch: usize,
+    values: Values,
+    counts: Vec<u64>,
 }
 
 /// Counters for metrics and benchmarks.
@@ -395,91 +509,194 @@ impl Tree {
     }
 
     /// Decompress and decode fetched baskets (one `Option<Vec<u8>>` per planned basket, `None`
-    /// for embedded ones).
+    /// for embedded ones). Counter baskets go first (jagged columns are cut with them); then
+    /// every other basket is decompressed and decoded in one parallel step, so each basket's
+    /// bytes are converted while they are still in cache and freed right after.
     pub fn decode(
         &self,
         plan: &ReadPlan,
         raw: Vec<Option<Vec<u8>>>,
     ) -> Result<(Batch, ReadMetrics)> {
-        let decoded: Vec<Decoded> = plan
-            .baskets
-            .par_iter()
-            .zip(raw.into_par_iter())
-            .map(|(pb, bytes)| self.decompress_basket(pb, bytes))
-            .collect::<Result<_>>()?;
-        let metrics = ReadMetrics {
-            baskets: decoded.len() as u64,
-            compressed_bytes: plan.bytes(),
-            uncompressed_bytes: decoded.iter().map(|d| d.data.len() as u64).sum(),
-        };
-        // Counters first: jagged columns need them.
-        let mut counts: Vec<(usize, u64, Vec<u64>)> = Vec::new();
+        let mut counters: Vec<usize> = Vec::new();
         for &(_, t) in &plan.columns {
             if let Layout::Counted { counter, .. } = t.layout {
-                if counts.iter().any(|c| c.0 == counter) {
-                    continue;
+                if !counters.contains(&counter) {
+                    counters.push(counter);
                 }
-                let (_, lo, hi) = *plan
-                    .windows
-                    .iter()
-                    .find(|w| w.0 == counter)
-                    .expect("planned");
-                let ct = self.column_type(counter)?;
-                let col = self.decode_fixed(counter, ct, &decoded, lo, hi)?;
-                let mut v = Vec::with_capacity(col.len());
-                for i in 0..col.len() {
-                    let x = col.get_f64(i);
-                    if x < 0.0 || x.fract() != 0.0 {
-                        return Err(self.basket_error(
-                            counter,
-                            0,
-                            0,
-                            format!(
-                                "counter value {x} at entry {} is not a count",
-                                lo + i as u64
-                            ),
-                        ));
-                    }
-                    v.push(x as u64);
-                }
-                counts.push((counter, lo, v));
             }
         }
-        let columns = plan
-            .columns
-            .par_iter()
-            .map(|&(b, t)| {
-                let name = self.branches[b].name.clone();
-                let (values, offsets, inner) = match t.layout {
-                    Layout::Fixed { inner } => (
-                        self.decode_fixed(b, t, &decoded, plan.start, plan.stop)?,
-                        None,
-                        inner,
+        let (counter_jobs, data_jobs): (Vec<_>, Vec<_>) = plan
+            .baskets
+            .iter()
+            .zip(raw)
+            .partition(|(pb, _)| counters.contains(&pb.branch));
+        // Counters are small: keep their decoded bytes while the columns are cut.
+        let counter_data: Vec<(&PlannedBasket, Vec<u8>)> = counter_jobs
+            .into_par_iter()
+            .map(|(pb, bytes)| {
+                let data = self.with_basket(pb, bytes, &mut Vec::new(), |d| Ok(d.data.to_vec()))?;
+                Ok((pb, data))
+            })
+            .collect::<Result<_>>()?;
+        let counter_baskets: Vec<Decoded<'_>> = counter_data
+            .iter()
+            .map(|(pb, data)| Decoded {
+                branch: pb.branch,
+                basket: pb.basket,
+                first: pb.first_entry,
+                stop: pb.stop_entry,
+                offset: pb.range.map_or(0, |r| r.offset),
+                data,
+            })
+            .collect();
+        let mut uncompressed: u64 = counter_baskets.iter().map(|d| d.data.len() as u64).sum();
+        let mut counts = Vec::with_capacity(counters.len());
+        for &c in &counters {
+            let (_, lo, hi) = *plan.windows.iter().find(|w| w.0 == c).expect("planned");
+            let values = self.decode_fixed(c, self.column_type(c)?, &counter_baskets, lo, hi)?;
+            let n = counts_of(&values).map_err(|(i, x)| {
+                self.basket_error(
+                    c,
+                    0,
+                    0,
+                    format!(
+                        "counter value {x} at entry {} is not a count",
+                        lo + i as u64
                     ),
-                    Layout::Counted { counter, inner } => {
-                        let c = counts
-                            .iter()
-                            .find(|c| c.0 == counter)
-                            .expect("decoded above");
-                        let (v, o) = self.decode_counted(
-                            b, t, inner, &decoded, plan.start, plan.stop, c.1, &c.2,
-                        )?;
-                        (v, Some(o), inner)
-                    }
-                    Layout::Vector => {
-                        let (v, o) = self.decode_vector(b, t, &decoded, plan.start, plan.stop)?;
-                        (v, Some(o), 1)
-                    }
-                };
-                Ok(Column {
-                    name,
-                    ctype: t,
-                    values,
-                    offsets,
-                    inner,
+                )
+            })?;
+            let mut cum = Vec::with_capacity(n.len() + 1);
+            cum.push(0u64);
+            let mut total = 0u64;
+            for x in n {
+                total = total.saturating_add(x);
+                cum.push(total);
+            }
+            counts.push(Counts {
+                branch: c,
+                from: lo,
+                values,
+                cum,
+            });
+        }
+        let types: Vec<(usize, ColumnType)> = plan.columns.clone();
+        let pieces: Vec<Piece> = data_jobs
+            .into_par_iter()
+            .map(|(pb, bytes)| {
+                let t = types.iter().find(|c| c.0 == pb.branch).map(|c| c.1);
+                let t = t.expect("a planned basket belongs to a column or a counter");
+                SCRATCH.with(|scratch| {
+                    let mut scratch = scratch.borrow_mut();
+                    self.with_basket(pb, bytes, &mut scratch, |d| {
+                        let size = d.data.len() as u64;
+                        self.decode_piece(d, t, plan.start, plan.stop, &counts)
+                            .map(|p| (p, size))
+                    })
                 })
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .map(|(p, size)| {
+                uncompressed += size;
+                p
+            })
+            .collect();
+        let metrics = ReadMetrics {
+            baskets: plan.baskets.len() as u64,
+            compressed_bytes: plan.bytes(),
+            uncompressed_bytes: uncompressed,
+        };
+        // Pieces arrive in plan order (branch by branch, baskets ascending): group them.
+        let mut by_branch: Vec<(usize, Vec<Piece>)> = Vec::new();
+        for p in pieces {
+            match by_branch.last_mut() {
+                Some((b, v)) if *b == p.branch => v.push(p),
+                _ => by_branch.push((p.branch, vec![p])),
+            }
+        }
+        // One offsets array per counter, shared by all the columns it counts.
+        let shared: Vec<(usize, Arc<Vec<u64>>)> = counts
+            .iter()
+            .map(|c| {
+                let (a, z) = (
+                    (plan.start - c.from) as usize,
+                    (plan.stop - c.from) as usize,
+                );
+                let base = c.cum[a];
+                (
+                    c.branch,
+                    Arc::new(c.cum[a..=z].iter().map(|&x| x - base).collect()),
+                )
+            })
+            .collect();
+        let mut columns = Vec::with_capacity(plan.columns.len());
+        for &(b, t) in &plan.columns {
+            let name = self.branches[b].name.clone();
+            let mine = by_branch
+                .iter_mut()
+                .find(|(x, _)| *x == b)
+                .map(|(_, v)| std::mem::take(v))
+                .unwrap_or_default();
+            let vector_counts: Vec<u64> = if t.layout == Layout::Vector {
+                mine.iter().flat_map(|p| p.counts.iter().copied()).collect()
+            } else {
+                Vec::new()
+            };
+            let mut values = concat(t.primitive, mine);
+            let (offsets, inner) = match t.layout {
+                Layout::Fixed { inner } => {
+                    if let Some(c) = counts.iter().find(|c| c.branch == b) {
+                        let (a, z) = (
+                            (plan.start - c.from) as usize,
+                            (plan.stop - c.from) as usize,
+                        );
+                        values = c.values.slice(a * inner, z * inner);
+                    }
+                    (None, inner)
+                }
+                Layout::Counted { counter, inner } => {
+                    let o = shared
+                        .iter()
+                        .find(|c| c.0 == counter)
+                        .expect("decoded above");
+                    (Some(o.1.clone()), inner)
+                }
+                Layout::Vector => {
+                    let mut off = Vec::with_capacity(vector_counts.len() + 1);
+                    off.push(0u64);
+                    for n in vector_counts {
+                        off.push(off.last().copied().unwrap_or(0) + n);
+                    }
+                    (Some(Arc::new(off)), 1)
+                }
+            };
+            let n_entries = (plan.stop - plan.start) as usize;
+            let expected = match &offsets {
+                Some(o) => {
+                    o.len() == n_entries + 1
+                        && o.last().copied().unwrap_or(0) as usize * inner == values.len()
+                }
+                None => values.len() == n_entries * inner,
+            };
+            if !expected {
+                return Err(self.basket_error(
+                    b,
+                    0,
+                    0,
+                    format!(
+                        "decoded {} values for {n_entries} entries, which does not add up",
+                        values.len()
+                    ),
+                ));
+            }
+            columns.push(Column {
+                name,
+                ctype: t,
+                values,
+                offsets,
+                inner,
+            });
+        }
         Ok((
             Batch {
                 start: plan.start,
@@ -490,7 +707,14 @@ impl Tree {
         ))
     }
 
-    fn decompress_basket(&self, pb: &PlannedBasket, bytes: Option<Vec<u8>>) -> Result<Decoded> {
+    /// Decompress one basket (into `scratch`) and hand its data region to `f`.
+    fn with_basket<T>(
+        &self,
+        pb: &PlannedBasket,
+        bytes: Option<Vec<u8>>,
+        scratch: &mut Vec<u8>,
+        f: impl FnOnce(&Decoded<'_>) -> Result<T>,
+    ) -> Result<T> {
         let b = pb.branch;
         let br = &self.branches[b];
         let Some(bytes) = bytes else {
@@ -506,13 +730,13 @@ impl Tree {
                         "basket is neither on disk nor embedded".into(),
                     )
                 })?;
-            return Ok(Decoded {
+            return f(&Decoded {
                 branch: b,
                 basket: pb.basket,
                 first: pb.first_entry,
                 stop: pb.stop_entry,
                 offset: 0,
-                data: e.data.clone(),
+                data: &e.data,
             });
         };
         let offset = pb.range.map_or(0, |r| r.offset);
@@ -555,27 +779,28 @@ impl Tree {
             )));
         }
         let payload = &bytes[keylen..];
-        let mut out = crate::file::try_alloc(objlen as usize, payload.len()).map_err(&err)?;
-        compress::decompress(payload, &mut out)
+        crate::file::check_objlen(objlen as usize, payload.len()).map_err(&err)?;
+        scratch.clear();
+        scratch.resize(objlen as usize, 0);
+        compress::decompress(payload, scratch)
             .map_err(|e| err(format!("block at +{}: {}", keylen + e.offset, e.what)))?;
-        out.truncate(border as usize);
-        Ok(Decoded {
+        f(&Decoded {
             branch: b,
             basket: pb.basket,
             first: pb.first_entry,
             stop: pb.stop_entry,
             offset,
-            data: Arc::new(out),
+            data: &scratch[..border as usize],
         })
     }
 
     fn baskets_of<'d>(
         &self,
         b: usize,
-        decoded: &'d [Decoded],
+        decoded: &'d [Decoded<'d>],
         lo: u64,
         hi: u64,
-    ) -> impl Iterator<Item = &'d Decoded> {
+    ) -> impl Iterator<Item = &'d Decoded<'d>> {
         decoded
             .iter()
             .filter(move |d| d.branch == b && d.stop > lo && d.first < hi)
@@ -618,107 +843,94 @@ impl Tree {
         Ok(out)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn decode_counted(
+    /// Decode the entries of one basket that fall in `[lo, hi)`.
+    fn decode_piece(
         &self,
-        b: usize,
+        d: &Decoded<'_>,
         t: ColumnType,
-        inner: usize,
-        decoded: &[Decoded],
         lo: u64,
         hi: u64,
-        counts_from: u64,
-        counts: &[u64],
-    ) -> Result<(Values, Vec<u64>)> {
-        let w = t.primitive.width() * inner;
-        let mut offsets = Vec::with_capacity(counts.len().min((hi - lo) as usize) + 1);
-        offsets.push(0u64);
-        let mut values = Values::empty_for(t.primitive, 0);
-        for d in self.baskets_of(b, decoded, lo, hi) {
-            let (c0, c1) = (
-                (d.first - counts_from) as usize,
-                (d.stop - counts_from) as usize,
-            );
-            let Some(bc) = counts.get(c0..c1) else {
-                return Err(self.basket_error(
-                    b,
-                    d.basket,
-                    d.offset,
-                    "counter does not cover this basket".into(),
-                ));
-            };
-            let total: u64 = bc.iter().sum();
-            if total.saturating_mul(w as u64) != d.data.len() as u64 {
-                return Err(self.basket_error(
-                    b,
-                    d.basket,
-                    d.offset,
-                    format!(
-                        "counter says {total} items ({} bytes) but the basket holds {} bytes",
-                        total.saturating_mul(w as u64),
+        counts: &[Counts],
+    ) -> Result<Piece> {
+        let b = d.branch;
+        let err = |what: String| self.basket_error(b, d.basket, d.offset, what);
+        let (a, z) = (lo.max(d.first), hi.min(d.stop));
+        let (a, z) = (a.min(z), z);
+        let n = (d.stop - d.first) as usize;
+        let (ra, rz) = ((a - d.first) as usize, (z - d.first) as usize);
+        let mut counts_out = Vec::new();
+        let values = match t.layout {
+            Layout::Fixed { inner } => {
+                let w = t.primitive.width() * inner;
+                if d.data.len() != n * w {
+                    return Err(err(format!(
+                        "{} bytes of data for {n} entries of {w} bytes",
                         d.data.len()
-                    ),
-                ));
-            }
-            let a = (lo.max(d.first) - d.first) as usize;
-            let z = (hi.min(d.stop) - d.first) as usize;
-            let skip: u64 = bc[..a].iter().sum();
-            let mut end = skip;
-            for &n in &bc[a..z] {
-                end += n;
-                offsets.push(offsets.last().copied().unwrap_or(0) + n);
-            }
-            values.extend_be(t.primitive, &d.data[skip as usize * w..end as usize * w]);
-        }
-        Ok((values, offsets))
-    }
-
-    fn decode_vector(
-        &self,
-        b: usize,
-        t: ColumnType,
-        decoded: &[Decoded],
-        lo: u64,
-        hi: u64,
-    ) -> Result<(Values, Vec<u64>)> {
-        let w = t.primitive.width();
-        let mut offsets = Vec::with_capacity(
-            self.baskets_of(b, decoded, lo, hi)
-                .map(|d| (d.stop - d.first) as usize)
-                .sum::<usize>()
-                + 1,
-        );
-        offsets.push(0u64);
-        let mut values = Values::empty_for(t.primitive, 0);
-        for d in self.baskets_of(b, decoded, lo, hi) {
-            let data = &d.data[..];
-            let mut p = 0usize;
-            for e in d.first..d.stop.min(hi) {
-                let bad = |what: String| {
-                    self.basket_error(b, d.basket, d.offset, format!("entry {e}: {what}"))
-                };
-                let Some(h) = data.get(p..p + 10) else {
-                    return Err(bad("vector header runs past the basket".into()));
-                };
-                let bc = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
-                let n = u32::from_be_bytes([h[6], h[7], h[8], h[9]]) as usize;
-                if bc & 0x4000_0000 == 0 || (bc & !0x4000_0000) as usize != 6 + n * w {
-                    return Err(bad(format!(
-                        "byte count {:#x} does not match {n} elements",
-                        bc
                     )));
                 }
-                let Some(body) = data.get(p + 10..p + 10 + n * w) else {
-                    return Err(bad(format!("{n} elements run past the basket")));
-                };
-                if e >= lo {
-                    values.extend_be(t.primitive, body);
-                    offsets.push(offsets.last().copied().unwrap_or(0) + n as u64);
-                }
-                p += 10 + n * w;
+                let mut v = Values::empty_for(t.primitive, (rz - ra) * inner);
+                v.extend_be(t.primitive, &d.data[ra * w..rz * w]);
+                v
             }
-        }
-        Ok((values, offsets))
+            Layout::Counted { counter, inner } => {
+                let w = t.primitive.width() * inner;
+                let c = counts
+                    .iter()
+                    .find(|c| c.branch == counter)
+                    .expect("counters decoded first");
+                let at = |e: u64| {
+                    e.checked_sub(c.from)
+                        .and_then(|i| c.cum.get(i as usize).copied())
+                        .ok_or_else(|| err("the counter does not cover this basket".into()))
+                };
+                let (b0, b1) = (at(d.first)?, at(d.stop)?);
+                if (b1 - b0).saturating_mul(w as u64) != d.data.len() as u64 {
+                    return Err(err(format!(
+                        "counter says {} items ({} bytes) but the basket holds {} bytes",
+                        b1 - b0,
+                        (b1 - b0).saturating_mul(w as u64),
+                        d.data.len()
+                    )));
+                }
+                let (i0, i1) = ((at(a)? - b0) as usize, (at(z)? - b0) as usize);
+                let mut v = Values::empty_for(t.primitive, (i1 - i0) * inner);
+                v.extend_be(t.primitive, &d.data[i0 * w..i1 * w]);
+                v
+            }
+            Layout::Vector => {
+                let w = t.primitive.width();
+                let data = &d.data[..];
+                let mut v = Values::empty_for(t.primitive, 0);
+                let mut p = 0usize;
+                for e in d.first..z {
+                    let bad = |what: String| err(format!("entry {e}: {what}"));
+                    let Some(h) = data.get(p..p + 10) else {
+                        return Err(bad("vector header runs past the basket".into()));
+                    };
+                    let bc = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
+                    let k = u32::from_be_bytes([h[6], h[7], h[8], h[9]]) as usize;
+                    if bc & 0x4000_0000 == 0 || (bc & !0x4000_0000) as usize != 6 + k * w {
+                        return Err(bad(format!(
+                            "byte count {bc:#x} does not match {k} elements"
+                        )));
+                    }
+                    let Some(body) = data.get(p + 10..p + 10 + k * w) else {
+                        return Err(bad(format!("{k} elements run past the basket")));
+                    };
+                    if e >= a {
+                        v.extend_be(t.primitive, body);
+                        counts_out.push(k as u64);
+                    }
+                    p += 10 + k * w;
+                }
+                v
+            }
+        };
+        Ok(Piece {
+            branch: b,
+            values,
+            counts: counts_out,
+        })
     }
 
     /// Cut `[start, stop)` into batches of about `target` entries at the common basket

@@ -169,9 +169,9 @@ fn check_against(file: &Path, reference: &Reference) -> usize {
                 );
                 match &offsets {
                     Some(off) => {
-                        let our_off = col
+                        let our_off: &Vec<u64> = col
                             .offsets
-                            .as_ref()
+                            .as_deref()
                             .unwrap_or_else(|| panic!("{ctx}: not jagged"));
                         let (a, z) = (off[start as usize], off[stop as usize]);
                         let want: Vec<u64> = off[start as usize..=stop as usize]
