@@ -899,7 +899,7 @@ impl Tree {
             }
             Layout::Vector => {
                 let w = t.primitive.width();
-                let data = &d.data[..];
+                let data = d.data;
                 let mut v = Values::empty_for(t.primitive, 0);
                 let mut p = 0usize;
                 for e in d.first..z {
