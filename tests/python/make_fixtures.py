@@ -21,6 +21,9 @@ WRITER = r"""
 #include <Compression.h>
 #include <vector>
 #include <cmath>
+#include <string>
+#include <TDirectory.h>
+#include <TFileMerger.h>
 
 // A NanoAOD-like tree: counters, leaf-count jagged arrays (Muon_*[nMuon], Jet_*[nJet]),
 // flat branches of every numeric leaf type, Float16/Double32 with and without ranges,
@@ -124,6 +127,42 @@ void casa_write_nano(const char* path, Long64_t n, int algorithm, int level,
   f.Close();
 }
 
+// Subdirectories and cycles: dir/sub/Events written twice (cycles 1 and 2, with 500 and 800
+// entries), and a top-level tree with a long name.
+void casa_write_dirs(const char* path) {
+  TFile f(path, "RECREATE", "casa fixture", 505);
+  TDirectory* sub = f.mkdir("dir")->mkdir("sub");
+  sub->cd();
+  TTree t("Events", "nested");
+  Int_t x; Float_t y[4]; Int_t n;
+  t.Branch("x", &x, "x/I");
+  t.Branch("n", &n, "n/I");
+  t.Branch("y", y, "y[n]/F");
+  for (int i = 0; i < 500; ++i) { x = i; n = i % 5; for (int k = 0; k < n; ++k) y[k] = i + 0.25f * k; t.Fill(); }
+  t.Write();
+  for (int i = 500; i < 800; ++i) { x = i; n = i % 5; for (int k = 0; k < n; ++k) y[k] = i + 0.25f * k; t.Fill(); }
+  t.Write();
+  f.cd();
+  std::string name(300, 'L');
+  TTree l(name.c_str(), "a tree whose name needs a 4-byte TString length");
+  l.Branch("x", &x, "x/I");
+  for (int i = 0; i < 10; ++i) { x = -i; l.Fill(); }
+  l.Write();
+  f.Close();
+}
+
+// A file larger than 2 GiB, so keys and baskets use 64-bit seeks.
+void casa_write_large(const char* path, Long64_t n) {
+  TFile f(path, "RECREATE", "casa large fixture", 0);
+  TTree t("Events", "large");
+  Long64_t i64; Double_t x;
+  t.Branch("i", &i64, "i/L");
+  t.Branch("x", &x, "x/D");
+  for (Long64_t i = 0; i < n; ++i) { i64 = i; x = 0.5 * i; t.Fill(); }
+  t.Write();
+  f.Close();
+}
+
 void casa_hadd(const char* out, const char* a, const char* b, int compression) {
   TFileMerger m(false);
   m.OutputFile(out, "RECREATE", compression);
@@ -132,6 +171,9 @@ void casa_hadd(const char* out, const char* a, const char* b, int compression) {
   m.Merge();
 }
 """
+
+# Two branches of 8 bytes: 140M entries make ~2.24 GB, past the 2 GiB 32-bit seek limit.
+LARGE_ENTRIES = 140_000_000
 
 # (name, entries, algorithm, level, autoflush, basket size, extras)
 # Algorithms: 1 zlib, 2 lzma, 4 lz4, 5 zstd; level 0 means uncompressed.
@@ -145,6 +187,17 @@ ROOT_FILES = [
 ]
 
 
+_declared = False
+
+
+def declare(ROOT):
+    global _declared
+    if not _declared:
+        ROOT.gROOT.SetBatch(True)
+        ROOT.gInterpreter.Declare(WRITER)
+        _declared = True
+
+
 def digest():
     with open(__file__, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -153,8 +206,7 @@ def digest():
 def write_root(out):
     import ROOT
 
-    ROOT.gROOT.SetBatch(True)
-    ROOT.gInterpreter.Declare('#include <TFileMerger.h>\n' + WRITER)
+    declare(ROOT)
     for name, n, alg, lvl, af, bs, extras in ROOT_FILES:
         tmp = os.path.join(out, name + ".tmp")
         ROOT.casa_write_nano(tmp, n, alg, lvl, af, bs, sum(name.encode()), extras)
@@ -169,6 +221,22 @@ def write_root(out):
     os.replace(tmp, os.path.join(out, "root-hadd.root"))
     os.remove(a)
     os.remove(b)
+    tmp = os.path.join(out, "root-dirs.root.tmp")
+    ROOT.casa_write_dirs(tmp)
+    os.replace(tmp, os.path.join(out, "root-dirs.root"))
+
+
+def write_large(out):
+    """The >2 GiB file (64-bit seeks), written once: it takes ~2.2 GB of disk."""
+    path = os.path.join(out, "root-large.root")
+    if os.path.exists(path):
+        return
+    import ROOT
+
+    declare(ROOT)
+    tmp = path + ".tmp"
+    ROOT.casa_write_large(tmp, LARGE_ENTRIES)
+    os.replace(tmp, path)
 
 
 def write_uproot(out):
@@ -210,6 +278,8 @@ def main():
     os.makedirs(out, exist_ok=True)
     stamp = os.path.join(out, ".stamp")
     want = digest()
+    if os.environ.get("CASA_SKIP_LARGE") != "1":
+        write_large(out)
     if os.path.exists(stamp) and open(stamp).read() == want:
         return
     write_root(out)

@@ -55,7 +55,7 @@ def root_values(path, tree, branch, out):
     values = ROOT.RDataFrame(tree, path).AsNumpy([column])[column]
     values = np.ascontiguousarray(values).reshape(-1)
     dt = values.dtype.newbyteorder("<")
-    fname = f"{tree}.{name}.values"
+    fname = f"{tree}.{name}.values".replace("/", "__")
     values.astype(dt).tofile(os.path.join(out, fname))
     return {"dtype": dt.name, "jagged": False, "inner": 1, "values": fname, "source": "ROOT"}
 
@@ -104,12 +104,12 @@ def dump(path, out):
             content = items
             content = np.ascontiguousarray(content).reshape(-1)
             dt = content.dtype.newbyteorder("<")
-            safe = b.name.replace("/", "__")
-            content.astype(dt).tofile(os.path.join(out, f"{key}.{safe}.values"))
-            entry = {"dtype": dt.name, "jagged": jagged, "inner": inner, "values": f"{key}.{safe}.values"}
+            safe = f"{key}.{b.name}".replace("/", "__")
+            content.astype(dt).tofile(os.path.join(out, f"{safe}.values"))
+            entry = {"dtype": dt.name, "jagged": jagged, "inner": inner, "values": f"{safe}.values"}
             if offsets is not None:
-                offsets.tofile(os.path.join(out, f"{key}.{safe}.offsets"))
-                entry["offsets"] = f"{key}.{safe}.offsets"
+                offsets.tofile(os.path.join(out, f"{safe}.offsets"))
+                entry["offsets"] = f"{safe}.offsets"
             tinfo["branches"][b.name] = entry
         manifest["trees"][key] = tinfo
     with open(os.path.join(out, "manifest.json"), "w") as fp:
