@@ -57,6 +57,101 @@ const HEADER: usize = 9;
 
 thread_local! {
     static DEFLATE: RefCell<libdeflater::Decompressor> = RefCell::new(libdeflater::Decompressor::new());
+    static ZSTD_STREAM: RefCell<zstd::zstd_safe::DCtx<'static>> = RefCell::new(zstd::zstd_safe::DCtx::create());
+}
+
+/// Decode only the first `out.len()` bytes of a payload that decompresses to `objlen` bytes.
+///
+/// A basket holds its data first and the entry-offset table after it (4 bytes per entry,
+/// close to half of a NanoAOD jagged basket), and the reader never needs the table. Blocks
+/// wholly past the prefix are not decoded; a ZSTD block that straddles the end is decoded
+/// with the streaming API, which stops when the output is full. ROOT writes ZSTD frames
+/// without a content checksum, so nothing is skipped that would have been checked. Other
+/// codecs decode their straddling block whole (zlib, LZMA and LZ4 verify checksums at the
+/// end), then copy the prefix. All block headers are still checked against `objlen`.
+pub fn decompress_prefix(payload: &[u8], objlen: usize, out: &mut [u8]) -> Result<(), DecodeError> {
+    if out.len() > objlen {
+        return Err(DecodeError {
+            offset: 0,
+            what: format!(
+                "prefix of {} bytes asked from a {objlen}-byte object",
+                out.len()
+            ),
+        });
+    }
+    if payload.len() == objlen {
+        out.copy_from_slice(&payload[..out.len()]);
+        return Ok(());
+    }
+    // Walk the block headers first: the sizes must add up to objlen.
+    let mut blocks = Vec::new();
+    let (mut src, mut total) = (0usize, 0usize);
+    while total < objlen {
+        let Some(h) = payload.get(src..src + HEADER) else {
+            return Err(DecodeError {
+                offset: src,
+                what: format!("payload ends after {total} of {objlen} uncompressed bytes"),
+            });
+        };
+        let clen = u32::from_le_bytes([h[3], h[4], h[5], 0]) as usize;
+        let ulen = u32::from_le_bytes([h[6], h[7], h[8], 0]) as usize;
+        if src + HEADER + clen > payload.len() || ulen == 0 || total + ulen > objlen {
+            return Err(DecodeError {
+                offset: src,
+                what: format!("block header (compressed {clen}, uncompressed {ulen}) does not fit the payload"),
+            });
+        }
+        blocks.push((src, clen, total, ulen));
+        src += HEADER + clen;
+        total += ulen;
+    }
+    for (src, clen, at, ulen) in blocks {
+        if at >= out.len() {
+            break;
+        }
+        let want = out.len() - at;
+        if ulen <= want {
+            decompress(&payload[src..src + HEADER + clen], &mut out[at..at + ulen]).map_err(
+                |e| DecodeError {
+                    offset: src + e.offset,
+                    what: e.what,
+                },
+            )?;
+        } else if &payload[src..src + 2] == b"ZS" {
+            let block = &payload[src + HEADER..src + HEADER + clen];
+            zstd_prefix(block, &mut out[at..]).map_err(|what| DecodeError { offset: src, what })?;
+        } else {
+            let mut tmp = vec![0u8; ulen];
+            decompress(&payload[src..src + HEADER + clen], &mut tmp).map_err(|e| DecodeError {
+                offset: src + e.offset,
+                what: e.what,
+            })?;
+            out[at..].copy_from_slice(&tmp[..want]);
+        }
+    }
+    Ok(())
+}
+
+fn zstd_prefix(block: &[u8], out: &mut [u8]) -> Result<(), String> {
+    use zstd::zstd_safe::{InBuffer, OutBuffer, ResetDirective};
+    ZSTD_STREAM.with(|d| {
+        let mut d = d.borrow_mut();
+        d.reset(ResetDirective::SessionOnly)
+            .map_err(|c| zstd::zstd_safe::get_error_name(c).to_string())?;
+        let mut input = InBuffer::around(block);
+        let mut output = OutBuffer::around(out);
+        loop {
+            let r = d
+                .decompress_stream(&mut output, &mut input)
+                .map_err(|c| format!("zstd: {}", zstd::zstd_safe::get_error_name(c)))?;
+            if output.pos() == output.capacity() {
+                return Ok(());
+            }
+            if r == 0 || input.pos() == block.len() {
+                return Err(format!("zstd frame ended after {} bytes", output.pos()));
+            }
+        }
+    })
 }
 
 /// Decode `payload` into `out`, whose length is the expected uncompressed size (fObjlen).

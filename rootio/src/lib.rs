@@ -26,7 +26,7 @@ mod streamer;
 mod tree;
 mod types;
 
-pub use compress::{decompress, Codec, DecodeError};
+pub use compress::{decompress, decompress_prefix, Codec, DecodeError};
 pub use error::{Error, Result};
 pub use file::{Directory, FileHeader, Key, RootFile, Uuid};
 pub use read::{Batch, Column, PlannedBasket, ReadMetrics, ReadPlan, Values};

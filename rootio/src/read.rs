@@ -780,9 +780,10 @@ impl Tree {
         }
         let payload = &bytes[keylen..];
         crate::file::check_objlen(objlen as usize, payload.len()).map_err(&err)?;
+        // Only the data region is decoded; the entry-offset table after it is not needed.
         scratch.clear();
-        scratch.resize(objlen as usize, 0);
-        compress::decompress(payload, scratch)
+        scratch.resize(border as usize, 0);
+        compress::decompress_prefix(payload, objlen as usize, scratch)
             .map_err(|e| err(format!("block at +{}: {}", keylen + e.offset, e.what)))?;
         f(&Decoded {
             branch: b,
@@ -790,7 +791,7 @@ impl Tree {
             first: pb.first_entry,
             stop: pb.stop_entry,
             offset,
-            data: &scratch[..border as usize],
+            data: scratch,
         })
     }
 

@@ -314,3 +314,73 @@ fn hadd_cluster_hint_differs_from_basket_boundaries() {
     );
     assert_ne!(t.cluster_hint(), common, "hint and truth differ after hadd");
 }
+
+/// Trees in subdirectories, several cycles of one key (the highest wins unless `;N` is given),
+/// and a name long enough to need TString's 4-byte length.
+#[test]
+fn subdirectories_and_cycles() {
+    let path = fixture("root-dirs.root");
+    check(path.clone());
+    let f = RootFile::open(path.to_str().unwrap()).unwrap();
+    assert_eq!(f.tree("dir/sub/Events").unwrap().entries, 800);
+    assert_eq!(f.tree("dir/sub/Events;1").unwrap().entries, 500);
+    assert_eq!(f.tree(&"L".repeat(300)).unwrap().entries, 10);
+    let e = f.tree("dir/nope/Events").unwrap_err().to_string();
+    assert!(e.contains("dir/nope"), "{e}");
+}
+
+/// A file past 2 GiB: 64-bit seeks in the header, keys and basket tables. uproot reads the
+/// reference values for ranges at the start, across the 2 GiB mark and at the end.
+#[test]
+fn large_file_with_64_bit_seeks() {
+    let path = fixture("root-large.root");
+    let f = RootFile::open(path.to_str().unwrap()).unwrap();
+    assert!(
+        f.header().large,
+        "ROOT switches to the large-file header past 2 GiB"
+    );
+    let t = f.tree("Events").unwrap();
+    let b = t.branch_index("x").unwrap();
+    let br = &t.branches[b];
+    let cross = (0..br.write_basket)
+        .find(|&i| br.basket_seek[i] > (1i64 << 31))
+        .expect("a basket beyond 2 GiB");
+    let at = br.basket_entry[cross] as u64;
+    let n = t.entries;
+    let ranges = [(0u64, 1000u64), (at - 700, at + 900), (n - 1000, n)];
+    let code = r#"
+import sys, json, warnings
+warnings.filterwarnings("ignore")
+import uproot
+t = uproot.open(sys.argv[1])["Events"]
+out = []
+for r in json.loads(sys.argv[2]):
+    a = t.arrays(["i", "x"], entry_start=r[0], entry_stop=r[1], library="np")
+    out.append({"i": a["i"].tolist(), "x": a["x"].tolist()})
+print(json.dumps(out))
+"#;
+    let o = Command::new(python())
+        .args([
+            "-c",
+            code,
+            path.to_str().unwrap(),
+            &serde_json::to_string(&ranges).unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    for ((a, z), w) in ranges.iter().zip(want) {
+        let batch = t.read(&["i", "x"], *a, *z).unwrap();
+        let Values::I64(i) = &batch.column("i").unwrap().values else {
+            panic!("i is int64")
+        };
+        let Values::F64(x) = &batch.column("x").unwrap().values else {
+            panic!("x is float64")
+        };
+        let wi: Vec<i64> = serde_json::from_value(w["i"].clone()).unwrap();
+        let wx: Vec<f64> = serde_json::from_value(w["x"].clone()).unwrap();
+        assert_eq!(i, &wi, "i [{a},{z})");
+        assert_eq!(x, &wx, "x [{a},{z})");
+    }
+}

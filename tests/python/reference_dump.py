@@ -55,7 +55,7 @@ def root_values(path, tree, branch, out):
     values = ROOT.RDataFrame(tree, path).AsNumpy([column])[column]
     values = np.ascontiguousarray(values).reshape(-1)
     dt = values.dtype.newbyteorder("<")
-    fname = f"{tree}.{name}.values".replace("/", "__")
+    fname = f"c{len(os.listdir(out))}.values"
     values.astype(dt).tofile(os.path.join(out, fname))
     return {"dtype": dt.name, "jagged": False, "inner": 1, "values": fname, "source": "ROOT"}
 
@@ -104,7 +104,8 @@ def dump(path, out):
             content = items
             content = np.ascontiguousarray(content).reshape(-1)
             dt = content.dtype.newbyteorder("<")
-            safe = f"{key}.{b.name}".replace("/", "__")
+            safe = f"c{len(os.listdir(out))}"  # names can be long or contain '/'
+
             content.astype(dt).tofile(os.path.join(out, f"{safe}.values"))
             entry = {"dtype": dt.name, "jagged": jagged, "inner": inner, "values": f"{safe}.values"}
             if offsets is not None:
