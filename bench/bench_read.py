@@ -35,7 +35,7 @@ import sys, time, resource, json, warnings
 warnings.filterwarnings("ignore")
 import ROOT
 f, jagged = sys.argv[1], sys.argv[2].split(",")
-expr = "double(nMuon) + " + " + ".join(f"ROOT::VecOps::Sum(ROOT::RVecD({b}))" for b in jagged)
+expr = "double(nMuon) + " + " + ".join(f"double(ROOT::VecOps::Sum({b}))" for b in jagged)
 best = None
 for _ in range(2):  # the first loop includes cling's JIT; report the second
     df = ROOT.RDataFrame("Events", f).Define("s", expr)

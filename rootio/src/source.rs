@@ -97,6 +97,19 @@ impl ByteSource for LocalFile {
         self.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
         self.file.read_exact_at(buf, offset)
     }
+    /// Local reads are cheap system calls; issue them from all threads so copying from the
+    /// page cache does not serialise a parallel decode.
+    fn read_ranges(&self, ranges: &[ByteRange]) -> io::Result<Vec<Vec<u8>>> {
+        use rayon::prelude::*;
+        ranges
+            .par_iter()
+            .map(|r| {
+                let mut buf = vec![0; r.len];
+                self.read_at(r.offset, &mut buf)?;
+                Ok(buf)
+            })
+            .collect()
+    }
     fn stats(&self) -> ReadStats {
         ReadStats {
             bytes: self.bytes.load(Ordering::Relaxed),

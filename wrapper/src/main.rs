@@ -7,6 +7,11 @@ use clap::{Parser, Subcommand};
 
 mod inspect;
 
+// mimalloc keeps freed pages for the next batch instead of returning them to the kernel; with
+// glibc's allocator the page faults cost ~15% of a ZSTD read (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The casa job wrapper.
 #[derive(Parser)]
 #[command(name = "casa-wrapper", version, about, long_about = None)]
