@@ -77,7 +77,7 @@ pub enum Error {
         class: &'static str,
         version: i16,
         at: String,
-        hint: &'static str,
+        hint: String,
     },
     /// The entry range does not fit the tree.
     #[error("{file}: tree '{tree}': entry range {start}:{stop} is outside 0:{entries}")]

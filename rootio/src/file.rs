@@ -473,6 +473,18 @@ impl RootFile {
 
     /// Open a TTree by path (`Events`, `dir/tree`, `tree;2`).
     pub fn tree(&self, path: &str) -> Result<Tree> {
+        self.open_tree(path, false)
+    }
+
+    /// Open a TTree decoding TTree, TBranch, TBranchElement and TLeaf through the file's
+    /// streamer info, as is done for class versions without a hand-written decoder. For tests
+    /// that compare both paths.
+    #[doc(hidden)]
+    pub fn tree_via_streamer_info(&self, path: &str) -> Result<Tree> {
+        self.open_tree(path, true)
+    }
+
+    fn open_tree(&self, path: &str, force_streamers: bool) -> Result<Tree> {
         let key = self.key(path)?;
         if key.class != "TTree" && key.class != "TNtuple" && key.class != "TNtupleD" {
             return Err(Error::WrongClass {
@@ -483,7 +495,7 @@ impl RootFile {
             });
         }
         let bytes = self.read_object(&key)?;
-        Tree::parse(self, path, &key, &bytes)
+        Tree::parse(self, path, &key, &bytes, force_streamers)
     }
 }
 

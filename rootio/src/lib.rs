@@ -22,6 +22,7 @@ mod file;
 mod objects;
 mod read;
 mod source;
+mod streamed;
 mod streamer;
 mod tree;
 mod types;

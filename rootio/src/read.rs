@@ -171,7 +171,7 @@ fn be<T: FromBe>(out: &mut Vec<T>, bytes: &[u8]) {
 }
 
 /// Decode one packed Float16_t/Double32_t value (TBufferFile::ReadWithFactor/ReadWithNbits).
-fn unpack(p: Packing, c: &[u8]) -> f64 {
+pub(crate) fn unpack(p: Packing, c: &[u8]) -> f64 {
     match p {
         Packing::AsFloat => f32::from_be_bytes([c[0], c[1], c[2], c[3]]) as f64,
         Packing::Range { min, max, nbits } => {

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::file::{Key, RootFile, Uuid};
 use crate::objects::{self, Ptr, Refs};
 use crate::source::ByteSource;
+use crate::streamed::{Member, Streamed, Wanted};
 use crate::streamer::StreamerInfo;
 use crate::types::ColumnType;
 
@@ -113,10 +114,61 @@ enum Obj {
 struct Builder {
     branches: Vec<Branch>,
     leaves: Vec<Leaf>,
+    /// The file's streamer infos, for class versions the hand-written decoders do not know.
+    infos: Arc<Vec<StreamerInfo>>,
+    /// Decode every class through the streamer infos (tests compare both paths).
+    force_streamers: bool,
 }
 
+const TBRANCH_MEMBERS: &[&str] = &[
+    "fName",
+    "fTitle",
+    "fCompress",
+    "fEntryOffsetLen",
+    "fWriteBasket",
+    "fMaxBaskets",
+    "fEntries",
+    "fTotBytes",
+    "fZipBytes",
+    "fBranches",
+    "fLeaves",
+    "fBaskets",
+    "fBasketBytes",
+    "fBasketEntry",
+    "fBasketSeek",
+];
+
+const TBRANCHELEMENT_MEMBERS: &[&str] = &[
+    "fName",
+    "fTitle",
+    "fCompress",
+    "fEntryOffsetLen",
+    "fWriteBasket",
+    "fMaxBaskets",
+    "fEntries",
+    "fTotBytes",
+    "fZipBytes",
+    "fBranches",
+    "fLeaves",
+    "fBaskets",
+    "fBasketBytes",
+    "fBasketEntry",
+    "fBasketSeek",
+    "fClassName",
+    "fParentName",
+    "fID",
+    "fType",
+    "fStreamerType",
+];
+
 impl Tree {
-    pub(crate) fn parse(file: &RootFile, path: &str, key: &Key, bytes: &[u8]) -> Result<Tree> {
+    pub(crate) fn parse(
+        file: &RootFile,
+        path: &str,
+        key: &Key,
+        bytes: &[u8],
+        force: bool,
+    ) -> Result<Tree> {
         let what = format!("tree '{path}' (key at byte {})", key.seek_key);
         let mut c = Cursor::new(
             bytes,
@@ -127,52 +179,111 @@ impl Tree {
             },
         )
         .with_displacement(key.keylen as usize);
-        let (version, _end) = c.version()?;
-        if !(19..=20).contains(&version) {
-            return Err(Error::Version {
-                file: file.name().to_string(),
-                class: "TTree",
-                version,
-                at: what,
-                hint: "ROOT 6 writes TTree v19 and v20",
-            });
-        }
-        let (_name, title) = objects::tnamed(&mut c)?;
-        objects::skip_versioned(&mut c, "TAttLine")?;
-        objects::skip_versioned(&mut c, "TAttFill")?;
-        objects::skip_versioned(&mut c, "TAttMarker")?;
-        let entries = c.i64()?;
-        let _tot_bytes = c.i64()?;
-        let _zip_bytes = c.i64()?;
-        let _saved_bytes = c.i64()?;
-        let _flushed_bytes = c.i64()?;
-        let _weight = c.f64()?;
-        let _timer = c.i32()?;
-        let _scan = c.i32()?;
-        let _update = c.i32()?;
-        let _default_offset_len = c.i32()?;
-        let n_cluster = c.i32()?;
-        let _max_entries = c.i64()?;
-        let _max_entry_loop = c.i64()?;
-        let _max_virtual = c.i64()?;
-        let _auto_save = c.i64()?;
-        let auto_flush = c.i64()?;
-        let _estimate = c.i64()?;
-        if entries < 0 {
-            return Err(c.error(format!("negative entry count {entries}")));
-        }
-        let n_cluster = c.check_count(n_cluster as i64, 8, "fNClusterRange")?;
-        let cluster_range_end = speedbump_i64s(&mut c, n_cluster)?;
-        let cluster_size = speedbump_i64s(&mut c, n_cluster)?;
-        if version >= 20 {
-            objects::skip_versioned(&mut c, "TIOFeatures")?;
-        }
+        let (version, end) = c.version()?;
+        let infos = Arc::new(file.streamer_infos().unwrap_or_default());
         let mut b = Builder {
             branches: Vec::new(),
             leaves: Vec::new(),
+            infos,
+            force_streamers: force,
         };
         let mut refs = Refs::new();
-        let top_objs = objects::objarray(&mut c, &mut refs, &mut |cl, c, r| b.read(cl, c, r))?;
+        let known = (19..=20).contains(&version) && !force;
+        let (title, entries, auto_flush, cluster_range_end, cluster_size, top_objs) = if known {
+            let (_name, title) = objects::tnamed(&mut c)?;
+            objects::skip_versioned(&mut c, "TAttLine")?;
+            objects::skip_versioned(&mut c, "TAttFill")?;
+            objects::skip_versioned(&mut c, "TAttMarker")?;
+            let entries = c.i64()?;
+            let _tot_bytes = c.i64()?;
+            let _zip_bytes = c.i64()?;
+            let _saved_bytes = c.i64()?;
+            let _flushed_bytes = c.i64()?;
+            let _weight = c.f64()?;
+            let _timer = c.i32()?;
+            let _scan = c.i32()?;
+            let _update = c.i32()?;
+            let _default_offset_len = c.i32()?;
+            let n_cluster = c.i32()?;
+            let _max_entries = c.i64()?;
+            let _max_entry_loop = c.i64()?;
+            let _max_virtual = c.i64()?;
+            let _auto_save = c.i64()?;
+            let auto_flush = c.i64()?;
+            let _estimate = c.i64()?;
+            let n_cluster = c.check_count(n_cluster as i64, 8, "fNClusterRange")?;
+            let cluster_range_end = speedbump_i64s(&mut c, n_cluster)?;
+            let cluster_size = speedbump_i64s(&mut c, n_cluster)?;
+            if version >= 20 {
+                objects::skip_versioned(&mut c, "TIOFeatures")?;
+            }
+            let top_objs = objects::objarray(&mut c, &mut refs, &mut |cl, c, r| b.read(cl, c, r))?;
+            (
+                title,
+                entries,
+                auto_flush,
+                cluster_range_end,
+                cluster_size,
+                top_objs,
+            )
+        } else {
+            // A TTree version we have no decoder for: walk the file's description of it.
+            let infos = b.infos.clone();
+            let names = [
+                "fTitle",
+                "fEntries",
+                "fAutoFlush",
+                "fClusterRangeEnd",
+                "fClusterSize",
+                "fBranches",
+            ];
+            let mut wanted = Wanted::new(&names);
+            Streamed { infos: &infos }
+                .read(
+                    &mut c,
+                    "TTree",
+                    version,
+                    &mut refs,
+                    &mut |cl, c, r| b.read(cl, c, r),
+                    &mut wanted,
+                )
+                .map_err(|e| version_error(file.name(), "TTree", version, &what, e))?;
+            let m = wanted.got;
+            let _ = end;
+            let get = |k: &str| m.get(k).cloned();
+            let title = match get("fTitle") {
+                Some(Member::Str(t)) => t,
+                _ => String::new(),
+            };
+            let int = |k: &str| get(k).and_then(|v| v.int());
+            let ints = |k: &str| match get(k) {
+                Some(Member::Ints(v)) => v,
+                _ => Vec::new(),
+            };
+            let top_objs = match get("fBranches") {
+                Some(Member::Objs(o)) => o,
+                _ => {
+                    return Err(version_error(
+                        file.name(),
+                        "TTree",
+                        version,
+                        &what,
+                        c.error("no fBranches"),
+                    ))
+                }
+            };
+            (
+                title,
+                int("fEntries").unwrap_or(-1),
+                int("fAutoFlush").unwrap_or(0),
+                ints("fClusterRangeEnd"),
+                ints("fClusterSize"),
+                top_objs,
+            )
+        };
+        if entries < 0 {
+            return Err(c.error(format!("negative entry count {entries}")));
+        }
         let top: Vec<usize> = top_objs
             .into_iter()
             .filter_map(|o| match o {
@@ -184,6 +295,8 @@ impl Tree {
         let Builder {
             mut branches,
             mut leaves,
+            infos,
+            ..
         } = b;
         for (bi, br) in branches.iter().enumerate() {
             for &li in &br.leaves {
@@ -218,7 +331,7 @@ impl Tree {
             leaves,
             top,
             by_name,
-            streamers: file.streamer_infos().ok(),
+            streamers: Some(Arc::unwrap_or_clone(infos)),
         })
     }
 
@@ -406,15 +519,9 @@ impl Builder {
 
     fn branch(&mut self, c: &mut Cursor<'_>, refs: &mut Refs<Obj>, class: &str) -> Result<Obj> {
         let (version, end) = c.version()?;
-        if !(12..=13).contains(&version) {
-            return Err(Error::Version {
-                file: String::new(),
-                class: "TBranch",
-                version,
-                at: c.at_desc(c.pos()),
-                hint: "ROOT 6 writes TBranch v12 and v13",
-            })
-            .map_err(|e| fill_file(e, c));
+        if !(12..=13).contains(&version) || self.force_streamers {
+            let raw = self.streamed(c, refs, "TBranch", version, end, TBRANCH_MEMBERS)?;
+            return self.push_branch(c, raw, class);
         }
         let (name, title) = objects::tnamed(c)?;
         objects::skip_versioned(c, "TAttFill")?;
@@ -433,31 +540,9 @@ impl Builder {
         let _first_entry = c.i64()?;
         let tot_bytes = c.i64()?;
         let zip_bytes = c.i64()?;
-        if write_basket < 0 || max_baskets < 0 || entries < 0 || write_basket > max_baskets {
-            return Err(c.error(format!(
-                "branch '{name}' has impossible basket counts (fWriteBasket {write_basket}, fMaxBaskets {max_baskets}, fEntries {entries})"
-            )));
+        if max_baskets < 0 {
+            return Err(c.error(format!("branch '{name}' has fMaxBaskets {max_baskets}")));
         }
-        let idx = self.branches.len();
-        self.branches.push(Branch {
-            name: name.clone(),
-            title,
-            class: class.to_string(),
-            compress,
-            entry_offset_len,
-            write_basket: write_basket as usize,
-            entries: entries as u64,
-            basket_bytes: Vec::new(),
-            basket_entry: Vec::new(),
-            basket_seek: Vec::new(),
-            embedded: Vec::new(),
-            leaves: Vec::new(),
-            children: Vec::new(),
-            parent: None,
-            element: None,
-            tot_bytes,
-            zip_bytes,
-        });
         let children = objects::objarray(c, refs, &mut |cl, c, r| self.read(cl, c, r))?;
         let leaves = objects::objarray(c, refs, &mut |cl, c, r| self.read(cl, c, r))?;
         let baskets = objects::objarray(c, refs, &mut |cl, c, r| self.read(cl, c, r))?;
@@ -467,39 +552,160 @@ impl Builder {
         let basket_seek = speedbump_i64s(c, max)?;
         let _file_name = c.tstring()?;
         c.skip_to(end, "TBranch")?;
-        let wb = write_basket as usize;
-        if basket_entry.len() < wb + 1 && entries > 0
-            || basket_seek.len() < wb
-            || basket_bytes.len() < wb
+        let raw = RawBranch {
+            name,
+            title,
+            compress,
+            entry_offset_len,
+            write_basket,
+            max_baskets,
+            entries,
+            tot_bytes,
+            zip_bytes,
+            children,
+            leaves,
+            baskets,
+            basket_bytes,
+            basket_entry,
+            basket_seek,
+            element: None,
+        };
+        self.push_branch(c, raw, class)
+    }
+
+    /// Read a branch class through the file's streamer info (versions without a decoder here).
+    fn streamed(
+        &mut self,
+        c: &mut Cursor<'_>,
+        refs: &mut Refs<Obj>,
+        streamer_class: &'static str,
+        version: i16,
+        end: Option<usize>,
+        want: &[&str],
+    ) -> Result<RawBranch> {
+        let infos = self.infos.clone();
+        let mut wanted = Wanted::new(want);
+        let r = Streamed { infos: &infos }.read(
+            c,
+            streamer_class,
+            version,
+            refs,
+            &mut |cl, c, r| self.read(cl, c, r),
+            &mut wanted,
+        );
+        let m = wanted.got;
+        r.map_err(|e| version_error("", streamer_class, version, &c.at_desc(c.pos()), e))
+            .map_err(|e| fill_file(e, c))?;
+        c.skip_to(end, streamer_class)?;
+        let int = |k: &str| m.get(k).and_then(Member::int);
+        let need = |k: &str| {
+            int(k).ok_or_else(|| {
+                c.error(format!("{streamer_class} without {k} in its streamer info"))
+            })
+        };
+        let text = |k: &str| match m.get(k) {
+            Some(Member::Str(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let objs = |k: &str| match m.get(k) {
+            Some(Member::Objs(o)) => o.clone(),
+            _ => Vec::new(),
+        };
+        let ints = |k: &str| match m.get(k) {
+            Some(Member::Ints(v)) => v.clone(),
+            _ => Vec::new(),
+        };
+        let element = m.contains_key("fClassName").then(|| ElementInfo {
+            class_name: text("fClassName"),
+            parent_name: text("fParentName"),
+            id: int("fID").unwrap_or(-1) as i32,
+            btype: int("fType").unwrap_or(0) as i32,
+            streamer_type: int("fStreamerType").unwrap_or(-1) as i32,
+        });
+        Ok(RawBranch {
+            name: text("fName"),
+            title: text("fTitle"),
+            compress: int("fCompress").unwrap_or(0) as i32,
+            entry_offset_len: int("fEntryOffsetLen").unwrap_or(0) as i32,
+            write_basket: need("fWriteBasket")? as i32,
+            max_baskets: need("fMaxBaskets")? as i32,
+            entries: need("fEntries")?,
+            tot_bytes: int("fTotBytes").unwrap_or(0),
+            zip_bytes: int("fZipBytes").unwrap_or(0),
+            children: objs("fBranches"),
+            leaves: objs("fLeaves"),
+            baskets: objs("fBaskets"),
+            basket_bytes: ints("fBasketBytes").into_iter().map(|x| x as i32).collect(),
+            basket_entry: ints("fBasketEntry"),
+            basket_seek: ints("fBasketSeek"),
+            element,
+        })
+    }
+
+    /// Check a branch's basket tables and add it to the arena.
+    fn push_branch(&mut self, c: &Cursor<'_>, raw: RawBranch, class: &str) -> Result<Obj> {
+        let RawBranch {
+            name,
+            write_basket,
+            max_baskets,
+            entries,
+            ..
+        } = &raw;
+        if *write_basket < 0 || *max_baskets < 0 || *entries < 0 || write_basket > max_baskets {
+            return Err(c.error(format!(
+                "branch '{name}' has impossible basket counts (fWriteBasket {write_basket}, fMaxBaskets {max_baskets}, fEntries {entries})"
+            )));
+        }
+        let wb = *write_basket as usize;
+        if raw.basket_entry.len() < wb + 1 && *entries > 0
+            || raw.basket_seek.len() < wb
+            || raw.basket_bytes.len() < wb
         {
             return Err(c.error(format!(
                 "branch '{name}': basket arrays shorter than fWriteBasket {wb}"
             )));
         }
-        let br = &mut self.branches[idx];
-        br.children = children
-            .into_iter()
-            .filter_map(|o| match o {
-                Some(Obj::Branch(i)) => Some(i),
-                _ => None,
-            })
-            .collect();
-        br.leaves = leaves
-            .into_iter()
-            .filter_map(|o| match o {
-                Some(Obj::Leaf(i)) => Some(i),
-                _ => None,
-            })
-            .collect();
-        for (i, b) in baskets.into_iter().enumerate() {
+        let mut embedded = Vec::new();
+        for (i, b) in raw.baskets.into_iter().enumerate() {
             if let Some(Obj::Basket(mut e)) = b {
                 e.index = i;
-                br.embedded.push(*e);
+                embedded.push(*e);
             }
         }
-        br.basket_bytes = basket_bytes;
-        br.basket_entry = basket_entry;
-        br.basket_seek = basket_seek;
+        let idx = self.branches.len();
+        self.branches.push(Branch {
+            name: raw.name,
+            title: raw.title,
+            class: class.to_string(),
+            compress: raw.compress,
+            entry_offset_len: raw.entry_offset_len,
+            write_basket: wb,
+            entries: raw.entries as u64,
+            basket_bytes: raw.basket_bytes,
+            basket_entry: raw.basket_entry,
+            basket_seek: raw.basket_seek,
+            embedded,
+            leaves: raw
+                .leaves
+                .into_iter()
+                .filter_map(|o| match o {
+                    Some(Obj::Leaf(i)) => Some(i),
+                    _ => None,
+                })
+                .collect(),
+            children: raw
+                .children
+                .into_iter()
+                .filter_map(|o| match o {
+                    Some(Obj::Branch(i)) => Some(i),
+                    _ => None,
+                })
+                .collect(),
+            parent: None,
+            element: raw.element,
+            tot_bytes: raw.tot_bytes,
+            zip_bytes: raw.zip_bytes,
+        });
         Ok(Obj::Branch(idx))
     }
 
@@ -510,25 +716,25 @@ impl Builder {
         class: &str,
     ) -> Result<Obj> {
         let (version, end) = c.version()?;
+        if class == "TBranchObject" {
+            let obj = self.branch(c, refs, class)?;
+            c.skip_to(end, class)?;
+            return Ok(obj);
+        }
+        if !(9..=10).contains(&version) || self.force_streamers {
+            let raw = self.streamed(
+                c,
+                refs,
+                "TBranchElement",
+                version,
+                end,
+                TBRANCHELEMENT_MEMBERS,
+            )?;
+            return self.push_branch(c, raw, class);
+        }
         let Obj::Branch(idx) = self.branch(c, refs, class)? else {
             unreachable!("branch() returns a branch")
         };
-        if class == "TBranchObject" {
-            c.skip_to(end, class)?;
-            return Ok(Obj::Branch(idx));
-        }
-        if !(9..=10).contains(&version) {
-            return Err(fill_file(
-                Error::Version {
-                    file: String::new(),
-                    class: "TBranchElement",
-                    version,
-                    at: c.at_desc(c.pos()),
-                    hint: "ROOT 6 writes TBranchElement v9 and v10",
-                },
-                c,
-            ));
-        }
         let class_name = c.tstring()?;
         let parent_name = c.tstring()?;
         let _clones_name = c.tstring()?;
@@ -556,53 +762,126 @@ impl Builder {
     }
 
     fn leaf(&mut self, c: &mut Cursor<'_>, refs: &mut Refs<Obj>, class: &str) -> Result<Obj> {
-        let (_v, end) = c.version()?;
+        let (outer_version, end) = c.version()?;
+        let start = c.pos();
         let (version, base_end) = c.version()?;
-        if version != 2 {
-            return Err(fill_file(
-                Error::Version {
-                    file: String::new(),
-                    class: "TLeaf",
-                    version,
-                    at: c.at_desc(c.pos()),
-                    hint: "ROOT 6 writes TLeaf v2",
-                },
+        let leaf = if version != 2 || self.force_streamers {
+            // Through the streamer info: the leaf class, whose first base is TLeaf.
+            c.seek(start)?;
+            let infos = self.infos.clone();
+            let mut want = vec![
+                "fName",
+                "fTitle",
+                "fLen",
+                "fLenType",
+                "fIsUnsigned",
+                "fLeafCount",
+            ];
+            if class == "TLeafElement" {
+                want.extend(["fID", "fType"]);
+            }
+            let mut wanted = Wanted::new(&want);
+            let r = Streamed { infos: &infos }.read(
                 c,
-            ));
-        }
-        let (name, title) = objects::tnamed(c)?;
-        let len = c.i32()?;
-        let len_type = c.i32()?;
-        let _offset = c.i32()?;
-        let _is_range = c.u8()?;
-        let is_unsigned = c.u8()? != 0;
-        let count = objects::read_object_any(c, refs, &mut |cl, c, r| self.read(cl, c, r))?;
-        c.skip_to(base_end, "TLeaf")?;
-        let element_type = if class == "TLeafElement" {
-            let _id = c.i32()?;
-            Some(c.i32()?)
+                class,
+                outer_version,
+                refs,
+                &mut |cl, c, r| self.read(cl, c, r),
+                &mut wanted,
+            );
+            let m = wanted.got;
+            r.map_err(|e| version_error("", "TLeaf", version, &c.at_desc(c.pos()), e))
+                .map_err(|e| fill_file(e, c))?;
+            let int = |k: &str| m.get(k).and_then(Member::int);
+            let text = |k: &str| match m.get(k) {
+                Some(Member::Str(s)) => s.clone(),
+                _ => String::new(),
+            };
+            Leaf {
+                class: class.to_string(),
+                name: text("fName"),
+                title: text("fTitle"),
+                len: int("fLen").unwrap_or(1) as i32,
+                len_type: int("fLenType").unwrap_or(0) as i32,
+                is_unsigned: int("fIsUnsigned").unwrap_or(0) != 0,
+                leaf_count: match m.get("fLeafCount") {
+                    Some(Member::Obj(Some(Obj::Leaf(i)))) => Some(*i),
+                    _ => None,
+                },
+                element_type: (class == "TLeafElement").then(|| int("fType").unwrap_or(-1) as i32),
+                branch: None,
+            }
         } else {
-            None
+            let (name, title) = objects::tnamed(c)?;
+            let len = c.i32()?;
+            let len_type = c.i32()?;
+            let _offset = c.i32()?;
+            let _is_range = c.u8()?;
+            let is_unsigned = c.u8()? != 0;
+            let count = objects::read_object_any(c, refs, &mut |cl, c, r| self.read(cl, c, r))?;
+            c.skip_to(base_end, "TLeaf")?;
+            let element_type = if class == "TLeafElement" {
+                let _id = c.i32()?;
+                Some(c.i32()?)
+            } else {
+                None
+            };
+            Leaf {
+                class: class.to_string(),
+                name,
+                title,
+                len,
+                len_type,
+                is_unsigned,
+                leaf_count: match count {
+                    Ptr::Obj(Obj::Leaf(i)) => Some(i),
+                    _ => None,
+                },
+                element_type,
+                branch: None,
+            }
         };
         if end.is_some() {
             c.skip_to(end, class)?;
         }
         let idx = self.leaves.len();
-        self.leaves.push(Leaf {
-            class: class.to_string(),
-            name,
-            title,
-            len,
-            len_type,
-            is_unsigned,
-            leaf_count: match count {
-                Ptr::Obj(Obj::Leaf(i)) => Some(i),
-                _ => None,
-            },
-            element_type,
-            branch: None,
-        });
+        self.leaves.push(leaf);
         Ok(Obj::Leaf(idx))
+    }
+}
+
+/// A branch's fields as read, before checks.
+struct RawBranch {
+    name: String,
+    title: String,
+    compress: i32,
+    entry_offset_len: i32,
+    write_basket: i32,
+    max_baskets: i32,
+    entries: i64,
+    tot_bytes: i64,
+    zip_bytes: i64,
+    children: Vec<Option<Obj>>,
+    leaves: Vec<Option<Obj>>,
+    baskets: Vec<Option<Obj>>,
+    basket_bytes: Vec<i32>,
+    basket_entry: Vec<i64>,
+    basket_seek: Vec<i64>,
+    element: Option<ElementInfo>,
+}
+
+/// A class version neither decoded by hand nor described by the file's streamer info.
+fn version_error(file: &str, class: &'static str, version: i16, at: &str, cause: Error) -> Error {
+    let detail = match cause {
+        Error::Malformed { what, .. } => what,
+        other => other.to_string(),
+    };
+    Error::Version {
+        file: file.to_string(),
+        class,
+        version,
+        at: at.to_string(),
+        hint: format!("no built-in decoder for it, and reading it by the file's streamer info failed: {detail}"),
     }
 }
 
