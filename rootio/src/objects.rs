@@ -128,50 +128,50 @@ pub(crate) fn read_object_any<T: Clone>(
     Ok(Ptr::Obj(obj))
 }
 
-/// A TObjArray (or TList without options) of tagged pointers.
+/// A TObjArray of tagged pointers.
 pub(crate) fn objarray<T: Clone>(
     c: &mut Cursor<'_>,
     refs: &mut Refs<T>,
     read: &mut ReadFn<'_, T>,
 ) -> Result<Vec<Option<T>>> {
-    let (_v, end) = c.version()?;
-    tobject(c)?;
-    let _name = c.tstring()?;
-    let n = c.count(4, "TObjArray size")?;
-    let _lower = c.i32()?;
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        out.push(match read_object_any(c, refs, read)? {
-            Ptr::Null => None,
-            Ptr::Obj(o) => Some(o),
-        });
-    }
-    if end.is_some() {
-        c.skip_to(end, "TObjArray")?;
-    }
-    Ok(out)
+    collection(c, refs, read, false)
 }
 
-/// A TList: like a TObjArray, but each entry is followed by an option string.
+/// A TList: like a TObjArray without the lower bound, and each entry followed by an option
+/// string.
 pub(crate) fn tlist<T: Clone>(
     c: &mut Cursor<'_>,
     refs: &mut Refs<T>,
     read: &mut ReadFn<'_, T>,
 ) -> Result<Vec<Option<T>>> {
+    collection(c, refs, read, true)
+}
+
+fn collection<T: Clone>(
+    c: &mut Cursor<'_>,
+    refs: &mut Refs<T>,
+    read: &mut ReadFn<'_, T>,
+    is_list: bool,
+) -> Result<Vec<Option<T>>> {
     let (_v, end) = c.version()?;
     tobject(c)?;
     let _name = c.tstring()?;
-    let n = c.count(5, "TList size")?;
+    let n = c.count(if is_list { 5 } else { 4 }, "collection size")?;
+    if !is_list {
+        let _lower_bound = c.i32()?;
+    }
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         out.push(match read_object_any(c, refs, read)? {
             Ptr::Null => None,
             Ptr::Obj(o) => Some(o),
         });
-        let _option = c.tstring()?;
+        if is_list {
+            let _option = c.tstring()?;
+        }
     }
     if end.is_some() {
-        c.skip_to(end, "TList")?;
+        c.skip_to(end, if is_list { "TList" } else { "TObjArray" })?;
     }
     Ok(out)
 }

@@ -27,19 +27,18 @@ pub trait ByteSource: Send + Sync {
     /// Read several ranges. The default reads them one after the other; remote sources override
     /// it with a vector read.
     fn read_ranges(&self, ranges: &[ByteRange]) -> io::Result<Vec<Vec<u8>>> {
-        ranges
-            .iter()
-            .map(|r| {
-                let mut buf = vec![0; r.len];
-                self.read_at(r.offset, &mut buf)?;
-                Ok(buf)
-            })
-            .collect()
+        ranges.iter().map(|r| read_range(self, r)).collect()
     }
     /// Bytes read so far and number of read requests, for metrics.
     fn stats(&self) -> ReadStats {
         ReadStats::default()
     }
+}
+
+fn read_range<S: ByteSource + ?Sized>(source: &S, r: &ByteRange) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0; r.len];
+    source.read_at(r.offset, &mut buf)?;
+    Ok(buf)
 }
 
 /// Counters kept by a source.
@@ -101,14 +100,7 @@ impl ByteSource for LocalFile {
     /// page cache does not serialise a parallel decode.
     fn read_ranges(&self, ranges: &[ByteRange]) -> io::Result<Vec<Vec<u8>>> {
         use rayon::prelude::*;
-        ranges
-            .par_iter()
-            .map(|r| {
-                let mut buf = vec![0; r.len];
-                self.read_at(r.offset, &mut buf)?;
-                Ok(buf)
-            })
-            .collect()
+        ranges.par_iter().map(|r| read_range(self, r)).collect()
     }
     fn stats(&self) -> ReadStats {
         ReadStats {

@@ -138,28 +138,9 @@ const TBRANCH_MEMBERS: &[&str] = &[
     "fBasketSeek",
 ];
 
-const TBRANCHELEMENT_MEMBERS: &[&str] = &[
-    "fName",
-    "fTitle",
-    "fCompress",
-    "fEntryOffsetLen",
-    "fWriteBasket",
-    "fMaxBaskets",
-    "fEntries",
-    "fTotBytes",
-    "fZipBytes",
-    "fBranches",
-    "fLeaves",
-    "fBaskets",
-    "fBasketBytes",
-    "fBasketEntry",
-    "fBasketSeek",
-    "fClassName",
-    "fParentName",
-    "fID",
-    "fType",
-    "fStreamerType",
-];
+/// What a TBranchElement adds to its TBranch base.
+const TBRANCHELEMENT_EXTRA: &[&str] =
+    &["fClassName", "fParentName", "fID", "fType", "fStreamerType"];
 
 impl Tree {
     pub(crate) fn parse(
@@ -722,14 +703,12 @@ impl Builder {
             return Ok(obj);
         }
         if !(9..=10).contains(&version) || self.force_streamers {
-            let raw = self.streamed(
-                c,
-                refs,
-                "TBranchElement",
-                version,
-                end,
-                TBRANCHELEMENT_MEMBERS,
-            )?;
+            let want: Vec<&str> = TBRANCH_MEMBERS
+                .iter()
+                .chain(TBRANCHELEMENT_EXTRA)
+                .copied()
+                .collect();
+            let raw = self.streamed(c, refs, "TBranchElement", version, end, &want)?;
             return self.push_branch(c, raw, class);
         }
         let Obj::Branch(idx) = self.branch(c, refs, class)? else {

@@ -5,19 +5,11 @@
 //! checksum, so there a flipped data byte can only be caught when it breaks the structure.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rootio::{Batch, MemSource, RootFile, Values};
-
-fn workspace() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 /// The trees of the clean file.
 fn trees(bytes: &[u8]) -> Vec<String> {
@@ -142,7 +134,7 @@ fn watchdog(limit: Duration) -> Arc<AtomicU64> {
 }
 
 fn sweep(name: &str, checksummed: bool, positions: usize) {
-    let path = workspace().join("tests/data/root").join(name);
+    let path = casa_test_support::real_file(name);
     let clean_bytes = std::fs::read(&path).unwrap();
     let names = trees(&clean_bytes);
     let clean = read_all(clean_bytes.clone(), &names).expect("clean file reads");

@@ -13,41 +13,7 @@ use std::process::Command;
 use rootio::{RootFile, Tree, Values};
 use serde_json::Value;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn python() -> PathBuf {
-    let p = std::env::var_os("CASA_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join(".venv/bin/python"));
-    assert!(
-        p.exists(),
-        "reference Python {} not found: run ci/setup (or set CASA_PYTHON)",
-        p.display()
-    );
-    p
-}
-
-fn real(name: &str) -> PathBuf {
-    workspace().join("tests/data/root").join(name)
-}
-
-fn fixture(name: &str) -> PathBuf {
-    let dir = std::env::var_os("CASA_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/fixtures"));
-    let p = dir.join(name);
-    assert!(
-        p.exists(),
-        "fixture {} missing: run ci/setup (it writes target/fixtures)",
-        p.display()
-    );
-    p
-}
+use casa_test_support::{fixture, python, real_file as real, workspace};
 
 struct Reference {
     dir: tempfile::TempDir,

@@ -2,16 +2,11 @@
 //! Forcing that path on every real file and fixture must give exactly the same tree as the
 //! hand-written decoders (which the reference tests check against uproot).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rootio::{RootFile, Tree};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use casa_test_support::{fixture, workspace};
 
 fn summary(t: &Tree) -> Vec<String> {
     let mut out = vec![format!(
@@ -127,9 +122,6 @@ fn real_files_read_the_same_through_streamer_info() {
 
 #[test]
 fn fixtures_read_the_same_through_streamer_info() {
-    let dir = std::env::var_os("CASA_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/fixtures"));
     for name in [
         "root-zstd.root",
         "root-lzma.root",
@@ -137,8 +129,6 @@ fn fixtures_read_the_same_through_streamer_info() {
         "root-dirs.root",
         "uproot-zstd.root",
     ] {
-        let p = dir.join(name);
-        assert!(p.exists(), "fixture {} missing: run ci/setup", p.display());
-        compare(&p);
+        compare(&fixture(name));
     }
 }

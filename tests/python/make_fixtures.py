@@ -28,8 +28,10 @@ WRITER = r"""
 // A NanoAOD-like tree: counters, leaf-count jagged arrays (Muon_*[nMuon], Jet_*[nJet]),
 // flat branches of every numeric leaf type, Float16/Double32 with and without ranges,
 // fixed-size arrays and std::vector branches.
+// `fillers` adds that many pairs of flat float and bool branches (HLT-like), so that reading
+// the muon columns skips most of the file, as in real NanoAOD.
 void casa_write_nano(const char* path, Long64_t n, int algorithm, int level,
-                     Long64_t autoflush, int basket_size, int seed, bool extras) {
+                     Long64_t autoflush, int basket_size, int seed, bool extras, int fillers) {
   TFile f(path, "RECREATE", "casa fixture",
           ROOT::CompressionSettings((ROOT::RCompressionSetting::EAlgorithm::EValues)algorithm, level));
   TTree t("Events", "casa NanoAOD-like fixture");
@@ -46,6 +48,8 @@ void casa_write_nano(const char* path, Long64_t n, int algorithm, int level,
   Long64_t l_L; ULong64_t l_l; Float16_t f16, f16r; Double32_t d32, d32r, d32m;
   Float_t arr3[3]; Double_t mat[2][3];
   std::vector<float> vf; std::vector<int> vi; std::vector<double> vd;
+  std::vector<Float_t> flat(fillers);
+  Bool_t* hlt = new Bool_t[fillers > 0 ? fillers : 1];  // std::vector<bool> has no addressable elements
 
   t.Branch("run", &run, "run/i");
   t.Branch("luminosityBlock", &luminosityBlock, "luminosityBlock/i");
@@ -88,6 +92,10 @@ void casa_write_nano(const char* path, Long64_t n, int algorithm, int level,
     t.Branch("vi", &vi);
     t.Branch("vd", &vd);
   }
+  for (int k = 0; k < fillers; ++k) {
+    t.Branch(("Flat_" + std::to_string(k)).c_str(), &flat[k], ("Flat_" + std::to_string(k) + "/F").c_str());
+    t.Branch(("HLT_" + std::to_string(k)).c_str(), &hlt[k], ("HLT_" + std::to_string(k) + "/O").c_str());
+  }
   if (basket_size > 0) {
     TIter next(t.GetListOfBranches());
     while (TBranch* b = (TBranch*)next()) b->SetBasketSize(basket_size);
@@ -121,10 +129,12 @@ void casa_write_nano(const char* path, Long64_t n, int algorithm, int level,
       vi.resize(rng.Poisson(1)); for (auto& x : vi) x = rng.Integer(1000) - 500;
       vd.resize(rng.Poisson(3)); for (auto& x : vd) x = rng.Exp(1);
     }
+    for (int k = 0; k < fillers; ++k) { flat[k] = (Float_t)(int)rng.Exp(3 + k); hlt[k] = rng.Rndm() < 0.02 * (k + 1); }
     t.Fill();
   }
   t.Write();
   f.Close();
+  delete[] hlt;
 }
 
 // Subdirectories and cycles: dir/sub/Events written twice (cycles 1 and 2, with 500 and 800
@@ -209,13 +219,13 @@ def write_root(out):
     declare(ROOT)
     for name, n, alg, lvl, af, bs, extras in ROOT_FILES:
         tmp = os.path.join(out, name + ".tmp")
-        ROOT.casa_write_nano(tmp, n, alg, lvl, af, bs, sum(name.encode()), extras)
+        ROOT.casa_write_nano(tmp, n, alg, lvl, af, bs, sum(name.encode()), extras, 0)
         os.replace(tmp, os.path.join(out, name))
     # The cluster trap: a small never-flushed file fast-merged with a flushed one.
     a = os.path.join(out, "hadd-a.tmp.root")
     b = os.path.join(out, "hadd-b.tmp.root")
-    ROOT.casa_write_nano(a, 7000, 5, 5, 100_000_000, 0, 11, False)
-    ROOT.casa_write_nano(b, 25000, 5, 5, 6000, 0, 12, False)
+    ROOT.casa_write_nano(a, 7000, 5, 5, 100_000_000, 0, 11, False, 0)
+    ROOT.casa_write_nano(b, 25000, 5, 5, 6000, 0, 12, False, 0)
     tmp = os.path.join(out, "root-hadd.root.tmp")
     ROOT.casa_hadd(tmp, a, b, 505)
     os.replace(tmp, os.path.join(out, "root-hadd.root"))
@@ -236,6 +246,17 @@ def write_large(out):
     declare(ROOT)
     tmp = path + ".tmp"
     ROOT.casa_write_large(tmp, LARGE_ENTRIES)
+    os.replace(tmp, path)
+
+
+def write_bench(path, n, algorithm, level):
+    """The benchmark input: the NanoAOD-like tree with 80 filler branches, CMS's -10 MB
+    auto-flush, written by ROOT."""
+    import ROOT
+
+    declare(ROOT)
+    tmp = path + ".tmp"
+    ROOT.casa_write_nano(tmp, n, algorithm, level, -10_000_000, 0, 42, False, 40)
     os.replace(tmp, path)
 
 

@@ -1,21 +1,13 @@
 //! `casa-wrapper inspect` as users run it: the real binary on real files.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use casa_test_support::python;
 
 fn data(name: &str) -> String {
-    workspace()
-        .join("tests/data/root")
-        .join(name)
+    casa_test_support::real_file(name)
         .to_string_lossy()
         .into_owned()
 }
@@ -34,18 +26,6 @@ fn stderr(o: &Output) -> String {
 fn json(o: &Output) -> Value {
     assert!(o.status.success(), "failed: {}", stderr(o));
     serde_json::from_slice(&o.stdout).expect("valid JSON")
-}
-
-fn python() -> PathBuf {
-    let p = std::env::var_os("CASA_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join(".venv/bin/python"));
-    assert!(
-        p.exists(),
-        "reference Python {} not found: run ci/setup",
-        p.display()
-    );
-    p
 }
 
 /// Facts about a file according to uproot.
