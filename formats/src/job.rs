@@ -1,0 +1,196 @@
+//! The job spec: what one leaf job reads. `casa-submit plan` writes one per job in
+//! `RUNDIR/jobs/`; `casa-wrapper run --job` reads it. JSON, versioned `major.minor`.
+//!
+//! ```json
+//! {
+//!   "format": "casa-job", "version": "1.0",
+//!   "run_id": "2026-11-22-dimuon", "node": "leaf-000017",
+//!   "chunks": [
+//!     {"dataset": "DoubleMuon", "file": "root://xcache//store/a.root", "tree": "Events",
+//!      "entry_start": 0, "entry_stop": 100000,
+//!      "uuid": "d48060b2-6a57-11ed-8e14-0600a8c0beef", "metadata": {"is_mc": false}}
+//!   ]
+//! }
+//! ```
+//!
+//! Unknown fields are ignored (a newer minor version may add optional ones).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// The version this code writes.
+pub const JOB_FORMAT_VERSION: (u32, u32) = (1, 0);
+
+/// One leaf job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// Always "casa-job".
+    pub format: String,
+    /// `major.minor`.
+    pub version: String,
+    #[serde(default)]
+    pub run_id: String,
+    #[serde(default)]
+    pub node: String,
+    pub chunks: Vec<Chunk>,
+}
+
+/// One entry range of one file, as the preprocessed fileset's steps give it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chunk {
+    pub dataset: String,
+    /// A local path, `file:` URL or `root://` URL.
+    pub file: String,
+    /// The TTree path in the file (coffea's `object_path`).
+    pub tree: String,
+    pub entry_start: u64,
+    pub entry_stop: u64,
+    /// The file's UUID from preprocessing; when set, a file with another UUID is refused
+    /// (the file changed since the plan was made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    /// The dataset's fileset metadata (for example `{"is_mc": true}`), handed to the plugin.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub metadata: serde_json::Value,
+}
+
+/// Why a job spec was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("{path}: cannot read the job spec: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid job spec: {source}")]
+    Parse {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path}: {what}")]
+    Invalid { path: String, what: String },
+}
+
+impl JobSpec {
+    pub fn new(run_id: &str, node: &str, chunks: Vec<Chunk>) -> JobSpec {
+        JobSpec {
+            format: "casa-job".into(),
+            version: format!("{}.{}", JOB_FORMAT_VERSION.0, JOB_FORMAT_VERSION.1),
+            run_id: run_id.into(),
+            node: node.into(),
+            chunks,
+        }
+    }
+
+    /// Read and validate a job spec file.
+    pub fn read(path: &Path) -> Result<JobSpec, JobError> {
+        let name = path.display().to_string();
+        let text = std::fs::read(path).map_err(|source| JobError::Read {
+            path: name.clone(),
+            source,
+        })?;
+        let spec: JobSpec = serde_json::from_slice(&text).map_err(|source| JobError::Parse {
+            path: name.clone(),
+            source,
+        })?;
+        spec.validate()
+            .map_err(|what| JobError::Invalid { path: name, what })?;
+        Ok(spec)
+    }
+
+    /// Check what serde cannot: format, version, and each chunk's fields.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.format != "casa-job" {
+            return Err(format!(
+                "field 'format' is {:?}, expected \"casa-job\"",
+                self.format
+            ));
+        }
+        check_version(&self.version, JOB_FORMAT_VERSION, "job spec")?;
+        if self.chunks.is_empty() {
+            return Err("field 'chunks' is empty: nothing to do".into());
+        }
+        for (i, c) in self.chunks.iter().enumerate() {
+            let at = |what: &str| format!("chunks[{i}] ({}, {}): {what}", c.dataset, c.file);
+            if c.dataset.is_empty() {
+                return Err(at("field 'dataset' is empty"));
+            }
+            if c.file.is_empty() {
+                return Err(at("field 'file' is empty"));
+            }
+            if c.tree.is_empty() {
+                return Err(at("field 'tree' is empty"));
+            }
+            if c.entry_start > c.entry_stop {
+                return Err(at(&format!(
+                    "entry_start {} is after entry_stop {}",
+                    c.entry_start, c.entry_stop
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Total entries to process.
+    pub fn entries(&self) -> u64 {
+        self.chunks
+            .iter()
+            .map(|c| c.entry_stop - c.entry_start)
+            .sum()
+    }
+}
+
+/// Accept `major.minor` with our major; refuse anything else by name.
+pub(crate) fn check_version(v: &str, ours: (u32, u32), what: &str) -> Result<(), String> {
+    let parsed = v
+        .split_once('.')
+        .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)));
+    match parsed {
+        Some((major, _)) if major == ours.0 => Ok(()),
+        Some((major, minor)) => Err(format!(
+            "{what} version {major}.{minor} is not readable by this casa (reads {}.x)",
+            ours.0
+        )),
+        None => Err(format!("{what} version {v:?} is not major.minor")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk() -> Chunk {
+        Chunk {
+            dataset: "ZZ".into(),
+            file: "/data/a.root".into(),
+            tree: "Events".into(),
+            entry_start: 0,
+            entry_stop: 10,
+            uuid: None,
+            metadata: serde_json::json!({"is_mc": true}),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_ignores_unknown_fields() {
+        let spec = JobSpec::new("run", "leaf-1", vec![chunk()]);
+        let mut v = serde_json::to_value(&spec).unwrap();
+        v["a_future_field"] = serde_json::json!(1);
+        let back: JobSpec = serde_json::from_value(v).unwrap();
+        assert_eq!(back, spec);
+        assert!(back.validate().is_ok());
+    }
+
+    #[test]
+    fn errors_name_the_field_and_chunk() {
+        let mut spec = JobSpec::new("run", "leaf-1", vec![chunk(), chunk()]);
+        spec.chunks[1].entry_start = 20;
+        let e = spec.validate().unwrap_err();
+        assert!(e.contains("chunks[1]") && e.contains("entry_start"), "{e}");
+        spec.version = "2.0".into();
+        assert!(spec.validate().unwrap_err().contains("2.0"));
+    }
+}

@@ -1,0 +1,17 @@
+//! casa's wire formats, in one small crate that every tool links: the job spec a leaf job
+//! reads, the envelope of a partial result, the metrics a job writes, the exit-code table the
+//! DAGMan POST script acts on, and the atomic file write they all use.
+//!
+//! Every format carries a `major.minor` version: readers accept any minor of their major and
+//! refuse other majors by name.
+
+pub mod exit;
+pub mod fsutil;
+pub mod job;
+pub mod metrics;
+pub mod partial;
+
+pub use exit::ExitClass;
+pub use job::{Chunk, JobSpec};
+pub use metrics::JobMetrics;
+pub use partial::{PartialError, PartialHeader};

@@ -1,0 +1,46 @@
+//! What a job measured about itself, written beside its partial (`--metrics`). casa-merge
+//! aggregates these into the run report.
+
+use serde::{Deserialize, Serialize};
+
+/// Per-job metrics. Times in seconds; distributions as HdrHistogram V2 (deflate) in base64,
+/// the format every HdrHistogram implementation reads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobMetrics {
+    /// Always "casa-metrics".
+    pub format: String,
+    pub version: String,
+    pub run_id: String,
+    pub node: String,
+    pub host: String,
+    /// The exit class the job ended with.
+    pub exit_class: String,
+    pub chunks: u64,
+    pub events: u64,
+    pub batches: u64,
+    /// Compressed bytes fetched from the inputs.
+    pub bytes_read: u64,
+    pub read_requests: u64,
+    /// Bytes after decompression (data regions of the baskets used).
+    pub bytes_decompressed: u64,
+    pub baskets: u64,
+    pub wall_s: f64,
+    pub cpu_s: f64,
+    /// Opening files and fetching baskets.
+    pub io_s: f64,
+    /// Decompressing and decoding baskets into columns.
+    pub decode_s: f64,
+    /// Inside the plugin.
+    pub plugin_s: f64,
+    /// From process start to the first batch handed to the plugin.
+    pub time_to_first_event_ms: f64,
+    pub peak_rss_kb: u64,
+    /// Read latency per request, microseconds, keyed by input server ("local" for files).
+    #[serde(default)]
+    pub read_latency_us: std::collections::BTreeMap<String, String>,
+    /// Processing time per batch, microseconds.
+    #[serde(default)]
+    pub batch_time_us: String,
+}
+
+pub const METRICS_FORMAT_VERSION: &str = "1.0";

@@ -1,0 +1,243 @@
+//! The partial-result file a job writes and casa-merge reads.
+//!
+//! ```text
+//! offset  size  field
+//! 0       8     magic "CASAPART"
+//! 8       2     format major (u16 LE)
+//! 10      2     format minor (u16 LE)
+//! 12      4     header length H (u32 LE)
+//! 16      8     payload length P (u64 LE)
+//! 24      H     header: JSON (PartialHeader): identity and the exact chunks covered
+//! 24+H    P     payload: zstd-compressed JSON of the accumulator (dataset -> name -> item)
+//! 24+H+P  8     xxh64 (seed 0) of every byte before it (u64 LE)
+//! ```
+//!
+//! A reader checks the magic, the major version, that the lengths add up to the file size
+//! (so a truncated file is caught before anything else), then the checksum.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::fsutil::atomic_write;
+
+pub const MAGIC: &[u8; 8] = b"CASAPART";
+pub const PARTIAL_FORMAT_VERSION: (u16, u16) = (1, 0);
+const FIXED: usize = 24;
+
+/// Who wrote a partial and exactly what it covers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartialHeader {
+    pub run_id: String,
+    pub node: String,
+    /// "casa-wrapper 0.1.0" or "casa-merge 0.1.0".
+    pub producer: String,
+    /// The plugin's name and ABI version.
+    #[serde(default)]
+    pub plugin: String,
+    /// Every chunk whose events are in the payload, once.
+    pub chunks: Vec<ChunkId>,
+    pub events: u64,
+}
+
+/// The identity of a chunk: what must be counted exactly once in a merge.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChunkId {
+    pub dataset: String,
+    pub file: String,
+    /// The file's UUID (empty when unknown).
+    pub uuid: String,
+    pub tree: String,
+    pub entry_start: u64,
+    pub entry_stop: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PartialError {
+    #[error("{path}: cannot read partial: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot write partial: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a casa partial (bad magic)")]
+    NotPartial { path: String },
+    #[error(
+        "{path}: partial format {major}.{minor} is not readable by this casa (reads {ours}.x)"
+    )]
+    Version {
+        path: String,
+        major: u16,
+        minor: u16,
+        ours: u16,
+    },
+    #[error("{path}: truncated or padded partial: {what}")]
+    Truncated { path: String, what: String },
+    #[error("{path}: corrupt partial: checksum mismatch (stored {stored:#018x}, computed {computed:#018x})")]
+    Checksum {
+        path: String,
+        stored: u64,
+        computed: u64,
+    },
+    #[error("{path}: corrupt partial: {what}")]
+    Corrupt { path: String, what: String },
+}
+
+/// Encode a partial: header plus the accumulator's JSON (compressed here).
+pub fn encode(header: &PartialHeader, payload_json: &[u8]) -> Vec<u8> {
+    let h = serde_json::to_vec(header).expect("header serialises");
+    let p = zstd::bulk::compress(payload_json, 3).expect("in-memory zstd");
+    let mut out = Vec::with_capacity(FIXED + h.len() + p.len() + 8);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&PARTIAL_FORMAT_VERSION.0.to_le_bytes());
+    out.extend_from_slice(&PARTIAL_FORMAT_VERSION.1.to_le_bytes());
+    out.extend_from_slice(&(h.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(p.len() as u64).to_le_bytes());
+    out.extend_from_slice(&h);
+    out.extend_from_slice(&p);
+    let sum = xxhash_rust::xxh64::xxh64(&out, 0);
+    out.extend_from_slice(&sum.to_le_bytes());
+    out
+}
+
+/// Write a partial atomically.
+pub fn write(path: &Path, header: &PartialHeader, payload_json: &[u8]) -> Result<(), PartialError> {
+    atomic_write(path, &encode(header, payload_json)).map_err(|source| PartialError::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Read and verify a partial: its header and the accumulator's JSON.
+pub fn read(path: &Path) -> Result<(PartialHeader, Vec<u8>), PartialError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| PartialError::Read {
+        path: name.clone(),
+        source,
+    })?;
+    decode(&bytes, &name)
+}
+
+/// Verify and decode the bytes of a partial; `name` is used in errors.
+pub fn decode(bytes: &[u8], name: &str) -> Result<(PartialHeader, Vec<u8>), PartialError> {
+    let path = || name.to_string();
+    if bytes.len() < 8 || &bytes[..8] != MAGIC {
+        return Err(PartialError::NotPartial { path: path() });
+    }
+    if bytes.len() < FIXED + 8 {
+        return Err(PartialError::Truncated {
+            path: path(),
+            what: format!("{} bytes, shorter than the fixed header", bytes.len()),
+        });
+    }
+    let major = u16::from_le_bytes([bytes[8], bytes[9]]);
+    let minor = u16::from_le_bytes([bytes[10], bytes[11]]);
+    if major != PARTIAL_FORMAT_VERSION.0 {
+        return Err(PartialError::Version {
+            path: path(),
+            major,
+            minor,
+            ours: PARTIAL_FORMAT_VERSION.0,
+        });
+    }
+    let h = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as u64;
+    let p = u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes"));
+    let want = (FIXED as u64)
+        .checked_add(h)
+        .and_then(|x| x.checked_add(p))
+        .and_then(|x| x.checked_add(8));
+    if want != Some(bytes.len() as u64) {
+        return Err(PartialError::Truncated {
+            path: path(),
+            what: format!(
+                "header says {} bytes, the file has {}",
+                want.map_or("too many".to_string(), |w| w.to_string()),
+                bytes.len()
+            ),
+        });
+    }
+    let body = bytes.len() - 8;
+    let stored = u64::from_le_bytes(bytes[body..].try_into().expect("8 bytes"));
+    let computed = xxhash_rust::xxh64::xxh64(&bytes[..body], 0);
+    if stored != computed {
+        return Err(PartialError::Checksum {
+            path: path(),
+            stored,
+            computed,
+        });
+    }
+    let (h, p) = (h as usize, p as usize);
+    let header: PartialHeader =
+        serde_json::from_slice(&bytes[FIXED..FIXED + h]).map_err(|e| PartialError::Corrupt {
+            path: path(),
+            what: format!("header: {e}"),
+        })?;
+    let payload = zstd::stream::decode_all(&bytes[FIXED + h..FIXED + h + p]).map_err(|e| {
+        PartialError::Corrupt {
+            path: path(),
+            what: format!("payload: {e}"),
+        }
+    })?;
+    Ok((header, payload))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> PartialHeader {
+        PartialHeader {
+            run_id: "r".into(),
+            node: "leaf-1".into(),
+            producer: "test".into(),
+            plugin: "dimuon".into(),
+            chunks: vec![ChunkId {
+                dataset: "ZZ".into(),
+                file: "a.root".into(),
+                uuid: "u".into(),
+                tree: "Events".into(),
+                entry_start: 0,
+                entry_stop: 10,
+            }],
+            events: 10,
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let bytes = encode(&header(), br#"{"ZZ":{}}"#);
+        let (h, p) = decode(&bytes, "x").unwrap();
+        assert_eq!(h, header());
+        assert_eq!(p, br#"{"ZZ":{}}"#);
+    }
+
+    #[test]
+    fn every_truncation_and_bit_flip_is_caught() {
+        let bytes = encode(&header(), br#"{"ZZ":{"entries":{"Counter":{"Int":10}}}}"#);
+        for n in 0..bytes.len() {
+            assert!(decode(&bytes[..n], "x").is_err(), "truncated to {n}");
+        }
+        for i in 0..bytes.len() {
+            for bit in [0, 3, 7] {
+                let mut b = bytes.clone();
+                b[i] ^= 1 << bit;
+                let e = decode(&b, "p.partial").unwrap_err().to_string();
+                assert!(e.contains("p.partial"), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn another_major_version_is_refused_by_name() {
+        let mut bytes = encode(&header(), b"{}");
+        bytes[8] = 2;
+        let e = decode(&bytes, "old.partial").unwrap_err().to_string();
+        assert!(e.contains("old.partial") && e.contains("2.0"), "{e}");
+    }
+}

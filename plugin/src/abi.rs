@@ -1,0 +1,105 @@
+//! The C ABI of `include/casa_plugin.h`, mirrored field for field. Version 1.
+#![allow(non_camel_case_types)]
+
+use std::ffi::{c_char, c_void};
+
+pub const CASA_ABI_VERSION: u32 = 1;
+/// The symbol a plugin exports for this ABI version.
+pub const ENTRY_SYMBOL: &str = "casa_plugin_v1";
+
+pub const CASA_BOOL: i32 = 0;
+pub const CASA_I8: i32 = 1;
+pub const CASA_U8: i32 = 2;
+pub const CASA_I16: i32 = 3;
+pub const CASA_U16: i32 = 4;
+pub const CASA_I32: i32 = 5;
+pub const CASA_U32: i32 = 6;
+pub const CASA_I64: i32 = 7;
+pub const CASA_U64: i32 = 8;
+pub const CASA_F32: i32 = 9;
+pub const CASA_F64: i32 = 10;
+
+pub const CASA_FILL_F64: i32 = 0;
+pub const CASA_FILL_F32: i32 = 1;
+pub const CASA_FILL_I64: i32 = 2;
+pub const CASA_FILL_BOOL: i32 = 3;
+pub const CASA_FILL_STR: i32 = 4;
+pub const CASA_FILL_ONE_F64: i32 = 5;
+pub const CASA_FILL_ONE_I64: i32 = 6;
+pub const CASA_FILL_ONE_STR: i32 = 7;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct casa_column {
+    pub name: *const c_char,
+    pub dtype: i32,
+    pub inner: u64,
+    pub n_values: u64,
+    pub values: *const c_void,
+    pub offsets: *const u64,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct casa_batch {
+    pub dataset: *const c_char,
+    pub file: *const c_char,
+    pub tree: *const c_char,
+    pub file_uuid: *const c_char,
+    pub metadata_json: *const c_char,
+    pub entry_start: u64,
+    pub entry_stop: u64,
+    pub n_entries: u64,
+    pub n_columns: u64,
+    pub columns: *const casa_column,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct casa_fill_arg {
+    pub kind: i32,
+    pub data: *const c_void,
+}
+
+#[repr(C)]
+pub struct casa_host {
+    pub abi_version: u32,
+    pub ctx: *mut c_void,
+    pub declare_hist: unsafe extern "C" fn(
+        ctx: *mut c_void,
+        name: *const c_char,
+        spec_json: *const c_char,
+    ) -> i64,
+    pub fill: unsafe extern "C" fn(
+        ctx: *mut c_void,
+        hist: i64,
+        n: u64,
+        args: *const casa_fill_arg,
+        n_args: u64,
+        weights: *const f64,
+        samples: *const f64,
+    ) -> i32,
+    pub count:
+        unsafe extern "C" fn(ctx: *mut c_void, name: *const c_char, value: f64, is_int: i32) -> i32,
+    pub last_error: unsafe extern "C" fn(ctx: *mut c_void) -> *const c_char,
+}
+
+#[repr(C)]
+pub struct casa_plugin {
+    pub abi_version: u32,
+    pub name: *const c_char,
+    pub columns: *const *const c_char,
+    pub init:
+        unsafe extern "C" fn(host: *const casa_host, err: *mut c_char, err_len: u64) -> *mut c_void,
+    pub process: unsafe extern "C" fn(
+        state: *mut c_void,
+        host: *const casa_host,
+        batch: *const casa_batch,
+        err: *mut c_char,
+        err_len: u64,
+    ) -> i32,
+    pub destroy: unsafe extern "C" fn(state: *mut c_void),
+}
+
+/// Signature of the exported entry point.
+pub type EntryFn = unsafe extern "C" fn() -> *const casa_plugin;
