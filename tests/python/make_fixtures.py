@@ -278,6 +278,8 @@ def write_uproot(out):
                 muon = ak.zip({
                     "pt": ak.unflatten(rng.exponential(20, counts.sum()).astype(np.float32), counts),
                     "eta": ak.unflatten(rng.uniform(-2.4, 2.4, counts.sum()).astype(np.float32), counts),
+                    "phi": ak.unflatten(rng.uniform(-np.pi, np.pi, counts.sum()).astype(np.float32), counts),
+                    "mass": ak.unflatten(np.full(counts.sum(), 0.105658, dtype=np.float32), counts),
                     "charge": ak.unflatten(rng.choice([-1, 1], counts.sum()).astype(np.int32), counts),
                 })
                 data = {

@@ -1,11 +1,15 @@
-//! `casa-wrapper`: the self-contained binary that runs casa jobs on worker nodes. Today it
-//! inspects ROOT files (`casa-wrapper inspect`), which is also how users report bad files.
+//! `casa-wrapper`: the self-contained binary that runs casa jobs on worker nodes
+//! (`casa-wrapper run`) and inspects ROOT files (`casa-wrapper inspect`).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
 
-use clap::{Parser, Subcommand};
-
-mod inspect;
+use casa_formats::ExitClass;
+use casa_wrapper::{inspect, run};
+use clap::{Args, Parser, Subcommand};
 
 // mimalloc keeps freed pages for the next batch instead of returning them to the kernel; with
 // glibc's allocator the page faults cost ~15% of a ZSTD read (docs/benchmarks.md).
@@ -22,12 +26,50 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Run(RunArgs),
     Inspect(inspect::InspectArgs),
 }
 
+/// Run one job: read its chunks, run the analysis plugin, write the partial and the metrics.
+#[derive(Args)]
+#[command(
+    after_help = "Exit codes (docs/exit-codes.md): 0 success, 1 internal, 2 usage,
+10 retryable input, 11 permanent input, 12 plugin fault, 13 output fault,
+14 invalid job, 15 evicted (SIGTERM).
+
+Examples:
+  casa-wrapper run --job jobs/leaf-000017.json --plugin libdimuon.so --out leaf-000017.partial
+  casa-wrapper run --job job.json --plugin ./libdimuon.so --out p.partial --metrics p.metrics.json"
+)]
+struct RunArgs {
+    /// The job spec (JSON: the chunks to read).
+    #[arg(long)]
+    job: PathBuf,
+    /// The analysis plugin (a shared library exporting casa_plugin_v1).
+    #[arg(long)]
+    plugin: PathBuf,
+    /// Where to write the partial result.
+    #[arg(long)]
+    out: PathBuf,
+    /// Where to write the job's metrics (JSON).
+    #[arg(long)]
+    metrics: Option<PathBuf>,
+    /// Target entries per batch; batches end at common basket boundaries.
+    #[arg(long, default_value_t = 100_000)]
+    batch_entries: u64,
+    /// Decompression threads (default: all cores given to the job).
+    #[arg(short = 'j', long)]
+    threads: Option<usize>,
+    /// Print a one-line JSON summary on success.
+    #[arg(long)]
+    json: bool,
+}
+
 fn main() -> ExitCode {
+    let started = Instant::now();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => return run_job(args, started),
         Command::Inspect(args) => inspect::run(args),
     };
     match result {
@@ -46,4 +88,41 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+fn run_job(args: RunArgs, started: Instant) -> ExitCode {
+    if let Some(n) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .ok();
+    }
+    // Eviction: HTCondor sends SIGTERM; finish the current batch, write nothing, exit 15.
+    let evicted = Arc::new(AtomicBool::new(false));
+    if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGTERM, evicted.clone()) {
+        eprintln!("error: cannot install the SIGTERM handler: {e}");
+        return ExitCode::from(ExitClass::Internal.code());
+    }
+    let opts = run::RunOptions {
+        job: args.job,
+        plugin: args.plugin,
+        out: args.out,
+        metrics: args.metrics,
+        batch_entries: args.batch_entries.max(1),
+    };
+    match run::run(&opts, started, &evicted) {
+        Ok(summary) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"events": summary.events, "partial": opts.out, "metrics": summary.metrics})
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            eprintln!("error: {} [{}]", f.message, f.class.name());
+            ExitCode::from(f.class.code())
+        }
+    }
 }

@@ -51,3 +51,50 @@ pub fn fixture(name: &str) -> PathBuf {
     );
     p
 }
+
+/// Build a workspace `cdylib` package (for example the `dimuon` plugin) with the same cargo
+/// and profile as the tests, and return the shared library's path.
+pub fn build_cdylib(package: &str) -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(workspace())
+        .args(["build", "-q", "-p", package, "--message-format=json"])
+        .output()
+        .expect("run cargo build");
+    assert!(
+        out.status.success(),
+        "cargo build -p {package} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The last compiler-artifact line for the package lists the .so.
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter(|l| l.contains("\"compiler-artifact\"") && l.contains("cdylib"))
+        .flat_map(|l| l.split('"'))
+        .filter(|s| s.ends_with(".so"))
+        .map(PathBuf::from)
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|f| f.to_string_lossy() == format!("lib{package}.so"))
+        })
+        .unwrap_or_else(|| panic!("no lib{package}.so in cargo's output"))
+}
+
+/// Compile a C++ plugin against `plugin/include/casa_plugin.h` with g++ into `dir`.
+pub fn build_cpp_plugin(source: &Path, dir: &Path) -> PathBuf {
+    let out = dir.join(format!(
+        "lib{}.so",
+        source.file_stem().unwrap().to_string_lossy()
+    ));
+    let status = Command::new("g++")
+        .args(["-std=c++17", "-O2", "-shared", "-fPIC", "-Wall", "-Werror"])
+        .arg("-I")
+        .arg(workspace().join("plugin/include"))
+        .arg(source)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("run g++");
+    assert!(status.success(), "g++ failed on {}", source.display());
+    out
+}

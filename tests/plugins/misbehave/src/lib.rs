@@ -1,0 +1,48 @@
+//! A plugin for the wrapper's failure tests. `CASA_TEST_MODE` chooses how it misbehaves:
+//! `panic` or `error` in `process`, `init-error` in `init`, `bad-fill` (a fill the host must
+//! refuse), `slow` (sleeps per batch, for eviction tests); anything else counts events.
+
+use casa_plugin::{export_plugin, Events, Fill, Hist, HistId, Output, Processor, Result};
+
+struct Misbehave {
+    h: HistId,
+    mode: String,
+}
+
+impl Processor for Misbehave {
+    const NAME: &'static str = "misbehave";
+    const COLUMNS: &'static [&'static str] = &["nMuon"];
+
+    fn init(out: &mut Output) -> Result<Self> {
+        let mode = std::env::var("CASA_TEST_MODE").unwrap_or_default();
+        if mode == "init-error" {
+            return Err("refusing to start, as asked".into());
+        }
+        let h = out.hist("n", Hist::new().integer(0, 10, "nMuon").int64())?;
+        Ok(Misbehave { h, mode })
+    }
+
+    fn process(&mut self, events: &Events, out: &mut Output) -> Result<()> {
+        match self.mode.as_str() {
+            "panic" => panic!("deliberate panic at entry {}", events.entry_start),
+            "error" => {
+                return Err(format!("deliberate error at entry {}", events.entry_start).into())
+            }
+            "bad-fill" => {
+                // Two axes' worth of arguments for a one-axis histogram.
+                out.fill(self.h, &[Fill::OneI64(1), Fill::OneI64(2)])?;
+            }
+            "slow" => std::thread::sleep(std::time::Duration::from_millis(200)),
+            _ => {}
+        }
+        let n: Vec<i64> = events
+            .flat::<u32>("nMuon")?
+            .iter()
+            .map(|&x| x as i64)
+            .collect();
+        out.fill(self.h, &[Fill::I64(&n)])?;
+        out.count("entries", events.len() as u64)
+    }
+}
+
+export_plugin!(Misbehave);

@@ -1,0 +1,420 @@
+//! `casa-wrapper run`: one leaf job. Read the job spec, load the plugin, read each chunk's
+//! columns batch by batch (cluster-aligned, bounded memory), hand the batches to the plugin,
+//! and write the partial result and the metrics atomically. Every failure ends in one exit
+//! class from `casa_formats::ExitClass`.
+
+use std::ffi::{c_void, CString};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use casa_formats::partial::{self, ChunkId, PartialHeader};
+use casa_formats::{ExitClass, JobMetrics, JobSpec};
+use casa_plugin::abi::{self, casa_batch, casa_column};
+use rootio::{ByteRange, ByteSource, LocalFile, RootFile, Values};
+
+use crate::host::{Plugin, Session};
+use crate::latency::Latency;
+
+/// Options of one run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub job: PathBuf,
+    pub plugin: PathBuf,
+    pub out: PathBuf,
+    pub metrics: Option<PathBuf>,
+    /// Target entries per batch (batches end on common basket boundaries).
+    pub batch_entries: u64,
+}
+
+/// A failed run: the exit class and a message naming what failed.
+#[derive(Debug)]
+pub struct Failure {
+    pub class: ExitClass,
+    pub message: String,
+}
+
+impl Failure {
+    fn new(class: ExitClass, message: impl Into<String>) -> Failure {
+        Failure {
+            class,
+            message: message.into(),
+        }
+    }
+}
+
+/// What a successful run did.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub events: u64,
+    pub metrics: JobMetrics,
+}
+
+/// Classify a reader error: the source failing is worth a retry, bad bytes are not, and a
+/// branch the plugin asked for that is missing or unreadable is the plugin's fault.
+fn classify(e: &rootio::Error) -> ExitClass {
+    use rootio::Error as E;
+    match e {
+        E::Open { source, .. } | E::Io { source, .. } => match source.kind() {
+            std::io::ErrorKind::NotFound
+            | std::io::ErrorKind::PermissionDenied
+            | std::io::ErrorKind::InvalidInput
+            | std::io::ErrorKind::UnexpectedEof => ExitClass::PermanentInput,
+            _ => ExitClass::RetryableInput,
+        },
+        E::NoBranch { .. } | E::Unsupported { .. } => ExitClass::PluginFault,
+        _ => ExitClass::PermanentInput,
+    }
+}
+
+/// A byte source that times every request, for the latency metrics.
+struct Timed {
+    inner: LocalFile,
+    latency: Arc<Mutex<Latency>>,
+}
+
+impl ByteSource for Timed {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let t = Instant::now();
+        let r = self.inner.read_at(offset, buf);
+        self.latency
+            .lock()
+            .expect("latency lock")
+            .record(t.elapsed());
+        r
+    }
+    fn read_ranges(&self, ranges: &[ByteRange]) -> std::io::Result<Vec<Vec<u8>>> {
+        let t = Instant::now();
+        let r = self.inner.read_ranges(ranges);
+        let mut l = self.latency.lock().expect("latency lock");
+        // One vector read: its latency, counted once per range it served.
+        for _ in ranges {
+            l.record(t.elapsed());
+        }
+        r
+    }
+    fn stats(&self) -> rootio::ReadStats {
+        self.inner.stats()
+    }
+}
+
+/// Column descriptors for the C ABI, pointing into a decoded batch.
+fn abi_columns(names: &[CString], batch: &rootio::Batch) -> Vec<casa_column> {
+    names
+        .iter()
+        .zip(&batch.columns)
+        .map(|(name, col)| {
+            let (dtype, values, n): (i32, *const c_void, usize) = match &col.values {
+                // Rust bools are one byte, 0 or 1: exactly the ABI's bool.
+                Values::Bool(v) => (abi::CASA_BOOL, v.as_ptr().cast(), v.len()),
+                Values::I8(v) => (abi::CASA_I8, v.as_ptr().cast(), v.len()),
+                Values::U8(v) => (abi::CASA_U8, v.as_ptr().cast(), v.len()),
+                Values::I16(v) => (abi::CASA_I16, v.as_ptr().cast(), v.len()),
+                Values::U16(v) => (abi::CASA_U16, v.as_ptr().cast(), v.len()),
+                Values::I32(v) => (abi::CASA_I32, v.as_ptr().cast(), v.len()),
+                Values::U32(v) => (abi::CASA_U32, v.as_ptr().cast(), v.len()),
+                Values::I64(v) => (abi::CASA_I64, v.as_ptr().cast(), v.len()),
+                Values::U64(v) => (abi::CASA_U64, v.as_ptr().cast(), v.len()),
+                Values::F32(v) => (abi::CASA_F32, v.as_ptr().cast(), v.len()),
+                Values::F64(v) => (abi::CASA_F64, v.as_ptr().cast(), v.len()),
+            };
+            casa_column {
+                name: name.as_ptr(),
+                dtype,
+                inner: col.inner as u64,
+                n_values: n as u64,
+                values,
+                offsets: col
+                    .offsets
+                    .as_ref()
+                    .map_or(std::ptr::null(), |o| o.as_ptr()),
+            }
+        })
+        .collect()
+}
+
+fn cstring(s: &str) -> CString {
+    CString::new(s.replace('\0', " ")).expect("NULs replaced")
+}
+
+/// Run a job. `started` is the process start, for time-to-first-event.
+pub fn run(
+    opts: &RunOptions,
+    started: Instant,
+    evicted: &AtomicBool,
+) -> Result<RunSummary, Failure> {
+    let mut metrics = JobMetrics {
+        format: "casa-metrics".into(),
+        version: casa_formats::metrics::METRICS_FORMAT_VERSION.into(),
+        host: hostname(),
+        ..Default::default()
+    };
+    let result = run_inner(opts, started, evicted, &mut metrics);
+    metrics.exit_class = match &result {
+        Ok(_) => ExitClass::Success.name().into(),
+        Err(f) => f.class.name().into(),
+    };
+    metrics.wall_s = started.elapsed().as_secs_f64();
+    metrics.cpu_s = cpu_seconds();
+    metrics.peak_rss_kb = peak_rss_kb();
+    if let Some(path) = &opts.metrics {
+        let text = serde_json::to_vec_pretty(&metrics).expect("metrics serialise");
+        if let Err(e) = casa_formats::fsutil::atomic_write(path, &text) {
+            // A failure already explains itself; a lost metrics file on success is an
+            // output fault.
+            if result.is_ok() {
+                return Err(Failure::new(
+                    ExitClass::OutputFault,
+                    format!("{}: cannot write metrics: {e}", path.display()),
+                ));
+            }
+        }
+    }
+    result.map(|events| RunSummary { events, metrics })
+}
+
+fn run_inner(
+    opts: &RunOptions,
+    started: Instant,
+    evicted: &AtomicBool,
+    metrics: &mut JobMetrics,
+) -> Result<u64, Failure> {
+    let job =
+        JobSpec::read(&opts.job).map_err(|e| Failure::new(ExitClass::InvalidJob, e.to_string()))?;
+    metrics.run_id = job.run_id.clone();
+    metrics.node = job.node.clone();
+    let plugin = Plugin::load(&opts.plugin)
+        .map_err(|e| Failure::new(ExitClass::PluginFault, e.to_string()))?;
+    let names: Vec<&str> = plugin.columns.iter().map(String::as_str).collect();
+    let cnames: Vec<CString> = names.iter().map(|n| cstring(n)).collect();
+    let mut session =
+        Session::start(&plugin).map_err(|e| Failure::new(ExitClass::PluginFault, e.to_string()))?;
+    let latency = Arc::new(Mutex::new(Latency::new()));
+    let mut batch_time = Latency::new();
+    let mut covered = Vec::with_capacity(job.chunks.len());
+    let mut first_event = None;
+    let (mut io_s, mut decode_s, mut plugin_s) = (0f64, 0f64, 0f64);
+    for chunk in &job.chunks {
+        let fail_input = |e: rootio::Error| {
+            let class = classify(&e);
+            let msg = match class {
+                ExitClass::PluginFault => format!(
+                    "plugin {} asks for a column this input cannot give (dataset {}): {e}",
+                    plugin.name, chunk.dataset
+                ),
+                _ => format!("dataset {}: {e}", chunk.dataset),
+            };
+            Failure::new(class, msg)
+        };
+        let t = Instant::now();
+        let path = chunk
+            .file
+            .strip_prefix("file://")
+            .or_else(|| chunk.file.strip_prefix("file:"))
+            .unwrap_or(&chunk.file);
+        if chunk.file.contains("://") && !chunk.file.starts_with("file:") {
+            return Err(Failure::new(
+                ExitClass::PermanentInput,
+                format!(
+                    "{}: remote inputs need the XRootD client, which this build does not have yet",
+                    chunk.file
+                ),
+            ));
+        }
+        let source = LocalFile::open(path).map_err(|source| {
+            fail_input(rootio::Error::Open {
+                file: chunk.file.clone(),
+                source,
+            })
+        })?;
+        let source = Arc::new(Timed {
+            inner: source,
+            latency: latency.clone(),
+        });
+        let file = RootFile::from_source(source.clone()).map_err(fail_input)?;
+        let uuid = file.uuid().to_string();
+        if let Some(want) = &chunk.uuid {
+            if !want.is_empty() && *want != uuid {
+                return Err(Failure::new(
+                    ExitClass::PermanentInput,
+                    format!(
+                        "{}: UUID is {uuid}, the plan expected {want} (the file changed since preprocessing)",
+                        chunk.file
+                    ),
+                ));
+            }
+        }
+        let tree = file.tree(&chunk.tree).map_err(fail_input)?;
+        for n in &names {
+            let b = tree.branch_index(n).map_err(fail_input)?;
+            tree.column_type(b).map_err(fail_input)?;
+        }
+        if chunk.entry_stop > tree.entries {
+            return Err(Failure::new(
+                ExitClass::PermanentInput,
+                format!(
+                    "{}: tree '{}' has {} entries, the chunk asks for {}:{} (the file changed since preprocessing)",
+                    chunk.file, chunk.tree, tree.entries, chunk.entry_start, chunk.entry_stop
+                ),
+            ));
+        }
+        io_s += t.elapsed().as_secs_f64();
+        let dataset = cstring(&chunk.dataset);
+        let cfile = cstring(&chunk.file);
+        let ctree = cstring(&chunk.tree);
+        let cuuid = cstring(&uuid);
+        let cmeta = cstring(&chunk.metadata.to_string());
+        let batches = tree
+            .batches(
+                &names,
+                chunk.entry_start,
+                chunk.entry_stop,
+                opts.batch_entries,
+            )
+            .map_err(fail_input)?;
+        for (lo, hi) in batches {
+            if evicted.load(Ordering::Relaxed) {
+                return Err(Failure::new(
+                    ExitClass::Evicted,
+                    "SIGTERM received: stopped before the end, no partial written",
+                ));
+            }
+            let tb = Instant::now();
+            let plan = tree.plan(&names, lo, hi).map_err(fail_input)?;
+            let raw = tree.fetch(&plan).map_err(fail_input)?;
+            let t_fetch = tb.elapsed();
+            let (batch, m) = tree.decode(&plan, raw).map_err(fail_input)?;
+            let t_decode = tb.elapsed();
+            metrics.baskets += m.baskets;
+            metrics.bytes_decompressed += m.uncompressed_bytes;
+            let columns = abi_columns(&cnames, &batch);
+            let cb = casa_batch {
+                dataset: dataset.as_ptr(),
+                file: cfile.as_ptr(),
+                tree: ctree.as_ptr(),
+                file_uuid: cuuid.as_ptr(),
+                metadata_json: cmeta.as_ptr(),
+                entry_start: lo,
+                entry_stop: hi,
+                n_entries: hi - lo,
+                n_columns: columns.len() as u64,
+                columns: columns.as_ptr(),
+            };
+            if first_event.is_none() {
+                first_event = Some(started.elapsed());
+            }
+            session.process(&chunk.dataset, &cb).map_err(|e| {
+                Failure::new(
+                    ExitClass::PluginFault,
+                    format!(
+                        "{e} (dataset {}, file {}, entries {lo}:{hi})",
+                        chunk.dataset, chunk.file
+                    ),
+                )
+            })?;
+            let t_all = tb.elapsed();
+            io_s += t_fetch.as_secs_f64();
+            decode_s += (t_decode - t_fetch).as_secs_f64();
+            plugin_s += (t_all - t_decode).as_secs_f64();
+            batch_time.record(t_all);
+            metrics.batches += 1;
+            metrics.events += hi - lo;
+        }
+        let stats = source.stats();
+        metrics.bytes_read += stats.bytes;
+        metrics.read_requests += stats.requests;
+        metrics.chunks += 1;
+        covered.push(ChunkId {
+            dataset: chunk.dataset.clone(),
+            file: chunk.file.clone(),
+            uuid,
+            tree: chunk.tree.clone(),
+            entry_start: chunk.entry_start,
+            entry_stop: chunk.entry_stop,
+        });
+    }
+    let acc = session.finish();
+    metrics.io_s = io_s;
+    metrics.decode_s = decode_s;
+    metrics.plugin_s = plugin_s;
+    metrics.time_to_first_event_ms = first_event.map_or(0.0, |d| d.as_secs_f64() * 1e3);
+    metrics.read_latency_us.insert(
+        "local".into(),
+        latency.lock().expect("latency lock").encode(),
+    );
+    metrics.batch_time_us = batch_time.encode();
+    if evicted.load(Ordering::Relaxed) {
+        return Err(Failure::new(
+            ExitClass::Evicted,
+            "SIGTERM received: no partial written",
+        ));
+    }
+    let header = PartialHeader {
+        run_id: job.run_id.clone(),
+        node: job.node.clone(),
+        producer: format!("casa-wrapper {}", env!("CARGO_PKG_VERSION")),
+        plugin: plugin.name.clone(),
+        chunks: covered,
+        events: metrics.events,
+    };
+    let payload = serde_json::to_vec(&acc).map_err(|e| {
+        Failure::new(
+            ExitClass::Internal,
+            format!("serialising the accumulator: {e}"),
+        )
+    })?;
+    partial::write(&opts.out, &header, &payload)
+        .map_err(|e| Failure::new(ExitClass::OutputFault, e.to_string()))?;
+    // Success means the partial on disk reads back whole.
+    partial::read(&opts.out).map_err(|e| {
+        Failure::new(
+            ExitClass::OutputFault,
+            format!("written partial does not verify: {e}"),
+        )
+    })?;
+    Ok(metrics.events)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Peak resident set size of this process (VmHWM), in KiB.
+pub fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// User + system CPU time of this process, from /proc/self/stat (clock ticks of 1/100 s).
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are 14th and 15th.
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// The path of the partial a job writes by default: `OUT` as given.
+pub fn default_metrics_path(out: &Path) -> PathBuf {
+    out.with_extension("metrics.json")
+}

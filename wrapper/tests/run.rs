@@ -1,0 +1,505 @@
+//! `casa-wrapper run` with the dimuon plugins (Rust and C++) on real and fixture files: the
+//! histogram must equal, bin by bin, the one computed independently in Python (uproot + numpy
+//! in float64, filled with hist); every failure must give its documented exit code and a
+//! message naming what failed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use casa_formats::partial::{self, PartialHeader};
+use casa_formats::{Chunk, ExitClass, JobSpec};
+use casa_hist::{Accumulator, Item};
+use casa_test_support::{
+    build_cdylib, build_cpp_plugin, fixture, python_command, real_file, workspace,
+};
+use serde_json::Value;
+
+fn dimuon() -> &'static Path {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| build_cdylib("dimuon"))
+}
+
+fn dimuon_cpp() -> &'static Path {
+    static P: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &P.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap();
+        let so = build_cpp_plugin(
+            &workspace().join("examples/dimuon-cpp/dimuon.cpp"),
+            d.path(),
+        );
+        (d, so)
+    })
+    .1
+}
+
+fn chunk(dataset: &str, file: &Path, tree: &str, start: u64, stop: u64) -> Chunk {
+    Chunk {
+        dataset: dataset.into(),
+        file: file.to_string_lossy().into_owned(),
+        tree: tree.into(),
+        entry_start: start,
+        entry_stop: stop,
+        uuid: None,
+        metadata: serde_json::json!({"is_mc": true}),
+    }
+}
+
+struct Run {
+    out: Output,
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn code(&self) -> i32 {
+        self.out.status.code().unwrap_or(-1)
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    fn partial(&self) -> (PartialHeader, Accumulator) {
+        assert_eq!(self.code(), 0, "casa-wrapper failed: {}", self.stderr());
+        let (h, payload) = partial::read(&self.dir.path().join("p.partial")).unwrap();
+        (h, serde_json::from_slice(&payload).unwrap())
+    }
+    fn metrics(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.dir.path().join("m.json")).unwrap()).unwrap()
+    }
+}
+
+fn run(plugin: &Path, chunks: Vec<Chunk>, extra: &[&str]) -> Run {
+    run_env(plugin, chunks, extra, &[])
+}
+
+fn run_env(plugin: &Path, chunks: Vec<Chunk>, extra: &[&str], env: &[(&str, &str)]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("job.json");
+    std::fs::write(
+        &job,
+        serde_json::to_vec(&JobSpec::new("test", "leaf-0", chunks)).unwrap(),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_casa-wrapper"))
+        .arg("run")
+        .arg("--job")
+        .arg(&job)
+        .arg("--plugin")
+        .arg(plugin)
+        .arg("--out")
+        .arg(dir.path().join("p.partial"))
+        .arg("--metrics")
+        .arg(dir.path().join("m.json"))
+        .args(extra)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    Run { out, dir }
+}
+
+/// The reference: [[...] per sign category incl. overflow] with the mass axis' flow bins.
+fn reference(chunks: &[Chunk]) -> (Vec<Vec<f64>>, u64) {
+    let mut cmd = python_command();
+    cmd.arg(workspace().join("tests/python/dimuon_reference.py"));
+    for c in chunks {
+        cmd.arg(&c.file)
+            .arg(&c.tree)
+            .arg(c.entry_start.to_string())
+            .arg(c.entry_stop.to_string());
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    (
+        serde_json::from_value(v["values"].clone()).unwrap(),
+        v["entries"].as_u64().unwrap(),
+    )
+}
+
+fn ours(acc: &Accumulator, dataset: &str) -> (Vec<Vec<f64>>, u64) {
+    let items = &acc.datasets[dataset];
+    let Item::Hist(h) = &items["mass"] else {
+        panic!("mass is a histogram")
+    };
+    let shape = h.shape(true);
+    assert_eq!(shape.len(), 2);
+    let flat = h.values(true);
+    let rows = flat.chunks(shape[1]).map(|r| r.to_vec()).collect();
+    let entries = match &items["entries"] {
+        Item::Counter(casa_hist::Counter::Int(n)) => *n as u64,
+        other => panic!("entries is {other:?}"),
+    };
+    (rows, entries)
+}
+
+fn check_against_reference(plugin: &Path, chunks: Vec<Chunk>) {
+    let (want, want_entries) = reference(&chunks);
+    let r = run(plugin, chunks.clone(), &["--batch-entries", "3000"]);
+    let (header, acc) = r.partial();
+    let (got, entries) = ours(&acc, &chunks[0].dataset);
+    assert_eq!(entries, want_entries);
+    assert_eq!(got.len(), want.len(), "categories");
+    let total: f64 = want.iter().flatten().sum();
+    assert!(total > 0.0, "the reference histogram is empty");
+    for (c, (g, w)) in got.iter().zip(&want).enumerate() {
+        for (b, (x, y)) in g.iter().zip(w).enumerate() {
+            assert_eq!(x, y, "category {c} bin {b}: casa {x}, reference {y}");
+        }
+    }
+    assert_eq!(header.chunks.len(), chunks.len());
+    assert_eq!(header.events, want_entries);
+    let m = r.metrics();
+    assert_eq!(m["events"].as_u64(), Some(want_entries));
+    assert_eq!(m["exit_class"], "success");
+    assert!(m["bytes_read"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn real_cms_nanoaod() {
+    let f = real_file("nanoAOD_2015_CMS_Open_Data_ttbar.root");
+    check_against_reference(dimuon(), vec![chunk("TTbar", &f, "Events", 0, 200)]);
+}
+
+#[test]
+fn root_written_fixtures_in_every_codec() {
+    for name in [
+        "root-zstd.root",
+        "root-lzma.root",
+        "root-lz4.root",
+        "root-zlib.root",
+        "root-none.root",
+        "root-nano-lzma9.root",
+    ] {
+        let f = fixture(name);
+        check_against_reference(dimuon(), vec![chunk("ZZ", &f, "Events", 0, 8000)]);
+    }
+}
+
+#[test]
+fn uproot_written_fixtures_and_ranges_inside_baskets() {
+    for name in ["uproot-zstd.root", "uproot-lzma.root", "uproot-none.root"] {
+        let f = fixture(name);
+        check_against_reference(
+            dimuon(),
+            vec![
+                chunk("DY", &f, "Events", 17, 1999),
+                chunk("DY", &f, "Events", 1999, 6370),
+            ],
+        );
+    }
+}
+
+#[test]
+fn the_cpp_plugin_gives_the_same_histogram() {
+    let f = fixture("root-zstd.root");
+    let chunks = vec![chunk("ZZ", &f, "Events", 0, 20000)];
+    let rust = run(dimuon(), chunks.clone(), &[]).partial().1;
+    let cpp = run(dimuon_cpp(), chunks, &[]).partial().1;
+    assert_eq!(rust, cpp);
+}
+
+#[test]
+fn datasets_are_kept_apart() {
+    let a = fixture("root-zstd.root");
+    let b = fixture("root-lz4.root");
+    let r = run(
+        dimuon(),
+        vec![
+            chunk("A", &a, "Events", 0, 5000),
+            chunk("B", &b, "Events", 0, 7000),
+        ],
+        &[],
+    );
+    let (_, acc) = r.partial();
+    assert_eq!(ours(&acc, "A").1, 5000);
+    assert_eq!(ours(&acc, "B").1, 7000);
+}
+
+fn expect_failure(r: &Run, class: ExitClass, needles: &[&str]) {
+    assert_eq!(
+        r.code(),
+        class.code() as i32,
+        "expected {class:?}, got: {}",
+        r.stderr()
+    );
+    for n in needles {
+        assert!(r.stderr().contains(n), "stderr lacks {n:?}: {}", r.stderr());
+    }
+    assert!(
+        !r.dir.path().join("p.partial").exists(),
+        "no partial on failure"
+    );
+}
+
+#[test]
+fn a_corrupt_input_is_a_permanent_input_fault() {
+    let d = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(fixture("root-zstd.root")).unwrap();
+    let n = bytes.len();
+    bytes.truncate(n / 2);
+    let bad = d.path().join("half.root");
+    std::fs::write(&bad, bytes).unwrap();
+    let r = run(dimuon(), vec![chunk("ZZ", &bad, "Events", 0, 100)], &[]);
+    expect_failure(&r, ExitClass::PermanentInput, &["half.root", "ZZ"]);
+    let m = r.metrics();
+    assert_eq!(m["exit_class"], "permanent_input");
+}
+
+#[test]
+fn a_missing_file_or_tree_is_a_permanent_input_fault() {
+    let r = run(
+        dimuon(),
+        vec![chunk(
+            "ZZ",
+            Path::new("/no/such/file.root"),
+            "Events",
+            0,
+            10,
+        )],
+        &[],
+    );
+    expect_failure(&r, ExitClass::PermanentInput, &["/no/such/file.root"]);
+    let r = run(
+        dimuon(),
+        vec![chunk("ZZ", &fixture("root-zstd.root"), "Nope", 0, 10)],
+        &[],
+    );
+    expect_failure(&r, ExitClass::PermanentInput, &["Nope"]);
+}
+
+#[test]
+fn a_changed_file_is_refused_by_uuid_and_entries() {
+    let f = fixture("root-zstd.root");
+    let mut c = chunk("ZZ", &f, "Events", 0, 10);
+    c.uuid = Some("00000000-0000-0000-0000-000000000000".into());
+    expect_failure(
+        &run(dimuon(), vec![c], &[]),
+        ExitClass::PermanentInput,
+        &["UUID"],
+    );
+    let c = chunk("ZZ", &f, "Events", 0, 10_000_000);
+    expect_failure(
+        &run(dimuon(), vec![c], &[]),
+        ExitClass::PermanentInput,
+        &["10000000"],
+    );
+}
+
+#[test]
+fn a_column_the_file_lacks_is_a_plugin_fault() {
+    // HZZ has Muon_Px etc., not NanoAOD's Muon_pt.
+    let f = real_file("uproot-HZZ.root");
+    let r = run(dimuon(), vec![chunk("HZZ", &f, "events", 0, 10)], &[]);
+    expect_failure(&r, ExitClass::PluginFault, &["dimuon", "nMuon", "HZZ"]);
+}
+
+#[test]
+fn a_bad_job_spec_is_an_invalid_job() {
+    let f = fixture("root-zstd.root");
+    let r = run(dimuon(), vec![chunk("ZZ", &f, "Events", 10, 5)], &[]);
+    expect_failure(&r, ExitClass::InvalidJob, &["chunks[0]", "entry_start"]);
+}
+
+#[test]
+fn a_library_that_is_not_a_plugin_is_a_plugin_fault() {
+    let f = fixture("root-zstd.root");
+    let r = run(
+        Path::new("/lib/x86_64-linux-gnu/libz.so.1"),
+        vec![chunk("ZZ", &f, "Events", 0, 10)],
+        &[],
+    );
+    expect_failure(&r, ExitClass::PluginFault, &["libz.so.1", "casa_plugin_v1"]);
+    let r = run(
+        Path::new("/no/such/plugin.so"),
+        vec![chunk("ZZ", &f, "Events", 0, 10)],
+        &[],
+    );
+    expect_failure(&r, ExitClass::PluginFault, &["/no/such/plugin.so"]);
+}
+
+#[test]
+fn an_unwritable_output_is_an_output_fault() {
+    let f = fixture("root-zstd.root");
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("job.json");
+    std::fs::write(
+        &job,
+        serde_json::to_vec(&JobSpec::new(
+            "t",
+            "n",
+            vec![chunk("ZZ", &f, "Events", 0, 10)],
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_casa-wrapper"))
+        .args(["run", "--job"])
+        .arg(&job)
+        .arg("--plugin")
+        .arg(dimuon())
+        .args(["--out", "/proc/no/such/dir/p.partial"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(ExitClass::OutputFault.code() as i32),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn misbehave() -> &'static Path {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| build_cdylib("misbehave"))
+}
+
+fn run_mode(mode: &str, chunks: Vec<Chunk>) -> Run {
+    run_env(
+        misbehave(),
+        chunks,
+        &["--batch-entries", "1000"],
+        &[("CASA_TEST_MODE", mode)],
+    )
+}
+
+#[test]
+fn plugin_panics_errors_and_bad_fills_are_plugin_faults() {
+    let f = fixture("root-zstd.root");
+    let c = || vec![chunk("ZZ", &f, "Events", 0, 5000)];
+    expect_failure(
+        &run_mode("panic", c()),
+        ExitClass::PluginFault,
+        &["misbehave", "deliberate panic", "ZZ"],
+    );
+    expect_failure(
+        &run_mode("error", c()),
+        ExitClass::PluginFault,
+        &["deliberate error"],
+    );
+    expect_failure(
+        &run_mode("init-error", c()),
+        ExitClass::PluginFault,
+        &["refusing to start"],
+    );
+    expect_failure(
+        &run_mode("bad-fill", c()),
+        ExitClass::PluginFault,
+        &["histogram 'n'"],
+    );
+    let ok = run_mode("count", c());
+    assert_eq!(ok.code(), 0, "{}", ok.stderr());
+}
+
+#[test]
+fn another_abi_version_is_refused_with_both_versions_named() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("v2.c");
+    std::fs::write(&src, "const void *casa_plugin_v2(void) { return 0; }\n").unwrap();
+    let so = d.path().join("libv2.so");
+    let st = Command::new("gcc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&so)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let f = fixture("root-zstd.root");
+    let r = run(&so, vec![chunk("ZZ", &f, "Events", 0, 10)], &[]);
+    expect_failure(&r, ExitClass::PluginFault, &["version 2", "version 1"]);
+}
+
+#[test]
+fn sigterm_stops_cleanly_without_a_partial() {
+    let f = fixture("root-zstd.root");
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("job.json");
+    std::fs::write(
+        &job,
+        serde_json::to_vec(&JobSpec::new(
+            "t",
+            "n",
+            vec![chunk("ZZ", &f, "Events", 0, 20000)],
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_casa-wrapper"))
+        .env("CASA_TEST_MODE", "slow")
+        .args(["run", "--batch-entries", "1000", "--job"])
+        .arg(&job)
+        .arg("--plugin")
+        .arg(misbehave())
+        .arg("--out")
+        .arg(dir.path().join("p.partial"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(ExitClass::Evicted.code() as i32),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.path().join("p.partial").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        1,
+        "only the job spec remains: {leftovers:?}"
+    );
+}
+
+/// coffea itself (processor.Runner + IterativeExecutor, the seed's processor) computes the
+/// dimuon mass in float32; casa in float64. Totals per category must agree, and every per-bin
+/// difference must be an event whose float32 and float64 masses fall in different bins.
+#[test]
+fn coffea_agrees_up_to_float32_bin_migrations() {
+    let f = fixture("root-nano-lzma9.root");
+    let o = python_command()
+        .arg(workspace().join("tests/python/coffea_dimuon.py"))
+        .args(["ZZ", f.to_str().unwrap(), "Events", "20000"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let c: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let coffea: Vec<Vec<f64>> = serde_json::from_value(c["values"].clone()).unwrap();
+    let migration: Vec<Vec<f64>> = serde_json::from_value(c["migration"].clone()).unwrap();
+    let entries = c["entries"].as_u64().unwrap();
+    let r = run(dimuon(), vec![chunk("ZZ", &f, "Events", 0, entries)], &[]);
+    let (ours, our_entries) = ours(&r.partial().1, "ZZ");
+    assert_eq!(our_entries, entries);
+    for (row, (a, b)) in coffea.iter().zip(&ours).enumerate() {
+        assert_eq!(
+            a.iter().sum::<f64>(),
+            b.iter().sum::<f64>(),
+            "category {row} totals"
+        );
+        for (bin, (x, y)) in a.iter().zip(b).enumerate() {
+            assert_eq!(
+                x - y,
+                migration[row][bin],
+                "category {row} bin {bin}: coffea {x}, casa {y}"
+            );
+        }
+    }
+    let migrated = c["migrated"].as_u64().unwrap();
+    let selected = c["selected"].as_u64().unwrap();
+    assert!(selected > 10_000, "enough events to see migrations");
+    assert!(
+        migrated * 500 < selected,
+        "{migrated} of {selected} migrated: more than float32 rounding explains"
+    );
+    eprintln!(
+        "coffea vs casa: {migrated} of {selected} events change bin between float32 and float64"
+    );
+}
