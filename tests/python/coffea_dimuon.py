@@ -32,8 +32,7 @@ def mass_hist():
 
 
 class MyProcessor(processor.ProcessorABC):
-    """The seed's processor (002_*.txt, eager/virtual mode), also returning the masses it
-    filled, so the float32/float64 difference can be explained event by event."""
+    """The seed's processor (002_*.txt), eager/virtual mode, as written there."""
 
     def process(self, events):
         dataset = events.metadata["dataset"]
@@ -49,13 +48,34 @@ class MyProcessor(processor.ProcessorABC):
             behavior=candidate.behavior,
         )
         h_mass = mass_hist()
-        out = {"entries": len(events), "mass": h_mass}
+        cut = (ak.num(muons) == 2) & (ak.sum(muons.charge, axis=1) == 0)
+        dimuon = muons[cut][:, 0] + muons[cut][:, 1]
+        h_mass.fill(sign="opposite", mass=dimuon.mass)
+        cut = (ak.num(muons) == 2) & (ak.sum(muons.charge, axis=1) != 0)
+        dimuon = muons[cut][:, 0] + muons[cut][:, 1]
+        h_mass.fill(sign="same", mass=dimuon.mass)
+        return {dataset: {"entries": len(events), "mass": h_mass}}
+
+    def postprocess(self, accumulator):
+        return accumulator
+
+
+class ExplainingProcessor(MyProcessor):
+    """The seed's processor, plus the masses of the events it filled, in float32 as coffea
+    computed them and in float64 as casa does, so every bin difference can be explained."""
+
+    def process(self, events):
+        out = super().process(events)
+        dataset = events.metadata["dataset"]
+        muons = ak.zip(
+            {k: getattr(events, f"Muon_{k}") for k in ("pt", "eta", "phi", "mass", "charge")},
+            with_name="PtEtaPhiMCandidate",
+            behavior=candidate.behavior,
+        )
         for sign, keep in (("opposite", lambda q: q == 0), ("same", lambda q: q != 0)):
             cut = (ak.num(muons) == 2) & keep(ak.sum(muons.charge, axis=1))
-            dimuon = muons[cut][:, 0] + muons[cut][:, 1]
-            h_mass.fill(sign=sign, mass=dimuon.mass)
-            # The same events in float64, as casa computes them.
             mu = muons[cut]
+            m32 = (mu[:, 0] + mu[:, 1]).mass
             f64 = {k: ak.to_numpy(getattr(mu, k)).astype(np.float64).reshape(-1, 2) for k in ("pt", "eta", "phi", "mass")}
             px, py = f64["pt"] * np.cos(f64["phi"]), f64["pt"] * np.sin(f64["phi"])
             pz = f64["pt"] * np.sinh(f64["eta"])
@@ -63,24 +83,26 @@ class MyProcessor(processor.ProcessorABC):
             spx, spy, spz, se = px.sum(axis=1), py.sum(axis=1), pz.sum(axis=1), e.sum(axis=1)
             m2 = se * se - (spx * spx + spy * spy + spz * spz)
             m64 = np.where(m2 >= 0, np.sqrt(np.abs(m2)), -np.sqrt(np.abs(m2)))
-            out[f"m32_{sign}"] = processor.column_accumulator(ak.to_numpy(dimuon.mass))
-            out[f"m64_{sign}"] = processor.column_accumulator(m64)
-        return {dataset: out}
+            out[dataset][f"m32_{sign}"] = processor.column_accumulator(ak.to_numpy(m32))
+            out[dataset][f"m64_{sign}"] = processor.column_accumulator(m64)
+        return out
 
-    def postprocess(self, accumulator):
-        return accumulator
+
+def run(fileset, processor_instance, chunksize=100_000):
+    """coffea's Runner with the IterativeExecutor, in this process."""
+    runner = processor.Runner(
+        executor=processor.IterativeExecutor(compression=None),
+        schema=BaseSchema,
+        chunksize=chunksize,
+    )
+    return runner(fileset, processor_instance=processor_instance)
 
 
 def main():
     dataset, path, tree = sys.argv[1], sys.argv[2], sys.argv[3]
     chunksize = int(sys.argv[4]) if len(sys.argv) > 4 else 100_000
     fileset = {dataset: {"files": {path: tree}, "metadata": {"is_mc": True}}}
-    run = processor.Runner(
-        executor=processor.IterativeExecutor(compression=None),
-        schema=BaseSchema,
-        chunksize=chunksize,
-    )
-    out = run(fileset, processor_instance=MyProcessor())[dataset]
+    out = run(fileset, ExplainingProcessor(), chunksize)[dataset]
     h = out["mass"]
     axis = mass_hist().axes["mass"]
     migration = np.zeros_like(h.values(flow=True))

@@ -67,26 +67,37 @@ impl Run {
     }
 }
 
+fn write_job(dir: &Path, chunks: Vec<Chunk>) -> PathBuf {
+    let job = dir.join("job.json");
+    std::fs::write(
+        &job,
+        serde_json::to_vec(&JobSpec::new("test", "leaf-0", chunks)).unwrap(),
+    )
+    .unwrap();
+    job
+}
+
+/// `casa-wrapper run --job JOB --plugin PLUGIN --out OUT`.
+fn wrapper(job: &Path, plugin: &Path, out: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_casa-wrapper"));
+    c.arg("run")
+        .arg("--job")
+        .arg(job)
+        .arg("--plugin")
+        .arg(plugin)
+        .arg("--out")
+        .arg(out);
+    c
+}
+
 fn run(plugin: &Path, chunks: Vec<Chunk>, extra: &[&str]) -> Run {
     run_env(plugin, chunks, extra, &[])
 }
 
 fn run_env(plugin: &Path, chunks: Vec<Chunk>, extra: &[&str], env: &[(&str, &str)]) -> Run {
     let dir = tempfile::tempdir().unwrap();
-    let job = dir.path().join("job.json");
-    std::fs::write(
-        &job,
-        serde_json::to_vec(&JobSpec::new("test", "leaf-0", chunks)).unwrap(),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_casa-wrapper"))
-        .arg("run")
-        .arg("--job")
-        .arg(&job)
-        .arg("--plugin")
-        .arg(plugin)
-        .arg("--out")
-        .arg(dir.path().join("p.partial"))
+    let job = write_job(dir.path(), chunks);
+    let out = wrapper(&job, plugin, &dir.path().join("p.partial"))
         .arg("--metrics")
         .arg(dir.path().join("m.json"))
         .args(extra)
@@ -320,23 +331,8 @@ fn a_library_that_is_not_a_plugin_is_a_plugin_fault() {
 fn an_unwritable_output_is_an_output_fault() {
     let f = fixture("root-zstd.root");
     let dir = tempfile::tempdir().unwrap();
-    let job = dir.path().join("job.json");
-    std::fs::write(
-        &job,
-        serde_json::to_vec(&JobSpec::new(
-            "t",
-            "n",
-            vec![chunk("ZZ", &f, "Events", 0, 10)],
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_casa-wrapper"))
-        .args(["run", "--job"])
-        .arg(&job)
-        .arg("--plugin")
-        .arg(dimuon())
-        .args(["--out", "/proc/no/such/dir/p.partial"])
+    let job = write_job(dir.path(), vec![chunk("ZZ", &f, "Events", 0, 10)]);
+    let o = wrapper(&job, dimuon(), Path::new("/proc/no/such/dir/p.partial"))
         .output()
         .unwrap();
     assert_eq!(
@@ -411,25 +407,10 @@ fn another_abi_version_is_refused_with_both_versions_named() {
 fn sigterm_stops_cleanly_without_a_partial() {
     let f = fixture("root-zstd.root");
     let dir = tempfile::tempdir().unwrap();
-    let job = dir.path().join("job.json");
-    std::fs::write(
-        &job,
-        serde_json::to_vec(&JobSpec::new(
-            "t",
-            "n",
-            vec![chunk("ZZ", &f, "Events", 0, 20000)],
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_casa-wrapper"))
+    let job = write_job(dir.path(), vec![chunk("ZZ", &f, "Events", 0, 20000)]);
+    let child = wrapper(&job, misbehave(), &dir.path().join("p.partial"))
         .env("CASA_TEST_MODE", "slow")
-        .args(["run", "--batch-entries", "1000", "--job"])
-        .arg(&job)
-        .arg("--plugin")
-        .arg(misbehave())
-        .arg("--out")
-        .arg(dir.path().join("p.partial"))
+        .args(["--batch-entries", "1000"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
