@@ -109,6 +109,10 @@ fn run_job(args: RunArgs, started: Instant) -> ExitCode {
         out: args.out,
         metrics: args.metrics,
         batch_entries: args.batch_entries.max(1),
+        pipeline: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            > 1,
     };
     match run::run(&opts, started, &evicted) {
         Ok(summary) => {

@@ -7,7 +7,7 @@ use std::ffi::{c_void, CString};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use casa_formats::partial::{self, ChunkId, PartialHeader};
 use casa_formats::{ExitClass, JobMetrics, JobSpec};
@@ -16,6 +16,36 @@ use rootio::{ByteRange, ByteSource, LocalFile, RootFile, Values};
 
 use crate::host::{Plugin, Session};
 use crate::latency::Latency;
+
+/// A batch read and decoded, ready for the plugin.
+struct Ready {
+    lo: u64,
+    hi: u64,
+    batch: rootio::Batch,
+    m: rootio::ReadMetrics,
+    fetch: Duration,
+    decode: Duration,
+}
+
+fn evicted_failure() -> Failure {
+    Failure::new(
+        ExitClass::Evicted,
+        "SIGTERM received: stopped before the end, no partial written",
+    )
+}
+
+/// Group minimal steps (common basket boundaries) into batches: the first step alone, then
+/// about `target` entries per batch.
+fn ramp(steps: &[(u64, u64)], target: u64) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for (i, &(lo, hi)) in steps.iter().enumerate() {
+        match out.last_mut() {
+            Some(last) if i > 1 && last.1 - last.0 < target => last.1 = hi,
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
+}
 
 /// Options of one run.
 #[derive(Debug, Clone)]
@@ -26,6 +56,9 @@ pub struct RunOptions {
     pub metrics: Option<PathBuf>,
     /// Target entries per batch (batches end on common basket boundaries).
     pub batch_entries: u64,
+    /// Read the next batch while the plugin processes the current one (uses one more
+    /// thread; worth it when the job has more than one core).
+    pub pipeline: bool,
 }
 
 /// A failed run: the exit class and a message naming what failed.
@@ -201,13 +234,14 @@ fn run_inner(
     let mut covered = Vec::with_capacity(job.chunks.len());
     let mut first_event = None;
     let (mut io_s, mut decode_s, mut plugin_s) = (0f64, 0f64, 0f64);
+    let plugin_name = plugin.name.clone();
     for chunk in &job.chunks {
         let fail_input = |e: rootio::Error| {
             let class = classify(&e);
             let msg = match class {
                 ExitClass::PluginFault => format!(
-                    "plugin {} asks for a column this input cannot give (dataset {}): {e}",
-                    plugin.name, chunk.dataset
+                    "plugin {plugin_name} asks for a column this input cannot give (dataset {}): {e}",
+                    chunk.dataset
                 ),
                 _ => format!("dataset {}: {e}", chunk.dataset),
             };
@@ -271,39 +305,61 @@ fn run_inner(
         let ctree = cstring(&chunk.tree);
         let cuuid = cstring(&uuid);
         let cmeta = cstring(&chunk.metadata.to_string());
-        let batches = tree
-            .batches(
-                &names,
-                chunk.entry_start,
-                chunk.entry_stop,
-                opts.batch_entries,
-            )
+        // Batches: the first one a single cluster, so the plugin starts early; then about
+        // `batch_entries` entries each, always on common basket boundaries.
+        let steps = tree
+            .batches(&names, chunk.entry_start, chunk.entry_stop, 1)
             .map_err(fail_input)?;
-        for (lo, hi) in batches {
-            if evicted.load(Ordering::Relaxed) {
-                return Err(Failure::new(
-                    ExitClass::Evicted,
-                    "SIGTERM received: stopped before the end, no partial written",
-                ));
+        let mut batches = ramp(&steps, opts.batch_entries);
+        // Start sooner still: end the first batch at the first basket boundary of any branch
+        // read. At most one basket per branch is then decompressed twice, and only where
+        // baskets are smaller than clusters (the start of a file).
+        if let Some(first) = batches.first().copied() {
+            let first_end = names
+                .iter()
+                .filter_map(|n| tree.branch_index(n).ok())
+                .flat_map(|b| tree.basket_ranges(b))
+                .filter(|&(a, z)| a <= first.0 && z > first.0)
+                .map(|(_, z)| z)
+                .min()
+                .unwrap_or(first.1);
+            if first_end < first.1 {
+                batches[0] = (first.0, first_end);
+                batches.insert(1, (first_end, first.1));
             }
+        }
+        let read_batch = |lo: u64, hi: u64| -> Result<Ready, Failure> {
             let tb = Instant::now();
             let plan = tree.plan(&names, lo, hi).map_err(fail_input)?;
             let raw = tree.fetch(&plan).map_err(fail_input)?;
-            let t_fetch = tb.elapsed();
+            let fetch = tb.elapsed();
             let (batch, m) = tree.decode(&plan, raw).map_err(fail_input)?;
-            let t_decode = tb.elapsed();
-            metrics.baskets += m.baskets;
-            metrics.bytes_decompressed += m.uncompressed_bytes;
-            let columns = abi_columns(&cnames, &batch);
+            Ok(Ready {
+                lo,
+                hi,
+                batch,
+                m,
+                fetch,
+                decode: tb.elapsed() - fetch,
+            })
+        };
+        let mut consume = |r: Ready| -> Result<(), Failure> {
+            if evicted.load(Ordering::Relaxed) {
+                return Err(evicted_failure());
+            }
+            let tp = Instant::now();
+            metrics.baskets += r.m.baskets;
+            metrics.bytes_decompressed += r.m.uncompressed_bytes;
+            let columns = abi_columns(&cnames, &r.batch);
             let cb = casa_batch {
                 dataset: dataset.as_ptr(),
                 file: cfile.as_ptr(),
                 tree: ctree.as_ptr(),
                 file_uuid: cuuid.as_ptr(),
                 metadata_json: cmeta.as_ptr(),
-                entry_start: lo,
-                entry_stop: hi,
-                n_entries: hi - lo,
+                entry_start: r.lo,
+                entry_stop: r.hi,
+                n_entries: r.hi - r.lo,
                 n_columns: columns.len() as u64,
                 columns: columns.as_ptr(),
             };
@@ -314,18 +370,50 @@ fn run_inner(
                 Failure::new(
                     ExitClass::PluginFault,
                     format!(
-                        "{e} (dataset {}, file {}, entries {lo}:{hi})",
-                        chunk.dataset, chunk.file
+                        "{e} (dataset {}, file {}, entries {}:{})",
+                        chunk.dataset, chunk.file, r.lo, r.hi
                     ),
                 )
             })?;
-            let t_all = tb.elapsed();
-            io_s += t_fetch.as_secs_f64();
-            decode_s += (t_decode - t_fetch).as_secs_f64();
-            plugin_s += (t_all - t_decode).as_secs_f64();
-            batch_time.record(t_all);
+            let plugin = tp.elapsed();
+            io_s += r.fetch.as_secs_f64();
+            decode_s += r.decode.as_secs_f64();
+            plugin_s += plugin.as_secs_f64();
+            batch_time.record(r.fetch + r.decode + plugin);
             metrics.batches += 1;
-            metrics.events += hi - lo;
+            metrics.events += r.hi - r.lo;
+            Ok(())
+        };
+        if opts.pipeline {
+            // Read and decode the next batch while the plugin works on this one.
+            std::thread::scope(|s| -> Result<(), Failure> {
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                let read_batch = &read_batch;
+                let batches = &batches;
+                s.spawn(move || {
+                    for &(lo, hi) in batches {
+                        if evicted.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let r = read_batch(lo, hi);
+                        let failed = r.is_err();
+                        if tx.send(r).is_err() || failed {
+                            break;
+                        }
+                    }
+                });
+                for r in rx {
+                    consume(r?)?;
+                }
+                Ok(())
+            })?;
+            if evicted.load(Ordering::Relaxed) {
+                return Err(evicted_failure());
+            }
+        } else {
+            for &(lo, hi) in &batches {
+                consume(read_batch(lo, hi)?)?;
+            }
         }
         let stats = source.stats();
         metrics.bytes_read += stats.bytes;

@@ -142,9 +142,14 @@ fn ours(acc: &Accumulator, dataset: &str) -> (Vec<Vec<f64>>, u64) {
     (rows, entries)
 }
 
-fn check_against_reference(plugin: &Path, chunks: Vec<Chunk>) {
+/// `threads`: "1" reads and runs the plugin in turn; "2" reads ahead while the plugin runs.
+fn check_against_reference(plugin: &Path, chunks: Vec<Chunk>, threads: &str) {
     let (want, want_entries) = reference(&chunks);
-    let r = run(plugin, chunks.clone(), &["--batch-entries", "3000"]);
+    let r = run(
+        plugin,
+        chunks.clone(),
+        &["--batch-entries", "3000", "-j", threads],
+    );
     let (header, acc) = r.partial();
     let (got, entries) = ours(&acc, &chunks[0].dataset);
     assert_eq!(entries, want_entries);
@@ -167,7 +172,7 @@ fn check_against_reference(plugin: &Path, chunks: Vec<Chunk>) {
 #[test]
 fn real_cms_nanoaod() {
     let f = real_file("nanoAOD_2015_CMS_Open_Data_ttbar.root");
-    check_against_reference(dimuon(), vec![chunk("TTbar", &f, "Events", 0, 200)]);
+    check_against_reference(dimuon(), vec![chunk("TTbar", &f, "Events", 0, 200)], "1");
 }
 
 #[test]
@@ -181,7 +186,7 @@ fn root_written_fixtures_in_every_codec() {
         "root-nano-lzma9.root",
     ] {
         let f = fixture(name);
-        check_against_reference(dimuon(), vec![chunk("ZZ", &f, "Events", 0, 8000)]);
+        check_against_reference(dimuon(), vec![chunk("ZZ", &f, "Events", 0, 8000)], "2");
     }
 }
 
@@ -195,6 +200,7 @@ fn uproot_written_fixtures_and_ranges_inside_baskets() {
                 chunk("DY", &f, "Events", 17, 1999),
                 chunk("DY", &f, "Events", 1999, 6370),
             ],
+            "1",
         );
     }
 }
