@@ -6,12 +6,14 @@
 //! refuse other majors by name.
 
 pub mod exit;
+pub mod fileset;
 pub mod fsutil;
 pub mod job;
 pub mod metrics;
 pub mod partial;
 
 pub use exit::ExitClass;
+pub use fileset::{Dataset, FileSpec, Fileset};
 pub use job::{Chunk, JobSpec};
 pub use metrics::JobMetrics;
 pub use partial::{PartialError, PartialHeader};

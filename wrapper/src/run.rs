@@ -189,6 +189,18 @@ pub fn run(
         host: hostname(),
         ..Default::default()
     };
+    // Create the output directories first: on HTCondor the job returns its output
+    // directory, which must exist even when the job fails before writing anything.
+    for p in std::iter::once(&opts.out).chain(opts.metrics.as_ref()) {
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                return Err(Failure::new(
+                    ExitClass::OutputFault,
+                    format!("{}: cannot create the output directory: {e}", dir.display()),
+                ));
+            }
+        }
+    }
     let result = run_inner(opts, started, evicted, &mut metrics);
     metrics.exit_class = match &result {
         Ok(_) => ExitClass::Success.name().into(),

@@ -1,0 +1,516 @@
+//! `casa-submit plan`: turn a preprocessed fileset and a plugin into a self-describing run
+//! directory that `condor_submit_dag` (or `casa-submit run`, planned) executes.
+//!
+//! ```text
+//! RUNDIR/
+//!   manifest.json        casa version, fileset and plugin SHA-256, every option, totals
+//!   fileset.json         the preprocessed fileset planned
+//!   casa.dag             leaf nodes, a merge tree of fan-in K, RETRY/SCRIPT/CATEGORY/...
+//!   leaf.sub merge.sub   rendered from templates/
+//!   bin/                 the wrapper, the plugin and the merge tool, as planned
+//!   jobs/<node>.json     one job spec per leaf node
+//!   nodes/<node>/        where HTCondor returns a leaf's outputs
+//!   partials/ metrics/   published by the POST script once verified
+//!   state/ logs/ result/
+//! ```
+//!
+//! Only node names and paths checked by [`check_path`] are written into HTCondor files;
+//! dataset names, file paths and metadata go only into JSON job specs, so they can hold any
+//! character without breaking (or altering) a submit or DAG file.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use casa_formats::fsutil::atomic_write;
+use casa_formats::{Chunk, Fileset, JobSpec};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The exit code the POST script gives for a permanent failure; `RETRY n UNLESS-EXIT` it.
+pub const PERMANENT_EXIT: i32 = 42;
+
+/// Site settings for the leaf jobs (`--site FILE`, TOML).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    #[serde(default = "default_cpus")]
+    pub request_cpus: u32,
+    #[serde(default = "default_memory")]
+    pub request_memory: String,
+    #[serde(default = "default_disk")]
+    pub request_disk: String,
+    #[serde(default)]
+    pub container_image: Option<String>,
+    #[serde(default)]
+    pub x509_proxy: Option<String>,
+    #[serde(default)]
+    pub use_scitokens: bool,
+    #[serde(default)]
+    pub accounting_group: Option<String>,
+    #[serde(default)]
+    pub requirements: Option<String>,
+    #[serde(default)]
+    pub desired_sites: Option<String>,
+    #[serde(default)]
+    pub extra_lines: Vec<String>,
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    #[serde(default = "default_max_merge")]
+    pub max_merge_jobs: u32,
+}
+
+fn default_cpus() -> u32 {
+    1
+}
+fn default_memory() -> String {
+    "2 GB".into()
+}
+fn default_disk() -> String {
+    "4 GB".into()
+}
+fn default_retries() -> u32 {
+    3
+}
+fn default_max_merge() -> u32 {
+    4
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+/// Everything `plan` needs besides the fileset.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    pub rundir: PathBuf,
+    pub plugin: PathBuf,
+    pub wrapper: PathBuf,
+    pub merge: Option<PathBuf>,
+    pub submit: PathBuf,
+    pub events_per_job: u64,
+    pub fan_in: usize,
+    pub run_id: String,
+    pub templates: Option<PathBuf>,
+    pub site: SiteConfig,
+    pub skip_bad_files: bool,
+    /// The command line, for the manifest.
+    pub command_line: Vec<String>,
+}
+
+/// Totals of a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanSummary {
+    pub jobs: usize,
+    pub merge_nodes: usize,
+    pub chunks: usize,
+    pub events: u64,
+    pub events_per_dataset: std::collections::BTreeMap<String, u64>,
+    pub skipped_files: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("template {name}: {what}")]
+    Template { name: String, what: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PlanError + '_ {
+    move |source| PlanError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Paths written into submit and DAG files must not need quoting HTCondor cannot do.
+pub fn check_path(what: &str, p: &Path) -> Result<String, PlanError> {
+    let s = p
+        .to_str()
+        .ok_or_else(|| PlanError::Invalid(format!("{what} path is not UTF-8: {}", p.display())))?;
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "/._-+@%,:~".contains(*c)))
+    {
+        return Err(PlanError::Invalid(format!(
+            "{what} path {s:?} contains {c:?}, which cannot be written safely into HTCondor submit and DAG files; use a path of letters, digits and /._-+@%,:~"
+        )));
+    }
+    Ok(s.to_string())
+}
+
+/// Settings copied into submit files must be single lines without characters that end or
+/// start HTCondor syntax.
+fn check_setting(name: &str, v: &str) -> Result<(), PlanError> {
+    if v.contains('\n') || v.contains('\r') || v.contains('\0') {
+        return Err(PlanError::Invalid(format!(
+            "site setting {name} contains a line break"
+        )));
+    }
+    if name != "requirements" && name != "extra_lines" && v.contains('"') {
+        return Err(PlanError::Invalid(format!(
+            "site setting {name} contains a double quote: {v:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Group the runnable steps of each dataset into leaf jobs of about `events_per_job` events,
+/// never splitting a step and never mixing datasets.
+pub fn group_jobs(fs: &Fileset, events_per_job: u64) -> (Vec<Vec<Chunk>>, Vec<String>) {
+    let mut jobs = Vec::new();
+    let mut skipped = Vec::new();
+    for ds in &fs.datasets {
+        let mut current: Vec<Chunk> = Vec::new();
+        let mut events = 0u64;
+        for f in &ds.files {
+            let Some(steps) = &f.steps else {
+                skipped.push(format!("{}: {}", ds.name, f.path));
+                continue;
+            };
+            for &[a, b] in steps {
+                if b == a {
+                    continue;
+                }
+                if events > 0 && events + (b - a) > events_per_job {
+                    jobs.push(std::mem::take(&mut current));
+                    events = 0;
+                }
+                current.push(Chunk {
+                    dataset: ds.name.clone(),
+                    file: f.path.clone(),
+                    tree: f.object_path.clone(),
+                    entry_start: a,
+                    entry_stop: b,
+                    uuid: f.uuid.clone(),
+                    metadata: ds.metadata.clone(),
+                });
+                events += b - a;
+            }
+        }
+        if !current.is_empty() {
+            jobs.push(current);
+        }
+    }
+    (jobs, skipped)
+}
+
+fn sha256_file(p: &Path) -> Result<String, PlanError> {
+    let bytes = std::fs::read(p).map_err(io(p))?;
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
+}
+
+fn copy_into(src: &Path, dir: &Path) -> Result<PathBuf, PlanError> {
+    let name = src
+        .file_name()
+        .ok_or_else(|| PlanError::Invalid(format!("{} has no file name", src.display())))?;
+    let dst = dir.join(name);
+    std::fs::copy(src, &dst).map_err(io(src))?;
+    Ok(dst)
+}
+
+fn template(opts: &PlanOptions, name: &str, builtin: &'static str) -> Result<String, PlanError> {
+    match &opts.templates {
+        Some(dir) if dir.join(name).exists() => {
+            let p = dir.join(name);
+            std::fs::read_to_string(&p).map_err(io(&p))
+        }
+        _ => Ok(builtin.to_string()),
+    }
+}
+
+fn render(name: &str, text: &str, ctx: &serde_json::Value) -> Result<String, PlanError> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.add_template(name, text)
+        .map_err(|e| PlanError::Template {
+            name: name.into(),
+            what: e.to_string(),
+        })?;
+    let out = env
+        .get_template(name)
+        .and_then(|t| t.render(ctx))
+        .map_err(|e| PlanError::Template {
+            name: name.into(),
+            what: e.to_string(),
+        })?;
+    Ok(out + "\n")
+}
+
+/// Write the run directory. The fileset must be preprocessed (files without steps are
+/// skipped and reported).
+pub fn plan(
+    fs: &Fileset,
+    fileset_path: &Path,
+    opts: &PlanOptions,
+) -> Result<PlanSummary, PlanError> {
+    if opts.events_per_job == 0 {
+        return Err(PlanError::Invalid(
+            "--events-per-job must be at least 1".into(),
+        ));
+    }
+    if opts.fan_in < 2 {
+        return Err(PlanError::Invalid("--fan-in must be at least 2".into()));
+    }
+    if !opts
+        .run_id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        || opts.run_id.is_empty()
+    {
+        return Err(PlanError::Invalid(format!(
+            "run id {:?} must be letters, digits and ._-",
+            opts.run_id
+        )));
+    }
+    let site = &opts.site;
+    for (k, v) in [
+        ("request_memory", Some(&site.request_memory)),
+        ("request_disk", Some(&site.request_disk)),
+        ("container_image", site.container_image.as_ref()),
+        ("x509_proxy", site.x509_proxy.as_ref()),
+        ("accounting_group", site.accounting_group.as_ref()),
+        ("requirements", site.requirements.as_ref()),
+        ("desired_sites", site.desired_sites.as_ref()),
+    ] {
+        if let Some(v) = v {
+            check_setting(k, v)?;
+        }
+    }
+    for l in &site.extra_lines {
+        check_setting("extra_lines", l)?;
+        if l.trim_start().to_ascii_lowercase().starts_with("queue") {
+            return Err(PlanError::Invalid(format!(
+                "site extra line {l:?} would queue jobs of its own"
+            )));
+        }
+    }
+    if !opts.plugin.is_file() {
+        return Err(PlanError::Invalid(format!(
+            "plugin {} does not exist",
+            opts.plugin.display()
+        )));
+    }
+    if !opts.wrapper.is_file() {
+        return Err(PlanError::Invalid(format!(
+            "casa-wrapper not found at {} (build it, or give --wrapper)",
+            opts.wrapper.display()
+        )));
+    }
+    let rundir = std::path::absolute(&opts.rundir).map_err(io(&opts.rundir))?;
+    check_path("run directory", &rundir)?;
+    if rundir.join("casa.dag").exists() {
+        return Err(PlanError::Invalid(format!(
+            "{} already holds a plan (casa.dag); choose a new directory",
+            rundir.display()
+        )));
+    }
+    for d in [
+        "jobs", "nodes", "partials", "metrics", "state", "logs", "result", "bin",
+    ] {
+        std::fs::create_dir_all(rundir.join(d)).map_err(io(&rundir))?;
+    }
+    let bin = rundir.join("bin");
+    let plugin = copy_into(&opts.plugin, &bin)?;
+    let wrapper = copy_into(&opts.wrapper, &bin)?;
+    let merge = match &opts.merge {
+        Some(m) if m.is_file() => Some(copy_into(m, &bin)?),
+        _ => None,
+    };
+    let plugin_s = check_path("plugin", &plugin)?;
+    let plugin_name = plugin
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    let wrapper_s = check_path("wrapper", &wrapper)?;
+    let submit_s = check_path("casa-submit", &opts.submit)?;
+
+    let (jobs, skipped) = group_jobs(fs, opts.events_per_job);
+    if jobs.is_empty() {
+        return Err(PlanError::Invalid(
+            "nothing to do: no file in the fileset has steps".into(),
+        ));
+    }
+    let mut summary = PlanSummary {
+        jobs: jobs.len(),
+        merge_nodes: 0,
+        chunks: 0,
+        events: 0,
+        events_per_dataset: Default::default(),
+        skipped_files: skipped,
+    };
+    let mut leaves = Vec::with_capacity(jobs.len());
+    for (i, chunks) in jobs.into_iter().enumerate() {
+        let node = format!("leaf-{i:06}");
+        summary.chunks += chunks.len();
+        for c in &chunks {
+            *summary
+                .events_per_dataset
+                .entry(c.dataset.clone())
+                .or_default() += c.entry_stop - c.entry_start;
+            summary.events += c.entry_stop - c.entry_start;
+        }
+        let spec = JobSpec::new(&opts.run_id, &node, chunks);
+        let path = rundir.join("jobs").join(format!("{node}.json"));
+        atomic_write(&path, &serde_json::to_vec_pretty(&spec).expect("serialise"))
+            .map_err(io(&path))?;
+        std::fs::create_dir_all(rundir.join("nodes").join(&node)).map_err(io(&rundir))?;
+        leaves.push(node);
+    }
+
+    // The DAG.
+    let rundir_s = check_path("run directory", &rundir)?;
+    let mut dag = String::new();
+    let _ = writeln!(
+        dag,
+        "# casa run {}: {} leaf jobs, merge fan-in {}",
+        opts.run_id,
+        leaves.len(),
+        opts.fan_in
+    );
+    let _ = writeln!(
+        dag,
+        "# Written by casa-submit plan; run with condor_submit_dag casa.dag from this directory."
+    );
+    let post_mode = if opts.skip_bad_files {
+        " --skip-bad-files"
+    } else {
+        ""
+    };
+    for node in &leaves {
+        let _ = writeln!(dag, "JOB {node} leaf.sub");
+        let _ = writeln!(dag, "VARS {node} node=\"{node}\"");
+        let _ = writeln!(
+            dag,
+            "RETRY {node} {} UNLESS-EXIT {PERMANENT_EXIT}",
+            site.retries
+        );
+        let _ = writeln!(
+            dag,
+            "SCRIPT POST {node} {submit_s} post{post_mode} {rundir_s} $JOB $RETURN $RETRY $MAX_RETRIES"
+        );
+    }
+    // The merge tree: levels of at most fan_in children, until one node remains.
+    let mut level_nodes: Vec<String> = leaves.clone();
+    let mut level = 1;
+    let merge_s = match &merge {
+        Some(m) => check_path("casa-merge", m)?,
+        None => check_path(
+            "casa-merge",
+            &opts
+                .merge
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("casa-merge")),
+        )?,
+    };
+    loop {
+        let last = level_nodes.len() <= opts.fan_in;
+        let mut next = Vec::new();
+        for (i, group) in level_nodes.chunks(opts.fan_in).enumerate() {
+            let node = if last {
+                "merge-final".to_string()
+            } else {
+                format!("merge-{level}-{i:06}")
+            };
+            let inputs: Vec<String> = group
+                .iter()
+                .map(|n| format!("partials/{n}.partial"))
+                .collect();
+            let args = if last {
+                format!(
+                    "-o result/merged.partial --plan . --outdir result --fan-in {} {}",
+                    opts.fan_in,
+                    inputs.join(" ")
+                )
+            } else {
+                format!(
+                    "-o partials/{node}.partial --fan-in {} {}",
+                    opts.fan_in,
+                    inputs.join(" ")
+                )
+            };
+            let _ = writeln!(dag, "JOB {node} merge.sub");
+            let _ = writeln!(dag, "VARS {node} node=\"{node}\" args=\"{args}\"");
+            let _ = writeln!(dag, "CATEGORY {node} merge");
+            let _ = writeln!(dag, "RETRY {node} 1");
+            let _ = writeln!(dag, "PARENT {} CHILD {node}", group.join(" "));
+            summary.merge_nodes += 1;
+            next.push(node);
+        }
+        if last {
+            break;
+        }
+        level_nodes = next;
+        level += 1;
+    }
+    let _ = writeln!(dag, "MAXJOBS merge {}", site.max_merge_jobs);
+    let _ = writeln!(dag, "NODE_STATUS_FILE casa.status 30");
+    let dag_path = rundir.join("casa.dag");
+    atomic_write(&dag_path, dag.as_bytes()).map_err(io(&dag_path))?;
+
+    // Submit files.
+    let ctx = serde_json::json!({
+        "wrapper": wrapper_s,
+        "plugin": plugin_s,
+        "plugin_name": plugin_name,
+        "merge": merge_s,
+        "rundir": rundir_s,
+        "run_id": opts.run_id,
+        "request_cpus": site.request_cpus,
+        "request_memory": site.request_memory,
+        "request_disk": site.request_disk,
+        "container_image": site.container_image,
+        "x509_proxy": site.x509_proxy,
+        "use_scitokens": site.use_scitokens,
+        "accounting_group": site.accounting_group,
+        "requirements": site.requirements,
+        "desired_sites": site.desired_sites,
+        "extra_lines": site.extra_lines,
+    });
+    for (name, builtin) in [
+        ("leaf.sub", include_str!("../../templates/leaf.sub.j2")),
+        ("merge.sub", include_str!("../../templates/merge.sub.j2")),
+    ] {
+        let text = render(name, &template(opts, &format!("{name}.j2"), builtin)?, &ctx)?;
+        let p = rundir.join(name);
+        atomic_write(&p, text.as_bytes()).map_err(io(&p))?;
+    }
+
+    // The fileset and the manifest.
+    let fs_path = rundir.join("fileset.json");
+    atomic_write(
+        &fs_path,
+        &serde_json::to_vec_pretty(&fs.to_json()).expect("serialise"),
+    )
+    .map_err(io(&fs_path))?;
+    let manifest = serde_json::json!({
+        "format": "casa-run",
+        "version": "1.0",
+        "casa_version": env!("CARGO_PKG_VERSION"),
+        "run_id": opts.run_id,
+        "created_unix": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        "command_line": opts.command_line,
+        "fileset": {"path": fileset_path.display().to_string(), "sha256": sha256_file(fileset_path)?},
+        "plugin": {"path": opts.plugin.display().to_string(), "sha256": sha256_file(&plugin)?},
+        "wrapper": {"sha256": sha256_file(&wrapper)?},
+        "merge": merge.as_ref().map(|m| m.display().to_string()),
+        "options": {"events_per_job": opts.events_per_job, "fan_in": opts.fan_in, "skip_bad_files": opts.skip_bad_files, "site": site},
+        "totals": &summary,
+    });
+    let mp = rundir.join("manifest.json");
+    atomic_write(
+        &mp,
+        &serde_json::to_vec_pretty(&manifest).expect("serialise"),
+    )
+    .map_err(io(&mp))?;
+    Ok(summary)
+}

@@ -1,0 +1,229 @@
+//! `casa-submit preprocess`: what coffea's `dataset_tools.preprocess` does, natively. Open
+//! every file (in parallel), read its entries, UUID and cluster boundaries, cut steps, and
+//! produce the two filesets coffea produces: *available* (unreadable files dropped) and *all*
+//! (unreadable files kept with null steps).
+
+use std::sync::Arc;
+
+use casa_formats::{FileSpec, Fileset};
+use rayon::prelude::*;
+use rootio::{LocalFile, RootFile};
+
+/// Options, with coffea's meanings.
+#[derive(Debug, Clone)]
+pub struct PreprocessOptions {
+    /// Target entries per step.
+    pub step_size: u64,
+    /// Cut steps at cluster (common basket) boundaries.
+    pub align_clusters: bool,
+    /// Recompute steps even when the stored UUID matches the file's.
+    pub recalculate_steps: bool,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone)]
+pub struct FileOutcome {
+    pub dataset: String,
+    pub path: String,
+    /// `None` when the file was read; the reason otherwise.
+    pub error: Option<String>,
+    /// Steps kept from the input because the UUID matched.
+    pub reused: bool,
+}
+
+/// Both outputs and a per-file account.
+pub struct Preprocessed {
+    pub available: Fileset,
+    pub all: Fileset,
+    pub outcomes: Vec<FileOutcome>,
+}
+
+/// Python's `round()`: halves go to the even neighbour (coffea computes step counts with it).
+fn round_half_even(x: f64) -> u64 {
+    let r = x.round();
+    if (x - x.trunc()).abs() == 0.5 && r % 2.0 != 0.0 {
+        (r - x.signum()) as u64
+    } else {
+        r as u64
+    }
+}
+
+/// coffea's `get_steps` without cluster alignment: `n = max(round(N / step), 1)` steps of
+/// `ceil(N / n)` entries, the last one shorter.
+pub fn even_steps(num_entries: u64, step_size: u64) -> Vec<[u64; 2]> {
+    let n = round_half_even(num_entries as f64 / step_size.max(1) as f64).max(1);
+    let size = num_entries.div_ceil(n);
+    (0..n)
+        .map(|i| [i * size, ((i + 1) * size).min(num_entries)])
+        .collect()
+}
+
+/// coffea's `get_steps` with `align_clusters`: keep a boundary once at least `step_size`
+/// entries have passed since the last one kept, and always the end.
+pub fn cluster_steps(clusters: &[u64], step_size: u64) -> Vec<[u64; 2]> {
+    let mut out = vec![0u64];
+    for &c in clusters {
+        if c >= out[out.len() - 1] + step_size {
+            out.push(c);
+        }
+    }
+    if let Some(&last) = clusters.last() {
+        if last != out[out.len() - 1] {
+            out.push(last);
+        }
+    }
+    if out.len() == 1 {
+        return vec![[0, 0]];
+    }
+    out.windows(2).map(|w| [w[0], w[1]]).collect()
+}
+
+fn open(path: &str) -> Result<RootFile, String> {
+    if path.contains("://") && !path.starts_with("file:") {
+        return Err(format!(
+            "{path}: remote files need the XRootD client, which this build does not have yet"
+        ));
+    }
+    let src = LocalFile::open(path).map_err(|e| format!("{path}: {e}"))?;
+    RootFile::from_source(Arc::new(src)).map_err(|e| e.to_string())
+}
+
+/// What one file holds: entries, UUID, steps, and whether the steps were kept from the input.
+struct Examined {
+    n: u64,
+    uuid: String,
+    steps: Vec<[u64; 2]>,
+    reused: bool,
+}
+
+/// Look at one file.
+fn examine(f: &FileSpec, opts: &PreprocessOptions) -> Result<Examined, String> {
+    let file = open(&f.path)?;
+    let uuid = file.uuid().to_string();
+    let tree = file.tree(&f.object_path).map_err(|e| e.to_string())?;
+    let n = tree.entries;
+    if !opts.recalculate_steps && f.uuid.as_deref() == Some(uuid.as_str()) {
+        if let (Some(steps), Some(stored_n)) = (&f.steps, f.num_entries) {
+            if stored_n == n {
+                return Ok(Examined {
+                    n,
+                    uuid,
+                    steps: steps.clone(),
+                    reused: true,
+                });
+            }
+        }
+    }
+    if n == 0 {
+        return Ok(Examined {
+            n: 0,
+            uuid,
+            steps: vec![[0, 0]],
+            reused: false,
+        });
+    }
+    let steps = if opts.align_clusters {
+        let all: Vec<usize> = (0..tree.branches.len())
+            .filter(|&b| tree.branches[b].children.is_empty())
+            .collect();
+        cluster_steps(&tree.common_entry_offsets(&all), opts.step_size)
+    } else {
+        even_steps(n, opts.step_size)
+    };
+    Ok(Examined {
+        n,
+        uuid,
+        steps,
+        reused: false,
+    })
+}
+
+/// Preprocess a fileset.
+pub fn preprocess(input: &Fileset, opts: &PreprocessOptions) -> Preprocessed {
+    let jobs: Vec<(usize, usize)> = input
+        .datasets
+        .iter()
+        .enumerate()
+        .flat_map(|(d, ds)| (0..ds.files.len()).map(move |f| (d, f)))
+        .collect();
+    let results: Vec<Result<Examined, String>> = jobs
+        .par_iter()
+        .map(|&(d, f)| examine(&input.datasets[d].files[f], opts))
+        .collect();
+    let mut all = input.clone();
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for (&(d, f), r) in jobs.iter().zip(results) {
+        let dataset = all.datasets[d].name.clone();
+        let spec = &mut all.datasets[d].files[f];
+        match r {
+            Ok(Examined {
+                n,
+                uuid,
+                steps,
+                reused,
+            }) => {
+                let selected: u64 = steps.iter().map(|[a, b]| b - a).sum();
+                spec.num_entries = Some(n);
+                spec.uuid = Some(uuid);
+                spec.steps = Some(steps);
+                if spec.extra.contains_key("num_selected_entries") {
+                    spec.extra
+                        .insert("num_selected_entries".into(), selected.into());
+                }
+                outcomes.push(FileOutcome {
+                    dataset: dataset.clone(),
+                    path: spec.path.clone(),
+                    error: None,
+                    reused,
+                });
+            }
+            Err(e) => {
+                spec.num_entries = None;
+                spec.uuid = None;
+                spec.steps = None;
+                outcomes.push(FileOutcome {
+                    dataset: dataset.clone(),
+                    path: spec.path.clone(),
+                    error: Some(e),
+                    reused: false,
+                });
+            }
+        }
+    }
+    let mut available = all.clone();
+    for ds in &mut available.datasets {
+        ds.files.retain(FileSpec::is_runnable);
+    }
+    available.datasets.retain(|d| !d.files.is_empty());
+    Preprocessed {
+        available,
+        all,
+        outcomes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_counts_follow_pythons_round() {
+        // round(2.5) == 2 in Python.
+        assert_eq!(even_steps(250, 100).len(), 2);
+        assert_eq!(even_steps(350, 100).len(), 4);
+        assert_eq!(
+            even_steps(1000, 300),
+            vec![[0, 334], [334, 668], [668, 1000]]
+        );
+        assert_eq!(even_steps(10, 1000), vec![[0, 10]]);
+    }
+
+    #[test]
+    fn cluster_alignment() {
+        assert_eq!(
+            cluster_steps(&[0, 100, 200, 300, 350], 150),
+            vec![[0, 200], [200, 350]]
+        );
+        assert_eq!(cluster_steps(&[0], 10), vec![[0, 0]]);
+    }
+}

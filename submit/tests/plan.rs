@@ -1,0 +1,386 @@
+//! casa-submit against its references: coffea's own preprocess and fileset model, HTCondor's
+//! own parser of submit and DAG files, and the POST script's decisions.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use casa_formats::partial::{self, ChunkId, PartialHeader};
+use casa_formats::{Fileset, JobSpec};
+use casa_test_support::{build_cdylib, fixture, python_command, real_file, workspace};
+use serde_json::Value;
+
+fn casa_submit() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_casa-submit"))
+}
+
+fn wrapper() -> PathBuf {
+    // casa-wrapper is built with the workspace's tests (it has its own integration tests);
+    // build it here to be sure.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let st = Command::new(cargo)
+        .current_dir(workspace())
+        .args(["build", "-q", "-p", "casa-wrapper"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let p = Path::new(env!("CARGO_BIN_EXE_casa-submit")).with_file_name("casa-wrapper");
+    assert!(p.exists(), "{}", p.display());
+    p
+}
+
+fn write_fileset(dir: &Path, v: &Value) -> PathBuf {
+    let p = dir.join("fileset.json");
+    std::fs::write(&p, serde_json::to_vec(v).unwrap()).unwrap();
+    p
+}
+
+fn json_out(cmd: &mut Command) -> Value {
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    serde_json::from_str(text.lines().last().unwrap()).unwrap()
+}
+
+fn steps_of(fs: &Value) -> Vec<(String, String, Value, Value, Value)> {
+    let mut out = Vec::new();
+    for (ds, spec) in fs.as_object().unwrap() {
+        for (path, f) in spec["files"].as_object().unwrap() {
+            out.push((
+                ds.clone(),
+                path.clone(),
+                f["steps"].clone(),
+                f["num_entries"].clone(),
+                f["uuid"].clone(),
+            ));
+        }
+    }
+    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    out
+}
+
+#[test]
+fn preprocess_gives_the_steps_coffea_gives() {
+    let d = tempfile::tempdir().unwrap();
+    let files: Vec<PathBuf> = [
+        "root-zstd.root",
+        "root-hadd.root",
+        "root-lzma.root",
+        "uproot-zstd.root",
+    ]
+    .iter()
+    .map(|n| fixture(n))
+    .chain([real_file("nanoAOD_2015_CMS_Open_Data_ttbar.root")])
+    .collect();
+    let mut fs = serde_json::Map::new();
+    fs.insert("A".into(), serde_json::json!({"files": {files[0].to_str().unwrap(): "Events", files[1].to_str().unwrap(): "Events"}, "metadata": {"is_mc": true}}));
+    fs.insert("B".into(), serde_json::json!({"files": {files[2].to_str().unwrap(): "Events", files[3].to_str().unwrap(): "Events", files[4].to_str().unwrap(): "Events"}}));
+    let input = write_fileset(d.path(), &Value::Object(fs));
+    for (step, align) in [
+        (3000u64, false),
+        (3000, true),
+        (7777, false),
+        (7777, true),
+        (100, false),
+    ] {
+        let out = d.path().join(format!("ours-{step}-{align}.json.gz"));
+        let mut cmd = casa_submit();
+        cmd.arg("preprocess")
+            .arg(&input)
+            .arg("-o")
+            .arg(&out)
+            .args(["--step-size", &step.to_string()]);
+        if align {
+            cmd.arg("--align-clusters");
+        }
+        let st = cmd.status().unwrap();
+        assert!(st.success());
+        let ours = Fileset::read(&out).unwrap().to_json();
+        let theirs = json_out(
+            python_command()
+                .arg(workspace().join("tests/python/coffea_preprocess.py"))
+                .arg(&input)
+                .arg(step.to_string())
+                .arg(if align { "1" } else { "0" }),
+        );
+        assert_eq!(
+            steps_of(&ours),
+            steps_of(&theirs),
+            "step {step}, align {align}"
+        );
+        // coffea's own fileset model reads ours and sees the same steps.
+        let seen = json_out(
+            python_command()
+                .arg(workspace().join("tests/python/coffea_fileset_check.py"))
+                .arg(&out),
+        );
+        for (ds, path, steps, _, _) in steps_of(&ours) {
+            assert_eq!(seen[&ds][&path], steps, "coffea's model of our {ds} {path}");
+        }
+    }
+}
+
+#[test]
+fn unreachable_files_are_dropped_from_available_and_kept_with_nulls_in_all() {
+    let d = tempfile::tempdir().unwrap();
+    let good = fixture("root-zstd.root");
+    let input = write_fileset(
+        d.path(),
+        &serde_json::json!({"ZZ": {"files": {good.to_str().unwrap(): "Events", "/no/such.root": "Events"}}}),
+    );
+    let out = d.path().join("pre.json");
+    let o = casa_submit()
+        .arg("preprocess")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/no/such.root"));
+    let avail = Fileset::read(&out).unwrap();
+    assert_eq!(avail.datasets[0].files.len(), 1);
+    let all = Fileset::read(&d.path().join("pre_all.json")).unwrap();
+    let missing = all.datasets[0]
+        .files
+        .iter()
+        .find(|f| f.path == "/no/such.root")
+        .unwrap();
+    assert!(missing.steps.is_none() && missing.uuid.is_none() && missing.num_entries.is_none());
+}
+
+fn plan(dir: &Path, fileset: &Path, extra: &[&str]) -> (PathBuf, std::process::Output) {
+    let run = dir.join("run");
+    let o = casa_submit()
+        .arg("plan")
+        .arg(fileset)
+        .arg("--plugin")
+        .arg(build_cdylib("dimuon"))
+        .arg("--wrapper")
+        .arg(wrapper())
+        .arg("-o")
+        .arg(&run)
+        .args(extra)
+        .output()
+        .unwrap();
+    (run, o)
+}
+
+#[test]
+fn plan_writes_jobs_and_htcondor_files_that_htcondor_parses() {
+    let d = tempfile::tempdir().unwrap();
+    let a = fixture("root-zstd.root");
+    let b = fixture("root-lz4.root");
+    let input = write_fileset(
+        d.path(),
+        &serde_json::json!({
+            "DY \"quoted\" $(rm -rf ~) #x\nnewline é": {"files": {a.to_str().unwrap(): "Events"}, "metadata": {"note": "$(Process) \"q\" # c"}},
+            "ZZ": {"files": {b.to_str().unwrap(): "Events"}}
+        }),
+    );
+    let (run, o) = plan(
+        d.path(),
+        &input,
+        &[
+            "--events-per-job",
+            "7000",
+            "--fan-in",
+            "3",
+            "--step-size",
+            "3000",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Jobs: never split a step, one dataset per job, every step once.
+    let mut events = std::collections::BTreeMap::<String, u64>::new();
+    let mut jobs = 0;
+    for e in std::fs::read_dir(run.join("jobs")).unwrap() {
+        let spec = JobSpec::read(&e.unwrap().path()).unwrap();
+        jobs += 1;
+        let ds: std::collections::BTreeSet<_> = spec.chunks.iter().map(|c| &c.dataset).collect();
+        assert_eq!(ds.len(), 1);
+        assert!(spec.entries() <= 7000 || spec.chunks.len() == 1);
+        for c in &spec.chunks {
+            *events.entry(c.dataset.clone()).or_default() += c.entry_stop - c.entry_start;
+        }
+    }
+    assert!(jobs >= 6);
+    assert_eq!(events["ZZ"], 20000);
+    assert_eq!(events.values().sum::<u64>(), 40000);
+    // The hostile dataset name and metadata never reach HTCondor files.
+    for f in ["casa.dag", "leaf.sub", "merge.sub"] {
+        let text = std::fs::read_to_string(run.join(f)).unwrap();
+        assert!(
+            !text.contains("rm -rf") && !text.contains("quoted") && !text.contains("Process) \\\""),
+            "{f}"
+        );
+    }
+    // HTCondor's own parser accepts and expands every file; the DAG passes our lint.
+    let h = json_out(
+        python_command()
+            .arg(workspace().join("tests/python/htcondor_check.py"))
+            .arg(&run),
+    );
+    let leaf = &h["nodes"]["leaf-000000"];
+    assert!(leaf["arguments"]
+        .as_str()
+        .unwrap()
+        .contains("--job leaf-000000.json"));
+    assert!(leaf["transfer_input_files"]
+        .as_str()
+        .unwrap()
+        .ends_with("jobs/leaf-000000.json"));
+    assert_eq!(h["from_dag"]["ok"], true);
+    let merge = h["nodes"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("merge"))
+        .count();
+    assert!(merge >= 2, "a merge tree of fan-in 3 over {jobs} leaves");
+    let lint = casa_submit()
+        .arg("lint")
+        .arg(run.join("casa.dag"))
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stderr)
+    );
+    // The manifest records digests, options and totals.
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["totals"]["events"], 40000);
+    assert_eq!(m["plugin"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(m["options"]["fan_in"], 3);
+}
+
+#[test]
+fn site_config_lands_in_the_submit_file_and_hostile_settings_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let a = fixture("root-zstd.root");
+    let input = write_fileset(
+        d.path(),
+        &serde_json::json!({"ZZ": {"files": {a.to_str().unwrap(): "Events"}}}),
+    );
+    let site = d.path().join("site.toml");
+    std::fs::write(
+        &site,
+        "request_cpus = 2\nrequest_memory = \"3 GB\"\ncontainer_image = \"docker://coffeateam/coffea:latest\"\n\
+         requirements = \"(OpSysMajorVer == 9) && (Memory > 1000)\"\ndesired_sites = \"T2_US_Nebraska,T2_US_Wisconsin\"\n\
+         accounting_group = \"group_cms.analysis\"\nextra_lines = [\"+MaxWallTimeMins = 120\"]\n",
+    )
+    .unwrap();
+    let (run, o) = plan(d.path(), &input, &["--site", site.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sub = std::fs::read_to_string(run.join("leaf.sub")).unwrap();
+    for needle in [
+        "request_cpus = 2",
+        "container_image = docker://",
+        "+DESIRED_Sites = \"T2_US_Nebraska,T2_US_Wisconsin\"",
+        "+MaxWallTimeMins = 120",
+        "-j 2",
+    ] {
+        assert!(sub.contains(needle), "{needle}:\n{sub}");
+    }
+    json_out(
+        python_command()
+            .arg(workspace().join("tests/python/htcondor_check.py"))
+            .arg(&run),
+    );
+    // A line break or an extra `queue` in a setting is refused, not written.
+    std::fs::write(&site, "extra_lines = [\"queue 100\"]\n").unwrap();
+    let d2 = tempfile::tempdir().unwrap();
+    let (_, o) = plan(d2.path(), &input, &["--site", site.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("queue"));
+}
+
+#[test]
+fn a_run_directory_htcondor_cannot_quote_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let a = fixture("root-zstd.root");
+    let input = write_fileset(
+        d.path(),
+        &serde_json::json!({"ZZ": {"files": {a.to_str().unwrap(): "Events"}}}),
+    );
+    let o = casa_submit()
+        .arg("plan")
+        .arg(&input)
+        .arg("--plugin")
+        .arg(build_cdylib("dimuon"))
+        .arg("--wrapper")
+        .arg(wrapper())
+        .arg("-o")
+        .arg(d.path().join("my run \"1\""))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("run directory") && e.contains("cannot be written safely"),
+        "{e}"
+    );
+}
+
+#[test]
+fn post_publishes_only_verified_partials_and_maps_exit_classes() {
+    let d = tempfile::tempdir().unwrap();
+    let run = d.path();
+    for sub in ["partials", "metrics", "state", "nodes/leaf-000001/casa-out"] {
+        std::fs::create_dir_all(run.join(sub)).unwrap();
+    }
+    let post = |node: &str, ret: &str, skip: bool| {
+        let mut c = casa_submit();
+        c.arg("post");
+        if skip {
+            c.arg("--skip-bad-files");
+        }
+        c.arg(run)
+            .arg(node)
+            .arg(ret)
+            .args(["0", "3"])
+            .status()
+            .unwrap()
+            .code()
+            .unwrap()
+    };
+    // Exit 0 but no partial: retry.
+    assert_eq!(post("leaf-000001", "0", false), 1);
+    let header = PartialHeader {
+        run_id: "r".into(),
+        node: "leaf-000001".into(),
+        producer: "test".into(),
+        plugin: "dimuon".into(),
+        chunks: vec![ChunkId {
+            dataset: "ZZ".into(),
+            file: "a.root".into(),
+            uuid: "u".into(),
+            tree: "Events".into(),
+            entry_start: 0,
+            entry_stop: 10,
+        }],
+        events: 10,
+    };
+    let produced = run.join("nodes/leaf-000001/casa-out/leaf-000001.partial");
+    // A corrupt partial is not published.
+    let mut bytes = partial::encode(&header, b"{}");
+    let n = bytes.len();
+    bytes[n / 2] ^= 1;
+    std::fs::write(&produced, &bytes).unwrap();
+    assert_eq!(post("leaf-000001", "0", false), 1);
+    partial::write(&produced, &header, b"{}").unwrap();
+    assert_eq!(post("leaf-000001", "0", false), 0);
+    assert!(run.join("partials/leaf-000001.partial").exists());
+    // Retryable classes retry; permanent ones stop the node (UNLESS-EXIT 42) or, in skip mode,
+    // are recorded as skipped.
+    assert_eq!(post("leaf-000002", "10", false), 1);
+    assert_eq!(post("leaf-000002", "15", false), 1);
+    assert_eq!(post("leaf-000002", "11", false), 42);
+    assert_eq!(post("leaf-000002", "12", false), 42);
+    assert_eq!(post("leaf-000002", "11", true), 0);
+    assert!(run.join("state/leaf-000002.skipped.json").exists());
+    assert_eq!(post("leaf-000003", "-1004", false), 1);
+    assert_eq!(post("merge-final", "0", false), 0);
+    assert_eq!(post("merge-final", "3", false), 1);
+}
