@@ -11,9 +11,11 @@ pub mod fsutil;
 pub mod job;
 pub mod metrics;
 pub mod partial;
+pub mod state;
 
 pub use exit::ExitClass;
 pub use fileset::{Dataset, FileSpec, Fileset};
 pub use job::{Chunk, JobSpec};
 pub use metrics::JobMetrics;
 pub use partial::{PartialError, PartialHeader};
+pub use state::{Attempt, NodeState, NodeStatus};

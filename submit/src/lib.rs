@@ -3,7 +3,9 @@
 //! DAGMan POST script.
 
 pub mod dag;
+pub mod dagrun;
 pub mod manipulate;
 pub mod plan;
 pub mod post;
 pub mod preprocess;
+pub mod status;

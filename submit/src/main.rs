@@ -23,8 +23,44 @@ struct Cli {
 enum Command {
     Preprocess(PreprocessArgs),
     Plan(PlanArgs),
+    Run(RunArgs),
+    Status(StatusArgs),
     Post(PostArgs),
     Lint(LintArgs),
+}
+
+/// Execute a run directory's DAG on this machine (DAGMan's semantics for what casa writes).
+#[derive(Args)]
+#[command(
+    after_help = "Running again after Ctrl-C, a kill or a reboot finishes the run without redoing
+the nodes that are done (their outputs are verified first).
+
+Examples:
+  casa-submit run runs/dimuon
+  casa-submit run runs/dimuon -j 8"
+)]
+struct RunArgs {
+    rundir: PathBuf,
+    /// Jobs at once (default: the number of cores).
+    #[arg(short = 'j', long)]
+    jobs: Option<usize>,
+    /// No progress output.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Print a JSON report at the end.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Show a run's progress from its state files.
+#[derive(Args)]
+#[command(after_help = "Examples:
+  casa-submit status runs/dimuon
+  casa-submit status runs/dimuon --json")]
+struct StatusArgs {
+    rundir: PathBuf,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Clone)]
@@ -166,6 +202,8 @@ fn main() -> ExitCode {
             return ExitCode::from(d.exit as u8);
         }
         Command::Lint(a) => run_lint(a),
+        Command::Run(a) => run_local(a),
+        Command::Status(a) => run_status(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -383,4 +421,86 @@ fn run_lint(a: LintArgs) -> Result<()> {
         eprintln!("{}: {p}", a.dag.display());
     }
     bail!("{} problems", problems.len())
+}
+
+fn run_local(a: RunArgs) -> Result<()> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
+    }
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let opts = casa_submit::dagrun::LocalRunOptions {
+        jobs,
+        progress: !a.quiet,
+    };
+    let r = casa_submit::dagrun::run(&a.rundir, &opts, &stop).map_err(anyhow::Error::msg)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&r)?);
+    }
+    if !a.quiet {
+        eprintln!(
+            "{} nodes done ({} already done before), {} skipped, {} failed, {} not run; {} events in {:.1} s",
+            r.done, r.reused, r.skipped, r.failed.len(), r.not_run, r.events, r.wall_s
+        );
+    }
+    if r.interrupted {
+        bail!(
+            "interrupted: run `casa-submit run {}` again to finish",
+            a.rundir.display()
+        );
+    }
+    if !r.failed.is_empty() {
+        for (n, m) in &r.failed {
+            eprintln!("failed: {n}: {m}");
+        }
+        bail!("{} nodes failed", r.failed.len());
+    }
+    let result = a.rundir.join("result");
+    if !a.quiet {
+        eprintln!("result: {}", result.display());
+    }
+    Ok(())
+}
+
+fn run_status(a: StatusArgs) -> Result<()> {
+    let s = casa_submit::status::status(&a.rundir).map_err(anyhow::Error::msg)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&s)?);
+        return Ok(());
+    }
+    println!(
+        "{} nodes: {}",
+        s.nodes,
+        s.by_status
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for (ds, by) in &s.datasets {
+        println!(
+            "  {ds}: {}",
+            by.iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    println!(
+        "events: {} of {} ({:.1}%), {:.0} events/s; {} retries",
+        s.events_done,
+        s.events_planned,
+        100.0 * s.events_done as f64 / s.events_planned.max(1) as f64,
+        s.events_per_second,
+        s.retries
+    );
+    for (class, (n, msg)) in &s.failures {
+        println!("failed attempts, {class}: {n} (e.g. {msg})");
+    }
+    for c in &s.corrupt_state_files {
+        println!("corrupt: {c}");
+    }
+    Ok(())
 }

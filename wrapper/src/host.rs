@@ -49,6 +49,15 @@ impl Plugin {
             path: p.clone(),
             what,
         };
+        // dlopen searches the library path for a bare name; a plugin given as `libx.so` (as
+        // HTCondor jobs give it, from their sandbox) means the file in the current directory.
+        let resolved;
+        let path = if path.components().count() == 1 {
+            resolved = Path::new(".").join(path);
+            resolved.as_path()
+        } else {
+            path
+        };
         // Loading runs the library's initialisers: that is what loading a plugin means.
         let lib = unsafe { libloading::Library::new(path) }
             .map_err(|e| err(format!("cannot load: {e}")))?;
