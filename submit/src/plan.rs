@@ -167,13 +167,28 @@ fn check_setting(name: &str, v: &str) -> Result<(), PlanError> {
 /// never splitting a step and never mixing datasets.
 pub fn group_jobs(fs: &Fileset, events_per_job: u64) -> (Vec<Vec<Chunk>>, Vec<String>) {
     let mut jobs = Vec::new();
+    let skipped = for_each_job(fs, events_per_job, |chunks| {
+        jobs.push(chunks);
+        Ok(())
+    })
+    .expect("collecting cannot fail");
+    (jobs, skipped)
+}
+
+/// Like [`group_jobs`], handing each job to `f` as soon as it is complete, so planning a
+/// million chunks holds one job in memory, not all of them. Returns the skipped files.
+pub fn for_each_job(
+    fs: &Fileset,
+    events_per_job: u64,
+    mut f: impl FnMut(Vec<Chunk>) -> Result<(), PlanError>,
+) -> Result<Vec<String>, PlanError> {
     let mut skipped = Vec::new();
     for ds in &fs.datasets {
         let mut current: Vec<Chunk> = Vec::new();
         let mut events = 0u64;
-        for f in &ds.files {
-            let Some(steps) = &f.steps else {
-                skipped.push(format!("{}: {}", ds.name, f.path));
+        for file in &ds.files {
+            let Some(steps) = &file.steps else {
+                skipped.push(format!("{}: {}", ds.name, file.path));
                 continue;
             };
             for &[a, b] in steps {
@@ -181,26 +196,26 @@ pub fn group_jobs(fs: &Fileset, events_per_job: u64) -> (Vec<Vec<Chunk>>, Vec<St
                     continue;
                 }
                 if events > 0 && events + (b - a) > events_per_job {
-                    jobs.push(std::mem::take(&mut current));
+                    f(std::mem::take(&mut current))?;
                     events = 0;
                 }
                 current.push(Chunk {
                     dataset: ds.name.clone(),
-                    file: f.path.clone(),
-                    tree: f.object_path.clone(),
+                    file: file.path.clone(),
+                    tree: file.object_path.clone(),
                     entry_start: a,
                     entry_stop: b,
-                    uuid: f.uuid.clone(),
+                    uuid: file.uuid.clone(),
                     metadata: ds.metadata.clone(),
                 });
                 events += b - a;
             }
         }
         if !current.is_empty() {
-            jobs.push(current);
+            f(current)?;
         }
     }
-    (jobs, skipped)
+    Ok(skipped)
 }
 
 fn sha256_file(p: &Path) -> Result<String, PlanError> {
@@ -334,37 +349,44 @@ pub fn plan(
     let wrapper_s = check_path("wrapper", &wrapper)?;
     let submit_s = check_path("casa-submit", &opts.submit)?;
 
-    let (jobs, skipped) = group_jobs(fs, opts.events_per_job);
-    if jobs.is_empty() {
-        return Err(PlanError::Invalid(
-            "nothing to do: no file in the fileset has steps".into(),
-        ));
-    }
     let mut summary = PlanSummary {
-        jobs: jobs.len(),
+        jobs: 0,
         merge_nodes: 0,
         chunks: 0,
         events: 0,
         events_per_dataset: Default::default(),
-        skipped_files: skipped,
+        skipped_files: Vec::new(),
     };
-    let mut leaves = Vec::with_capacity(jobs.len());
-    for (i, chunks) in jobs.into_iter().enumerate() {
-        let node = format!("leaf-{i:06}");
+    let mut leaves = Vec::new();
+    let jobs_dir = rundir.join("jobs");
+    let nodes_dir = rundir.join("nodes");
+    summary.skipped_files = for_each_job(fs, opts.events_per_job, |chunks| {
+        let node = format!("leaf-{:06}", leaves.len());
         summary.chunks += chunks.len();
         for c in &chunks {
-            *summary
-                .events_per_dataset
-                .entry(c.dataset.clone())
-                .or_default() += c.entry_stop - c.entry_start;
-            summary.events += c.entry_stop - c.entry_start;
+            let n = c.entry_stop - c.entry_start;
+            match summary.events_per_dataset.get_mut(&c.dataset) {
+                Some(e) => *e += n,
+                None => {
+                    summary.events_per_dataset.insert(c.dataset.clone(), n);
+                }
+            }
+            summary.events += n;
         }
         let spec = JobSpec::new(&opts.run_id, &node, chunks);
-        let path = rundir.join("jobs").join(format!("{node}.json"));
-        atomic_write(&path, &serde_json::to_vec_pretty(&spec).expect("serialise"))
-            .map_err(io(&path))?;
-        std::fs::create_dir_all(rundir.join("nodes").join(&node)).map_err(io(&rundir))?;
+        let path = jobs_dir.join(format!("{node}.json"));
+        // Job specs are written once, by a single planner: a plain write is enough, and
+        // fsyncing 10^4 files would dominate planning time.
+        std::fs::write(&path, serde_json::to_vec(&spec).expect("serialise")).map_err(io(&path))?;
+        std::fs::create_dir(nodes_dir.join(&node)).map_err(io(&nodes_dir))?;
         leaves.push(node);
+        Ok(())
+    })?;
+    summary.jobs = leaves.len();
+    if leaves.is_empty() {
+        return Err(PlanError::Invalid(
+            "nothing to do: no file in the fileset has steps".into(),
+        ));
     }
 
     // The DAG.

@@ -1,6 +1,8 @@
 //! A plugin for the wrapper's failure tests. `CASA_TEST_MODE` chooses how it misbehaves:
 //! `panic` or `error` in `process`, `init-error` in `init`, `bad-fill` (a fill the host must
-//! refuse), `slow` (sleeps per batch, for eviction tests); anything else counts events.
+//! refuse), `slow` (sleeps per batch, for eviction tests), `crash-once` (the first job whose
+//! marker file `CASA_TEST_MARKER` does not exist yet creates it and aborts the process: a crash
+//! a retry recovers from); anything else counts events.
 
 use casa_plugin::{export_plugin, Events, Fill, Hist, HistId, Output, Processor, Result};
 
@@ -33,6 +35,12 @@ impl Processor for Misbehave {
                 out.fill(self.h, &[Fill::OneI64(1), Fill::OneI64(2)])?;
             }
             "slow" => std::thread::sleep(std::time::Duration::from_millis(200)),
+            "crash-once" => {
+                let marker = std::env::var("CASA_TEST_MARKER").unwrap_or_default();
+                if !marker.is_empty() && std::fs::File::create_new(&marker).is_ok() {
+                    std::process::abort();
+                }
+            }
             _ => {}
         }
         let n: Vec<i64> = events
