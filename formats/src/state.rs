@@ -50,6 +50,10 @@ pub struct NodeState {
     /// Events its verified partial holds.
     #[serde(default)]
     pub events_done: u64,
+    /// Process group of the attempt running now (local runs), so a restarted runner can stop
+    /// an attempt its killed predecessor left behind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgid: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +85,7 @@ impl NodeState {
             message: String::new(),
             events_expected: 0,
             events_done: 0,
+            pgid: None,
         }
     }
 

@@ -277,6 +277,7 @@ fn attempt(
     node: &Node,
     attempt: u32,
     children: &Arc<Mutex<Vec<u32>>>,
+    pid_state: Option<(NodeState, PathBuf)>,
 ) -> (i32, Option<i32>, String) {
     let fail = |msg: String| (-1, None, msg);
     let sub_path = rundir.join(&node.submit);
@@ -350,6 +351,11 @@ fn attempt(
         Err(e) => return fail(format!("cannot start {exe}: {e}")),
     };
     children.lock().expect("children lock").push(child.id());
+    if let Some(state) = pid_state {
+        let mut st = state.0.clone();
+        st.pgid = Some(child.id());
+        let _ = st.write(&state.1);
+    }
     let status = child.wait();
     children
         .lock()
@@ -453,6 +459,15 @@ pub fn run(
         } else if s.status == NodeStatus::Skipped {
             status[i] = NodeStatus::Skipped;
         } else {
+            if let Some(pgid) = s.pgid.take() {
+                // A runner killed mid-attempt leaves its job running: stop it before the node
+                // runs again, so two attempts never write the same outputs.
+                let _ = Command::new("kill")
+                    .arg("-KILL")
+                    .arg(format!("-{pgid}"))
+                    .stderr(Stdio::null())
+                    .status();
+            }
             s.status = NodeStatus::Pending;
         }
         states.push(s);
@@ -509,9 +524,10 @@ pub fn run(
                 children.clone(),
                 retries[i],
             );
+            let pid_state = Some((states[i].clone(), state_path(rundir, &dag.nodes[i].name)));
             std::thread::spawn(move || {
                 let started = now();
-                let (exit, post_exit, message) = attempt(&dir, &node, a, &kids);
+                let (exit, post_exit, message) = attempt(&dir, &node, a, &kids, pid_state);
                 let _ = tx.send(Outcome {
                     node: i,
                     exit,

@@ -449,13 +449,14 @@ pub fn plan(
                 .collect();
             let args = if last {
                 format!(
-                    "-o result/merged.partial --plan . --outdir result --fan-in {} {}",
+                    "-o result/merged.partial --node {node} --plan . --outdir result{} --fan-in {} {}",
+                    if opts.skip_bad_files { " --allow-missing" } else { "" },
                     opts.fan_in,
                     inputs.join(" ")
                 )
             } else {
                 format!(
-                    "-o partials/{node}.partial --fan-in {} {}",
+                    "-o partials/{node}.partial --node {node} --fan-in {} {}",
                     opts.fan_in,
                     inputs.join(" ")
                 )

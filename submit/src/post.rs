@@ -68,10 +68,30 @@ pub fn post(rundir: &Path, node: &str, ret: i32, skip_bad_files: bool) -> Decisi
             decide(1, format!("{node}: {} (exit {ret}), retrying", c.name()))
         }
         Some(ExitClass::PermanentInput) if skip_bad_files => {
+            // An empty partial (it covers no chunk) lets the merges go on; the final merge's
+            // coverage check then reports the node's chunks as missing.
+            let header = partial::PartialHeader {
+                run_id: String::new(),
+                node: node.to_string(),
+                producer: format!(
+                    "casa-submit post {} (skipped node)",
+                    env!("CARGO_PKG_VERSION")
+                ),
+                plugin: String::new(),
+                chunks: Vec::new(),
+                events: 0,
+            };
+            let empty = serde_json::to_vec(&casa_hist::Accumulator::new()).expect("serialise");
             let record =
                 serde_json::json!({"node": node, "exit_class": "permanent_input", "skipped": true});
             let p = rundir.join("state").join(format!("{node}.skipped.json"));
-            match atomic_write(&p, record.to_string().as_bytes()) {
+            let dst = rundir.join("partials").join(format!("{node}.partial"));
+            let written = partial::write(&dst, &header, &empty)
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    atomic_write(&p, record.to_string().as_bytes()).map_err(|e| e.to_string())
+                });
+            match written {
                 Ok(()) => decide(
                     0,
                     format!("{node}: permanent input fault, skipped (--skip-bad-files)"),

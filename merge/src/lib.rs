@@ -1,0 +1,335 @@
+//! casa-merge: exact hierarchical reduction of partial results.
+//!
+//! A merge goes:
+//!
+//! 1. [`inputs`]: the partials named, listed (`--from-list`) or found in directories.
+//! 2. [`envelope::scan`] every input in parallel: magic, version, lengths and checksum, and
+//!    the header. Every bad file is reported at once, by name.
+//! 3. [`once::select`]: every chunk counted once; identical copies (a retried node whose
+//!    first attempt also wrote) are left out, anything else that shares a chunk is an error.
+//! 4. [`coverage::check`] against the plan, from the headers alone, so a strict merge with
+//!    gaps fails before reading any payload.
+//! 5. [`tree::merge`]: a tree of fan-in k on the rayon pool, reading each payload once into
+//!    the fast exact sums of [`acc`], memory bounded by fan-in and threads.
+//! 6. The merged partial (itself a partial, so DAG merge nodes chain), and with an output
+//!    directory `histograms.json` (UHI), PNG plots and the report.
+
+pub mod acc;
+pub mod coverage;
+mod envelope;
+pub mod error;
+pub mod metrics;
+pub mod once;
+pub mod payload;
+pub mod plot;
+pub mod report;
+pub mod show;
+pub mod tree;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use casa_formats::partial::{self, ChunkId, PartialHeader};
+use rayon::prelude::*;
+
+pub use error::{exit, MergeError};
+pub use report::Report;
+
+/// The producer string written into merged partials.
+pub fn producer() -> String {
+    format!("casa-merge {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// What to merge and what to write.
+#[derive(Clone, Debug)]
+pub struct MergeOptions {
+    /// The partials, as [`inputs`] returns them (sorted, each once).
+    pub inputs: Vec<PathBuf>,
+    /// The merged partial.
+    pub output: PathBuf,
+    /// Where `histograms.json`, `plots/` and `report.{json,md}` go (none: the merged partial
+    /// only, as a DAG's inner merge nodes want).
+    pub outdir: Option<PathBuf>,
+    /// A run directory whose `jobs/*.json` are the plan to check coverage against.
+    pub plan: Option<PathBuf>,
+    /// A directory of job metrics for the report.
+    pub metrics: Option<PathBuf>,
+    /// Write the result even when planned events are missing (the gaps go in the report).
+    pub allow_missing: bool,
+    pub fan_in: usize,
+    /// Header fields of the output; by default the inputs' run and "merge".
+    pub run_id: Option<String>,
+    pub node: Option<String>,
+    /// Leave out inputs written by casa-merge itself (the outputs of a DAG's inner merge
+    /// nodes, which share `RUNDIR/partials` with the leaves they contain).
+    pub leaves_only: bool,
+    /// Draw PNG plots into `outdir/plots`.
+    pub plots: bool,
+    pub plot_size: plot::Size,
+}
+
+/// The partials named by `args` (files, or directories whose `*.partial` files are taken)
+/// and by the lines of `list` (one path a line; blank lines and `#` comments skipped),
+/// sorted, each once.
+pub fn inputs(args: &[PathBuf], list: Option<&Path>) -> Result<Vec<PathBuf>, MergeError> {
+    let mut named: Vec<PathBuf> = args.to_vec();
+    if let Some(list) = list {
+        let text = std::fs::read_to_string(list).map_err(|source| MergeError::Read {
+            path: list.to_path_buf(),
+            source,
+        })?;
+        named.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(PathBuf::from),
+        );
+    }
+    let mut out = Vec::new();
+    for p in named {
+        if p.is_dir() {
+            let entries = std::fs::read_dir(&p).map_err(|source| MergeError::Read {
+                path: p.clone(),
+                source,
+            })?;
+            for e in entries {
+                let e = e.map_err(|source| MergeError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                let path = e.path();
+                if path.extension().is_some_and(|x| x == "partial") && path.is_file() {
+                    out.push(path);
+                }
+            }
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Merges, checks and writes as `opts` says; returns the report (also written when there is
+/// an output directory).
+pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
+    let t0 = Instant::now();
+    let plan = opts.plan.as_deref().map(coverage::read_plan).transpose()?;
+    if opts.inputs.is_empty() && plan.is_none() {
+        return Err(MergeError::Usage(
+            "no partials to merge (name files, directories or --from-list)".into(),
+        ));
+    }
+
+    // Scan every input; report every bad one.
+    let scanned: Vec<_> = opts.inputs.par_iter().map(|p| envelope::scan(p)).collect();
+    let mut bad = Vec::new();
+    let mut all = Vec::with_capacity(scanned.len());
+    for (path, s) in opts.inputs.iter().zip(scanned) {
+        match s {
+            Ok(s) => all.push(once::Input {
+                path: path.clone(),
+                header: s.header,
+                bytes: s.bytes,
+            }),
+            Err(e) => bad.push(e),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(MergeError::BadPartials(bad));
+    }
+    let mut skipped = Vec::new();
+    if opts.leaves_only {
+        let (merged, leaves): (Vec<_>, Vec<_>) = all
+            .into_iter()
+            .partition(|i| i.header.producer.starts_with("casa-merge "));
+        skipped = merged.into_iter().map(|i| i.path).collect();
+        all = leaves;
+    }
+    let plugin = agree(&all, "plugin", |h| &h.plugin)?;
+    let run_id = match &opts.run_id {
+        Some(r) => r.clone(),
+        None => {
+            let r = agree(&all, "run", |h| &h.run_id)?;
+            if r.is_empty() {
+                plan.as_ref().map(|p| p.run_id.clone()).unwrap_or_default()
+            } else {
+                r
+            }
+        }
+    };
+
+    // Exactly once.
+    let selection = once::select(&all)?;
+    // The headers' chunk lists are not needed any more: move them (a million chunks take a
+    // few hundred MB).
+    let mut chunks: Vec<ChunkId> = Vec::new();
+    for &i in &selection.unique {
+        chunks.append(&mut all[i].header.chunks);
+    }
+    for i in &mut all {
+        i.header.chunks = Vec::new();
+    }
+    chunks.sort();
+    let events: u64 = selection.unique.iter().map(|&i| all[i].header.events).sum();
+    let mut entries_by_dataset: BTreeMap<String, u64> = BTreeMap::new();
+    for c in &chunks {
+        *entries_by_dataset.entry(c.dataset.clone()).or_default() += c.entry_stop - c.entry_start;
+    }
+
+    let mut report = Report {
+        format: "casa-merge-report".into(),
+        version: report::REPORT_FORMAT_VERSION.into(),
+        status: "unchecked".into(),
+        producer: producer(),
+        run_id: run_id.clone(),
+        plugin: plugin.clone(),
+        output: None,
+        inputs: all.len(),
+        skipped_merged_partials: skipped,
+        merged: selection.unique.len(),
+        duplicates: selection.duplicates.clone(),
+        chunks: chunks.len(),
+        events,
+        entries_by_dataset,
+        coverage: None,
+        metrics: None,
+        histograms: None,
+        plots: Vec::new(),
+        fan_in: opts.fan_in,
+        threads: rayon::current_num_threads(),
+        merge_seconds: 0.0,
+    };
+    let metrics_dir = opts
+        .metrics
+        .clone()
+        .or_else(|| opts.plan.as_ref().map(|p| p.join("metrics")));
+    report.metrics = metrics_dir.as_deref().and_then(metrics::summarize);
+
+    // Coverage, before the expensive part.
+    if let Some(plan) = &plan {
+        let cov = coverage::check(plan, &chunks);
+        let refuse = !cov.unplanned.is_empty() || (!cov.missing.is_empty() && !opts.allow_missing);
+        report.status = if cov.complete {
+            "complete"
+        } else {
+            "incomplete"
+        }
+        .into();
+        let summary = coverage_summary(&cov);
+        report.coverage = Some(cov);
+        if refuse {
+            if let Some(dir) = &opts.outdir {
+                report.merge_seconds = t0.elapsed().as_secs_f64();
+                write_report(dir, &report)?;
+            }
+            return Err(MergeError::Coverage {
+                plan: plan.dir.clone(),
+                summary,
+            });
+        }
+    }
+
+    // The merge.
+    let paths: Vec<PathBuf> = all.iter().map(|i| i.path.clone()).collect();
+    let merged = tree::merge(&paths, &selection.unique, opts.fan_in)?;
+    let acc = merged.into_accumulator().map_err(MergeError::Internal)?;
+    let payload = serde_json::to_vec(&acc).map_err(|e| MergeError::Internal(e.to_string()))?;
+    let header = PartialHeader {
+        run_id,
+        node: opts.node.clone().unwrap_or_else(|| "merge".into()),
+        producer: producer(),
+        plugin,
+        chunks,
+        events,
+    };
+    if let Some(dir) = opts.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| MergeError::Write {
+            path: dir.to_path_buf(),
+            what: e.to_string(),
+        })?;
+    }
+    partial::write(&opts.output, &header, &payload).map_err(|e| MergeError::Write {
+        path: opts.output.clone(),
+        what: e.to_string(),
+    })?;
+    report.output = Some(opts.output.clone());
+
+    if let Some(dir) = &opts.outdir {
+        let uhi = dir.join("histograms.json");
+        show::write_file(&uhi, show::uhi_text(&acc).as_bytes())?;
+        report.histograms = Some(uhi);
+        if opts.plots {
+            report.plots = plot::plot_all(&acc, &dir.join("plots"), opts.plot_size)?;
+        }
+        report.merge_seconds = t0.elapsed().as_secs_f64();
+        write_report(dir, &report)?;
+    }
+    report.merge_seconds = t0.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn write_report(dir: &Path, report: &Report) -> Result<(), MergeError> {
+    let json =
+        serde_json::to_vec_pretty(report).map_err(|e| MergeError::Internal(e.to_string()))?;
+    show::write_file(&dir.join("report.json"), &json)?;
+    show::write_file(&dir.join("report.md"), report::markdown(report).as_bytes())
+}
+
+/// The one value of a header field the inputs share (empty values agree with any).
+fn agree(
+    all: &[once::Input],
+    what: &str,
+    field: impl Fn(&PartialHeader) -> &String,
+) -> Result<String, MergeError> {
+    let mut seen: Option<&once::Input> = None;
+    for i in all {
+        let v = field(&i.header);
+        if v.is_empty() {
+            continue;
+        }
+        match seen {
+            Some(s) if field(&s.header) != v => {
+                let hint = if what == "run" {
+                    "; pass --run-id to merge them anyway"
+                } else {
+                    ""
+                };
+                return Err(MergeError::Incompatible {
+                    a: s.path.clone(),
+                    b: i.path.clone(),
+                    what: format!(
+                        "{what} {:?} and {what} {v:?} differ{hint}",
+                        field(&s.header)
+                    ),
+                });
+            }
+            Some(_) => {}
+            None => seen = Some(i),
+        }
+    }
+    Ok(seen.map(|s| field(&s.header).clone()).unwrap_or_default())
+}
+
+fn coverage_summary(c: &coverage::Coverage) -> String {
+    let mut parts = Vec::new();
+    if !c.missing.is_empty() {
+        parts.push(format!(
+            "{} of {} planned events missing in {} ranges: {}",
+            c.missing_events,
+            c.planned_events,
+            c.missing.len(),
+            coverage::describe(&c.missing, 20)
+        ));
+    }
+    if !c.unplanned.is_empty() {
+        parts.push(format!(
+            "{} events covered that the plan does not have: {}",
+            c.unplanned_events,
+            coverage::describe(&c.unplanned, 20)
+        ));
+    }
+    parts.join("; ")
+}

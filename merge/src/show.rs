@@ -1,0 +1,240 @@
+//! `casa-merge show` and `export`: what a (merged) partial holds, as text or JSON; its
+//! histograms as UHI JSON and plots.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use casa_formats::partial::{self, PartialHeader};
+use casa_hist::{Accumulator, AxisSpec, Counter, Item, Transform};
+use serde::Serialize;
+
+use crate::error::MergeError;
+
+/// Reads a partial and its accumulator.
+pub fn read_accumulator(path: &Path) -> Result<(PartialHeader, Accumulator), MergeError> {
+    let (header, json) = partial::read(path).map_err(|e| MergeError::BadPartials(vec![e]))?;
+    let acc = serde_json::from_slice(&json).map_err(|e| MergeError::Payload {
+        path: path.to_path_buf(),
+        what: e.to_string(),
+    })?;
+    Ok((header, acc))
+}
+
+/// `{dataset: {name: histogram}}` in the UHI JSON schema, as `write_uhi_json` writes it.
+pub fn uhi_text(acc: &Accumulator) -> String {
+    casa_hist::write_uhi_json(&acc.to_uhi())
+}
+
+/// Writes `text` to `path` atomically.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), MergeError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| MergeError::Write {
+            path: dir.to_path_buf(),
+            what: e.to_string(),
+        })?;
+    }
+    casa_formats::fsutil::atomic_write(path, bytes).map_err(|e| MergeError::Write {
+        path: path.to_path_buf(),
+        what: e.to_string(),
+    })
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AxisSummary {
+    pub name: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub bins: usize,
+    /// Range, edges or categories, in words.
+    pub binning: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HistSummary {
+    pub name: String,
+    pub label: String,
+    pub storage: String,
+    pub axes: Vec<AxisSummary>,
+    /// Sum of the values with flow bins (entries for mean storages).
+    pub sum: f64,
+    /// Sum of the values without flow bins.
+    pub sum_in_range: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DatasetSummary {
+    pub dataset: String,
+    pub histograms: Vec<HistSummary>,
+    pub counters: Vec<(String, serde_json::Value)>,
+}
+
+/// What `show` prints.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub path: PathBuf,
+    pub run_id: String,
+    pub node: String,
+    pub producer: String,
+    pub plugin: String,
+    pub chunks: usize,
+    pub events: u64,
+    pub datasets: Vec<DatasetSummary>,
+}
+
+pub fn summarize(path: &Path) -> Result<Summary, MergeError> {
+    let (h, acc) = read_accumulator(path)?;
+    let datasets = acc
+        .datasets
+        .iter()
+        .map(|(ds, items)| {
+            let mut d = DatasetSummary {
+                dataset: ds.clone(),
+                histograms: Vec::new(),
+                counters: Vec::new(),
+            };
+            for (name, item) in items {
+                match item {
+                    Item::Hist(hist) => d.histograms.push(HistSummary {
+                        name: name.clone(),
+                        label: hist.spec().label.clone(),
+                        storage: hist.storage_kind().to_string(),
+                        axes: hist.spec().axes.iter().map(axis_summary).collect(),
+                        sum: hist.sum(true),
+                        sum_in_range: hist.sum(false),
+                    }),
+                    Item::Counter(c) => d.counters.push((
+                        name.clone(),
+                        match c {
+                            Counter::Int(i) => serde_json::json!(i),
+                            Counter::Float(x) if x.is_finite() => serde_json::json!(x),
+                            Counter::Float(x) => serde_json::json!(x.to_string()),
+                        },
+                    )),
+                }
+            }
+            d
+        })
+        .collect();
+    Ok(Summary {
+        path: path.to_path_buf(),
+        run_id: h.run_id,
+        node: h.node,
+        producer: h.producer,
+        plugin: h.plugin,
+        chunks: h.chunks.len(),
+        events: h.events,
+        datasets,
+    })
+}
+
+fn axis_summary(a: &AxisSpec) -> AxisSummary {
+    let (bins, binning) = match a {
+        AxisSpec::Regular {
+            bins,
+            start,
+            stop,
+            transform,
+            ..
+        } => {
+            let t = match transform {
+                Transform::None => String::new(),
+                Transform::Log => ", log".into(),
+                Transform::Sqrt => ", sqrt".into(),
+                Transform::Pow { power } => format!(", pow {power}"),
+            };
+            (*bins as usize, format!("[{start}, {stop}){t}"))
+        }
+        AxisSpec::Variable { edges, .. } => (
+            edges.len().saturating_sub(1),
+            format!(
+                "edges {}",
+                list(edges.iter().map(|e| e.to_string()).collect())
+            ),
+        ),
+        AxisSpec::Integer { start, stop, .. } => {
+            ((stop - start).max(0) as usize, format!("[{start}, {stop})"))
+        }
+        AxisSpec::StrCategory { categories, .. } => (categories.len(), list(categories.clone())),
+        AxisSpec::IntCategory { categories, .. } => (
+            categories.len(),
+            list(categories.iter().map(|c| c.to_string()).collect()),
+        ),
+        AxisSpec::Boolean { .. } => (2, "false, true".into()),
+    };
+    AxisSummary {
+        name: a.name().to_string(),
+        label: a.label().to_string(),
+        kind: a.kind().to_string(),
+        bins,
+        binning: if a.growth() {
+            format!("{binning} (growth)")
+        } else {
+            binning
+        },
+    }
+}
+
+/// At most 8 items, then a count.
+fn list(items: Vec<String>) -> String {
+    let n = items.len();
+    let mut s = items.into_iter().take(8).collect::<Vec<_>>().join(", ");
+    if n > 8 {
+        let _ = write!(s, ", ... ({n} in all)");
+    }
+    format!("[{s}]")
+}
+
+/// The text form of a summary.
+pub fn render(s: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", s.path.display());
+    let _ = writeln!(
+        out,
+        "run {}  node {}  producer {}  plugin {}",
+        or_dash(&s.run_id),
+        or_dash(&s.node),
+        or_dash(&s.producer),
+        or_dash(&s.plugin)
+    );
+    let _ = writeln!(out, "{} chunks, {} events", s.chunks, s.events);
+    for d in &s.datasets {
+        let _ = writeln!(out, "\ndataset {}", d.dataset);
+        for h in &d.histograms {
+            let label = if h.label.is_empty() {
+                String::new()
+            } else {
+                format!(" \"{}\"", h.label)
+            };
+            let _ = writeln!(
+                out,
+                "  {}{label}  {} storage, sum {} ({} in range)",
+                h.name, h.storage, h.sum, h.sum_in_range
+            );
+            for a in &h.axes {
+                let label = if a.label.is_empty() {
+                    String::new()
+                } else {
+                    format!(" \"{}\"", a.label)
+                };
+                let _ = writeln!(
+                    out,
+                    "    {}{label}: {} {} bins {}",
+                    a.name, a.kind, a.bins, a.binning
+                );
+            }
+        }
+        for (name, v) in &d.counters {
+            let _ = writeln!(out, "  {name} = {v}  (counter)");
+        }
+    }
+    out
+}
+
+fn or_dash(s: &str) -> &str {
+    if s.is_empty() {
+        "-"
+    } else {
+        s
+    }
+}

@@ -1,0 +1,63 @@
+//! The reduction tree: partials are added in groups of at most `fan_in`, groups of groups
+//! likewise, depth first, with sibling subtrees on the rayon pool. Each thread holds the
+//! accumulator of the group it is folding, the partial it is reading, and the finished
+//! siblings waiting on its stack, so memory is about `jobs × (depth + 2)` accumulators
+//! (depth = log_fan_in(n)), never proportional to the number of partials.
+//!
+//! Addition is exact, so neither the shape of the tree nor the order in which threads finish
+//! changes a single bit of the result.
+
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use crate::acc::{AddError, MergeAcc};
+use crate::error::MergeError;
+use crate::payload;
+
+/// Merges the partials `leaves` (indices into `paths`).
+pub fn merge(paths: &[PathBuf], leaves: &[usize], fan_in: usize) -> Result<MergeAcc, MergeError> {
+    let fan_in = fan_in.max(2);
+    node(paths, leaves, fan_in)
+}
+
+fn node(paths: &[PathBuf], leaves: &[usize], k: usize) -> Result<MergeAcc, MergeError> {
+    if leaves.len() <= k {
+        let mut acc = MergeAcc::default();
+        for &i in leaves {
+            let leaf = load(paths, i)?;
+            acc.add(leaf).map_err(|e| incompatible(paths, e))?;
+        }
+        return Ok(acc);
+    }
+    // Full subtrees first: children of k^d leaves, so every node has at most k inputs.
+    let mut sub = 1;
+    while sub * k < leaves.len() {
+        sub *= k;
+    }
+    leaves
+        .par_chunks(sub)
+        .map(|c| node(paths, c, k))
+        .try_reduce(MergeAcc::default, |mut a, b| {
+            a.add(b).map_err(|e| incompatible(paths, e))?;
+            Ok(a)
+        })
+}
+
+/// Reads, verifies and parses one partial.
+pub fn load(paths: &[PathBuf], i: usize) -> Result<MergeAcc, MergeError> {
+    let path = &paths[i];
+    let json = crate::envelope::payload(path).map_err(|e| MergeError::BadPartials(vec![e]))?;
+    payload::parse(&json, i).map_err(|what| MergeError::Payload {
+        path: path.clone(),
+        what,
+    })
+}
+
+fn incompatible(paths: &[PathBuf], e: AddError) -> MergeError {
+    MergeError::Incompatible {
+        a: paths[e.a].clone(),
+        b: paths[e.b].clone(),
+        what: e.what,
+    }
+}

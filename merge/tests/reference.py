@@ -1,0 +1,152 @@
+"""Reference side of casa-merge's tests: Python hist builds the same histograms from the same
+fills, one per partial, adds them with sum(), loads casa-merge's histograms.json with
+uhi.io.json, and compares every histogram.
+
+stdin (JSON): {"histograms_json": PATH, "hists": [{"dataset", "name", "spec" (casa-hist's
+declaration), "fills": [{"args": [[...] per axis], "weight": [...] | null,
+"sample": [...] | null}, ...one per partial]}]}
+
+stdout (JSON): {"checked": N, "in_file": M, "failures": ["dataset/name: what", ...]}
+"""
+
+import json
+import sys
+
+import hist
+import numpy as np
+import uhi.io.json as uj
+
+
+def make_axis(a):
+    kw = {"name": a["name"], "label": a.get("label", "")}
+    t = a["type"]
+    if t == "regular":
+        tr = a.get("transform", {"kind": "none"})["kind"]
+        if tr == "log":
+            return hist.axis.Regular(
+                a["bins"], a["start"], a["stop"], transform=hist.axis.transform.log, **kw
+            )
+        if tr != "none":
+            raise ValueError(f"transform {tr} not used by these tests")
+        return hist.axis.Regular(
+            a["bins"],
+            a["start"],
+            a["stop"],
+            underflow=a.get("underflow", True),
+            overflow=a.get("overflow", True),
+            circular=a.get("circular", False),
+            **kw,
+        )
+    if t == "variable":
+        return hist.axis.Variable(
+            a["edges"], underflow=a.get("underflow", True), overflow=a.get("overflow", True), **kw
+        )
+    if t == "integer":
+        return hist.axis.Integer(
+            a["start"],
+            a["stop"],
+            underflow=a.get("underflow", True),
+            overflow=a.get("overflow", True),
+            growth=a.get("growth", False),
+            **kw,
+        )
+    if t == "str_category":
+        return hist.axis.StrCategory(a["categories"], growth=a.get("growth", False), **kw)
+    if t == "int_category":
+        return hist.axis.IntCategory(a["categories"], growth=a.get("growth", False), **kw)
+    if t == "boolean":
+        return hist.axis.Boolean(**kw)
+    raise ValueError(f"axis type {t}")
+
+
+STORAGES = {
+    "int64": hist.storage.Int64,
+    "double": hist.storage.Double,
+    "weight": hist.storage.Weight,
+    "mean": hist.storage.Mean,
+    "weighted_mean": hist.storage.WeightedMean,
+}
+
+
+def build(spec, fill):
+    h = hist.Hist(
+        *[make_axis(a) for a in spec["axes"]],
+        storage=STORAGES[spec["storage"]](),
+        label=spec.get("label") or None,
+    )
+    kw = {}
+    if fill["weight"] is not None:
+        kw["weight"] = np.asarray(fill["weight"], dtype=np.float64)
+    if fill["sample"] is not None:
+        kw["sample"] = np.asarray(fill["sample"], dtype=np.float64)
+    args = []
+    for a, v in zip(spec["axes"], fill["args"]):
+        if a["type"] in ("regular", "variable"):
+            args.append(np.asarray(v, dtype=np.float64))
+        elif a["type"] in ("integer", "int_category"):
+            args.append(np.asarray(v, dtype=np.int64))
+        elif a["type"] == "boolean":
+            args.append(np.asarray(v, dtype=bool))
+        else:
+            args.append(v)
+    h.fill(*args, **kw)
+    return h
+
+
+def same(a, b, exact):
+    if a is None or b is None:
+        return a is None and b is None
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        return False
+    if exact:
+        return bool(np.array_equal(a, b, equal_nan=True))
+    # casa keeps exact sums; hist's sum() rounds at every step: equal to hist's own rounding.
+    return bool(np.allclose(a, b, rtol=1e-12, atol=1e-12, equal_nan=True))
+
+
+def main():
+    req = json.load(sys.stdin)
+    with open(req["histograms_json"]) as f:
+        doc = json.load(f, object_hook=uj.object_hook)
+    in_file = sum(len(v) for v in doc.values())
+    failures = []
+    checked = 0
+    for case in req["hists"]:
+        where = f"{case['dataset']}/{case['name']}"
+        parts = [build(case["spec"], f) for f in case["fills"]]
+        ref = sum(parts[1:], start=parts[0])
+        try:
+            got = hist.Hist(doc[case["dataset"]][case["name"]])
+        except Exception as e:  # noqa: BLE001 - report any loading failure by name
+            failures.append(f"{where}: not loadable: {e!r}")
+            continue
+        checked += 1
+        if got.axes != ref.axes:
+            failures.append(f"{where}: axes differ: {got.axes!r} vs {ref.axes!r}")
+            continue
+        if type(got.storage_type()) is not type(ref.storage_type()):
+            failures.append(f"{where}: storage {got.storage_type()} vs {ref.storage_type()}")
+        if (got.label or "") != (ref.label or ""):
+            failures.append(f"{where}: label {got.label!r} vs {ref.label!r}")
+        exact = case["spec"]["storage"] == "int64"
+        if not same(got.values(flow=True), ref.values(flow=True), exact):
+            failures.append(f"{where}: values differ")
+        ref_var = ref.variances(flow=True)
+        if ref_var is None and case["spec"]["storage"] == "int64":
+            # boost-histogram forgets that counts are their own variances after h1 + h2.
+            ref_var = ref.values(flow=True)
+        if ref_var is None:
+            # A Double storage filled with weights: the variances are unknown, and UHI's
+            # double storage has no field to say so (hist returns the values on loading).
+            pass
+        elif not same(got.variances(flow=True), ref_var, exact):
+            failures.append(f"{where}: variances differ")
+        if case["spec"]["storage"] in ("mean", "weighted_mean"):
+            if not same(got.counts(flow=True), ref.counts(flow=True), False):
+                failures.append(f"{where}: counts differ")
+    print(json.dumps({"checked": checked, "in_file": in_file, "failures": failures}))
+
+
+if __name__ == "__main__":
+    main()

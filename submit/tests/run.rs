@@ -1,0 +1,307 @@
+//! `casa-submit run` executes the planned DAG like DAGMan: retries, permanent failures,
+//! skip mode, a killed and restarted runner, damaged state — always ending with the same
+//! result as a clean run, every chunk counted once.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use casa_formats::partial;
+use casa_hist::{Accumulator, Counter, Item};
+use casa_test_support::{build_cdylib, fixture, workspace};
+
+fn build(package: &str) -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let st = Command::new(cargo)
+        .current_dir(workspace())
+        .args(["build", "-q", "-p", package])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let p = Path::new(env!("CARGO_BIN_EXE_casa-submit")).with_file_name(package);
+    assert!(p.exists(), "{}", p.display());
+    p
+}
+
+fn casa_submit() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_casa-submit"))
+}
+
+/// Plan `datasets` (name -> files) with `plugin` into a fresh run directory.
+fn planned(
+    plugin: &str,
+    datasets: &[(&str, Vec<PathBuf>)],
+    extra: &[&str],
+) -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let mut fs = serde_json::Map::new();
+    for (name, files) in datasets {
+        let files: serde_json::Map<String, serde_json::Value> = files
+            .iter()
+            .map(|f| (f.to_str().unwrap().to_string(), "Events".into()))
+            .collect();
+        fs.insert(
+            name.to_string(),
+            serde_json::json!({"files": files, "metadata": {"is_mc": true}}),
+        );
+    }
+    let fileset = d.path().join("fileset.json");
+    std::fs::write(&fileset, serde_json::to_vec(&fs).unwrap()).unwrap();
+    let run = d.path().join("run");
+    let o = casa_submit()
+        .arg("plan")
+        .arg(&fileset)
+        .arg("--plugin")
+        .arg(build_cdylib(plugin))
+        .arg("--wrapper")
+        .arg(build("casa-wrapper"))
+        .arg("--merge")
+        .arg(build("casa-merge"))
+        .arg("-o")
+        .arg(&run)
+        .args([
+            "--events-per-job",
+            "6000",
+            "--step-size",
+            "3000",
+            "--fan-in",
+            "2",
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (d, run)
+}
+
+fn run(rundir: &Path, env: &[(&str, &str)]) -> Output {
+    casa_submit()
+        .arg("run")
+        .arg(rundir)
+        .args(["-j", "2", "--quiet"])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn result(rundir: &Path) -> Accumulator {
+    let (_, payload) = partial::read(&rundir.join("result/merged.partial")).unwrap();
+    serde_json::from_slice(&payload).unwrap()
+}
+
+fn entries(acc: &Accumulator, ds: &str) -> i64 {
+    match &acc.datasets[ds]["entries"] {
+        Item::Counter(Counter::Int(n)) => *n,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn state(rundir: &Path, node: &str) -> serde_json::Value {
+    serde_json::from_slice(
+        &std::fs::read(rundir.join("state").join(format!("{node}.json"))).unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_clean_run_equals_one_job_over_everything() {
+    let (a, b) = (fixture("root-zstd.root"), fixture("root-lz4.root"));
+    let (_d, rundir) = planned(
+        "dimuon",
+        &[("ZZ", vec![a.clone()]), ("DY", vec![b.clone()])],
+        &[],
+    );
+    let o = run(&rundir, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let acc = result(&rundir);
+    assert_eq!(entries(&acc, "ZZ"), 20000);
+    assert_eq!(entries(&acc, "DY"), 20000);
+    // The same events through one wrapper job.
+    let d = tempfile::tempdir().unwrap();
+    let mut chunks = Vec::new();
+    for (ds, f) in [("ZZ", &a), ("DY", &b)] {
+        chunks.push(casa_formats::Chunk {
+            dataset: ds.into(),
+            file: f.to_str().unwrap().into(),
+            tree: "Events".into(),
+            entry_start: 0,
+            entry_stop: 20000,
+            uuid: None,
+            metadata: serde_json::json!({"is_mc": true}),
+        });
+    }
+    let job = d.path().join("job.json");
+    std::fs::write(
+        &job,
+        serde_json::to_vec(&casa_formats::JobSpec::new("x", "all", chunks)).unwrap(),
+    )
+    .unwrap();
+    let st = Command::new(build("casa-wrapper"))
+        .arg("run")
+        .arg("--job")
+        .arg(&job)
+        .arg("--plugin")
+        .arg(build_cdylib("dimuon"))
+        .arg("--out")
+        .arg(d.path().join("p.partial"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (_, payload) = partial::read(&d.path().join("p.partial")).unwrap();
+    let direct: Accumulator = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(acc, direct);
+    // status agrees.
+    let s: serde_json::Value = serde_json::from_slice(
+        &casa_submit()
+            .arg("status")
+            .arg(&rundir)
+            .arg("--json")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(s["events_done"], 40000);
+    assert_eq!(s["events_planned"], 40000);
+    assert_eq!(s["by_status"]["done"], s["nodes"]);
+    // Running again does nothing and changes nothing.
+    let o = run(&rundir, &[]);
+    assert!(o.status.success());
+    assert_eq!(result(&rundir), acc);
+}
+
+#[test]
+fn a_crash_is_retried_and_counted_once() {
+    let (_d, rundir) = planned("misbehave", &[("ZZ", vec![fixture("root-zstd.root")])], &[]);
+    let marker = rundir.join("crash.marker");
+    let o = run(
+        &rundir,
+        &[
+            ("CASA_TEST_MODE", "crash-once"),
+            ("CASA_TEST_MARKER", marker.to_str().unwrap()),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(marker.exists(), "one job crashed");
+    assert_eq!(entries(&result(&rundir), "ZZ"), 20000);
+    let attempts: usize = (0..4)
+        .map(|i| {
+            state(&rundir, &format!("leaf-{i:06}"))["attempts"]
+                .as_array()
+                .unwrap()
+                .len()
+        })
+        .sum();
+    assert_eq!(attempts, 5, "one retry");
+}
+
+fn corrupt_copy(dir: &Path) -> PathBuf {
+    let mut bytes = std::fs::read(fixture("root-zstd.root")).unwrap();
+    // Damage the data of the baskets, not the header: the failure comes when reading.
+    let n = bytes.len();
+    for b in &mut bytes[n / 4..n / 2] {
+        *b ^= 0x5a;
+    }
+    let p = dir.join("corrupt.root");
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+#[test]
+fn a_permanent_failure_is_not_retried_or_is_skipped_and_reported() {
+    let d = tempfile::tempdir().unwrap();
+    let bad = corrupt_copy(d.path());
+    let datasets = [
+        ("Bad", vec![bad.clone()]),
+        ("ZZ", vec![fixture("root-lz4.root")]),
+    ];
+    let (_d1, rundir) = planned("dimuon", &datasets, &[]);
+    let o = run(&rundir, &[]);
+    assert!(!o.status.success());
+    let failed: Vec<String> = std::fs::read_dir(rundir.join("state"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter_map(|p| {
+            let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).ok()?).ok()?;
+            (v["status"] == "failed").then(|| {
+                assert_eq!(
+                    v["attempts"].as_array().unwrap().len(),
+                    1,
+                    "permanent: not retried"
+                );
+                v["node"].as_str().unwrap().to_string()
+            })
+        })
+        .collect();
+    assert!(!failed.is_empty());
+    assert!(!rundir.join("result/merged.partial").exists());
+    // Skip mode: the run finishes; the report lists exactly the bad file's ranges as missing.
+    let (_d2, rundir) = planned("dimuon", &datasets, &["--skip-bad-files"]);
+    let o = run(&rundir, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let acc = result(&rundir);
+    assert_eq!(entries(&acc, "ZZ"), 20000);
+    let report = std::fs::read_to_string(rundir.join("result/report.json")).unwrap();
+    assert!(
+        report.contains("corrupt.root"),
+        "the report names the skipped file"
+    );
+    let r: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let text = r.to_string();
+    assert!(text.contains("missing"), "{text}");
+}
+
+#[test]
+fn a_runner_killed_mid_run_finishes_with_the_clean_result() {
+    let files = || {
+        vec![
+            ("ZZ", vec![fixture("root-zstd.root")]),
+            ("DY", vec![fixture("root-lz4.root")]),
+        ]
+    };
+    let (_c, clean) = planned("misbehave", &files(), &[]);
+    assert!(run(&clean, &[]).status.success());
+    let (_d, rundir) = planned("misbehave", &files(), &[]);
+    let mut child = casa_submit()
+        .arg("run")
+        .arg(&rundir)
+        .args(["-j", "2", "--quiet"])
+        .env("CASA_TEST_MODE", "slow")
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    child.kill().unwrap(); // SIGKILL: no cleanup at all
+    child.wait().unwrap();
+    let o = run(&rundir, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(result(&rundir), result(&clean));
+}
+
+#[test]
+fn damaged_state_and_deleted_partials() {
+    let (_d, rundir) = planned("dimuon", &[("ZZ", vec![fixture("root-zstd.root")])], &[]);
+    assert!(run(&rundir, &[]).status.success());
+    let clean = result(&rundir);
+    // A partial deleted after its node was marked done: the node runs again.
+    std::fs::remove_file(rundir.join("partials/leaf-000001.partial")).unwrap();
+    assert!(run(&rundir, &[]).status.success());
+    assert!(rundir.join("partials/leaf-000001.partial").exists());
+    assert_eq!(
+        state(&rundir, "leaf-000001")["attempts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(result(&rundir), clean);
+    // A corrupt state file is reported by name.
+    std::fs::write(
+        rundir.join("state/leaf-000000.json"),
+        b"{\"format\": \"casa-st",
+    )
+    .unwrap();
+    let o = run(&rundir, &[]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("leaf-000000.json"));
+    let s = casa_submit().arg("status").arg(&rundir).output().unwrap();
+    assert!(String::from_utf8_lossy(&s.stdout).contains("corrupt"));
+}
