@@ -4,6 +4,7 @@
 
 pub mod dag;
 pub mod dagrun;
+pub mod failed;
 pub mod manipulate;
 pub mod plan;
 pub mod post;

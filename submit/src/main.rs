@@ -25,8 +25,20 @@ enum Command {
     Plan(PlanArgs),
     Run(RunArgs),
     Status(StatusArgs),
+    FailedFileset(FailedArgs),
     Post(PostArgs),
     Lint(LintArgs),
+}
+
+/// Write the steps that are not done (failed, skipped, not run) as a coffea fileset.
+#[derive(Args)]
+#[command(after_help = "Examples:
+  casa-submit failed-fileset runs/dimuon -o failed.json
+  casa-submit plan failed.json --plugin libdimuon.so -o runs/dimuon-retry")]
+struct FailedArgs {
+    rundir: PathBuf,
+    #[arg(short, long)]
+    output: PathBuf,
 }
 
 /// Execute a run directory's DAG on this machine (DAGMan's semantics for what casa writes).
@@ -204,6 +216,7 @@ fn main() -> ExitCode {
         Command::Lint(a) => run_lint(a),
         Command::Run(a) => run_local(a),
         Command::Status(a) => run_status(a),
+        Command::FailedFileset(a) => run_failed(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -502,5 +515,21 @@ fn run_status(a: StatusArgs) -> Result<()> {
     for c in &s.corrupt_state_files {
         println!("corrupt: {c}");
     }
+    Ok(())
+}
+
+fn run_failed(a: FailedArgs) -> Result<()> {
+    let (fs, nodes) = casa_submit::failed::failed_fileset(&a.rundir).map_err(anyhow::Error::msg)?;
+    write_fileset(&a.output, &fs)?;
+    let steps: usize = fs
+        .datasets
+        .iter()
+        .flat_map(|d| &d.files)
+        .map(|f| f.steps.as_ref().map_or(0, Vec::len))
+        .sum();
+    eprintln!(
+        "{steps} steps of {nodes} unfinished jobs written to {}",
+        a.output.display()
+    );
     Ok(())
 }

@@ -248,6 +248,34 @@ fn a_permanent_failure_is_not_retried_or_is_skipped_and_reported() {
     let r: serde_json::Value = serde_json::from_str(&report).unwrap();
     let text = r.to_string();
     assert!(text.contains("missing"), "{text}");
+    // The skipped steps, as a coffea fileset to rerun elsewhere: exactly the bad file's.
+    let failed = rundir.join("failed.json");
+    let o = casa_submit()
+        .arg("failed-fileset")
+        .arg(&rundir)
+        .arg("-o")
+        .arg(&failed)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fs = casa_formats::Fileset::read(&failed).unwrap();
+    assert_eq!(fs.datasets.len(), 1);
+    assert_eq!(fs.datasets[0].name, "Bad");
+    let steps = fs.datasets[0].files[0].steps.clone().unwrap();
+    let mut skipped_steps = Vec::new();
+    for e in std::fs::read_dir(rundir.join("jobs")).unwrap() {
+        let spec = casa_formats::JobSpec::read(&e.unwrap().path()).unwrap();
+        if rundir
+            .join("state")
+            .join(format!("{}.skipped.json", spec.node))
+            .exists()
+        {
+            skipped_steps.extend(spec.chunks.iter().map(|c| [c.entry_start, c.entry_stop]));
+        }
+    }
+    skipped_steps.sort();
+    assert!(!skipped_steps.is_empty());
+    assert_eq!(steps, skipped_steps);
 }
 
 #[test]
