@@ -9,4 +9,5 @@ pub mod manipulate;
 pub mod plan;
 pub mod post;
 pub mod preprocess;
+pub mod scaffold;
 pub mod status;

@@ -26,8 +26,21 @@ enum Command {
     Run(RunArgs),
     Status(StatusArgs),
     FailedFileset(FailedArgs),
+    NewPlugin(NewPluginArgs),
     Post(PostArgs),
     Lint(LintArgs),
+}
+
+/// Create a plugin crate (Rust) to start an analysis from.
+#[derive(Args)]
+#[command(after_help = "Examples:
+  casa-submit new-plugin my-analysis
+  cd my-analysis && cargo build --release     # target/release/libmy_analysis.so")]
+struct NewPluginArgs {
+    name: String,
+    /// Where to create it.
+    #[arg(long, default_value = ".")]
+    dir: PathBuf,
 }
 
 /// Write the steps that are not done (failed, skipped, not run) as a coffea fileset.
@@ -217,6 +230,15 @@ fn main() -> ExitCode {
         Command::Run(a) => run_local(a),
         Command::Status(a) => run_status(a),
         Command::FailedFileset(a) => run_failed(a),
+        Command::NewPlugin(a) => casa_submit::scaffold::new_plugin(&a.dir, &a.name)
+            .map(|root| {
+                eprintln!(
+                    "created {} — build it with: cd {} && cargo build --release",
+                    root.display(),
+                    root.display()
+                )
+            })
+            .map_err(anyhow::Error::msg),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
