@@ -222,7 +222,11 @@ fn main() -> ExitCode {
         Command::Preprocess(a) => run_preprocess(a),
         Command::Plan(a) => run_plan(a),
         Command::Post(a) => {
-            let d = post::post(&a.rundir, &a.node, a.ret, a.skip_bad_files);
+            let retries = match (a.rest.first(), a.rest.get(1)) {
+                (Some(r), Some(m)) => r.parse().ok().zip(m.parse().ok()),
+                _ => None,
+            };
+            let d = post::post_with_retries(&a.rundir, &a.node, a.ret, a.skip_bad_files, retries);
             eprintln!("casa-submit post: {}", d.message);
             return ExitCode::from(d.exit as u8);
         }

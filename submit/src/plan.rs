@@ -108,6 +108,18 @@ pub struct PlanSummary {
     pub events: u64,
     pub events_per_dataset: std::collections::BTreeMap<String, u64>,
     pub skipped_files: Vec<String>,
+    /// Leaf nodes are numbered dataset by dataset: which run of leaves holds which dataset,
+    /// so `status` can answer per dataset without reading every job spec.
+    pub leaf_ranges: Vec<LeafRange>,
+}
+
+/// Leaves `first .. first + count` hold `dataset`'s `events`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeafRange {
+    pub dataset: String,
+    pub first: usize,
+    pub count: usize,
+    pub events: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -356,6 +368,7 @@ pub fn plan(
         events: 0,
         events_per_dataset: Default::default(),
         skipped_files: Vec::new(),
+        leaf_ranges: Vec::new(),
     };
     let mut leaves = Vec::new();
     let jobs_dir = rundir.join("jobs");
@@ -372,6 +385,19 @@ pub fn plan(
                 }
             }
             summary.events += n;
+        }
+        let job_events: u64 = chunks.iter().map(|c| c.entry_stop - c.entry_start).sum();
+        match summary.leaf_ranges.last_mut() {
+            Some(r) if r.dataset == chunks[0].dataset => {
+                r.count += 1;
+                r.events += job_events;
+            }
+            _ => summary.leaf_ranges.push(LeafRange {
+                dataset: chunks[0].dataset.clone(),
+                first: leaves.len(),
+                count: 1,
+                events: job_events,
+            }),
         }
         let spec = JobSpec::new(&opts.run_id, &node, chunks);
         let path = jobs_dir.join(format!("{node}.json"));

@@ -27,9 +27,77 @@ fn decide(exit: i32, message: String) -> Decision {
 
 /// Decide for `node` (its job returned `ret`).
 pub fn post(rundir: &Path, node: &str, ret: i32, skip_bad_files: bool) -> Decision {
+    post_with_retries(rundir, node, ret, skip_bad_files, None)
+}
+
+/// Like [`post`], knowing DAGMan's `$RETRY` and `$MAX_RETRIES`: a retryable failure on the last
+/// retry is recorded as failed.
+pub fn post_with_retries(
+    rundir: &Path,
+    node: &str,
+    ret: i32,
+    skip_bad_files: bool,
+    retries: Option<(u32, u32)>,
+) -> Decision {
     if node.is_empty() || node.contains('/') || node.contains("..") {
         return decide(PERMANENT_EXIT, format!("bad node name {node:?}"));
     }
+    let d = decide_node(rundir, node, ret, skip_bad_files);
+    let last = retries.is_some_and(|(r, max)| r >= max);
+    record(rundir, node, ret, &d, last);
+    d
+}
+
+/// Keep the node's state file (also on HTCondor, where no casa runner is around): the
+/// attempt, and the status the decision implies. A local `casa-submit run` rewrites it with
+/// the same attempt after the POST script returns.
+fn record(rundir: &Path, node: &str, ret: i32, d: &Decision, last_retry: bool) {
+    use casa_formats::{Attempt, NodeState, NodeStatus};
+    let path = rundir.join("state").join(format!("{node}.json"));
+    let mut s = match NodeState::read(&path) {
+        Ok(Some(s)) => s,
+        _ => NodeState::new(node),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.as_secs_f64())
+        .unwrap_or(0.0);
+    s.attempts.push(Attempt {
+        started_unix: now,
+        ended_unix: now,
+        host: String::new(),
+        exit_code: ret,
+        exit_class: ExitClass::from_code(ret)
+            .map_or_else(|| format!("exit {ret}"), |c| c.name().to_string()),
+        post_exit: Some(d.exit),
+        message: d.message.clone(),
+    });
+    s.status = match d.exit {
+        0 if rundir
+            .join("state")
+            .join(format!("{node}.skipped.json"))
+            .exists() =>
+        {
+            NodeStatus::Skipped
+        }
+        0 => NodeStatus::Done,
+        PERMANENT_EXIT => NodeStatus::Failed,
+        _ if last_retry => NodeStatus::Failed,
+        _ => NodeStatus::Pending,
+    };
+    s.message = d.message.clone();
+    s.pgid = None;
+    if s.status == NodeStatus::Done && node.starts_with("leaf-") {
+        if let Ok((h, _)) = partial::read(&rundir.join("partials").join(format!("{node}.partial")))
+        {
+            s.events_done = h.events;
+        }
+    }
+    // A state file that cannot be written must not turn a good attempt into a failure.
+    let _ = s.write(&path);
+}
+
+fn decide_node(rundir: &Path, node: &str, ret: i32, skip_bad_files: bool) -> Decision {
     if !node.starts_with("leaf-") {
         // Merge nodes: casa-merge's own exit code says it all.
         return if ret == 0 {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use casa_formats::{JobSpec, NodeState, NodeStatus};
+use casa_formats::{JobSpec, NodeStatus};
 use serde::Serialize;
 
 #[derive(Debug, Default, Serialize)]
@@ -32,21 +32,65 @@ fn name(s: NodeStatus) -> &'static str {
     }
 }
 
+/// What `status` needs of a state file (it skips the rest while parsing).
+#[derive(serde::Deserialize)]
+struct Lite {
+    status: NodeStatus,
+    #[serde(default)]
+    events_done: u64,
+    #[serde(default)]
+    attempts: Vec<casa_formats::Attempt>,
+}
+
 pub fn status(rundir: &Path) -> Result<Status, String> {
+    use rayon::prelude::*;
     let mut st = Status::default();
-    let jobs = rundir.join("jobs");
-    let mut leaf_dataset: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    for e in std::fs::read_dir(&jobs).map_err(|e| format!("{}: {e}", jobs.display()))? {
-        let p = e.map_err(|e| e.to_string())?.path();
-        let spec = JobSpec::read(&p).map_err(|e| e.to_string())?;
-        let ds = spec
-            .chunks
-            .first()
-            .map(|c| c.dataset.clone())
-            .unwrap_or_default();
-        st.events_planned += spec.entries();
-        leaf_dataset.insert(spec.node.clone(), (ds, spec.entries()));
+    // Which leaf holds which dataset: from the manifest (fast), or from the job specs.
+    let mut leaf_dataset: Vec<(usize, usize, String)> = Vec::new();
+    let manifest: Option<serde_json::Value> = std::fs::read(rundir.join("manifest.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let ranges: Option<Vec<crate::plan::LeafRange>> = manifest
+        .as_ref()
+        .and_then(|m| serde_json::from_value(m["totals"]["leaf_ranges"].clone()).ok());
+    match ranges {
+        Some(r) => {
+            for x in r {
+                st.events_planned += x.events;
+                leaf_dataset.push((x.first, x.first + x.count, x.dataset));
+            }
+        }
+        None => {
+            let jobs = rundir.join("jobs");
+            for e in std::fs::read_dir(&jobs).map_err(|e| format!("{}: {e}", jobs.display()))? {
+                let p = e.map_err(|e| e.to_string())?.path();
+                let spec = JobSpec::read(&p).map_err(|e| e.to_string())?;
+                let Some(i) = spec
+                    .node
+                    .strip_prefix("leaf-")
+                    .and_then(|n| n.parse::<usize>().ok())
+                else {
+                    continue;
+                };
+                st.events_planned += spec.entries();
+                let ds = spec
+                    .chunks
+                    .first()
+                    .map(|c| c.dataset.clone())
+                    .unwrap_or_default();
+                leaf_dataset.push((i, i + 1, ds));
+            }
+            leaf_dataset.sort();
+        }
     }
+    let dataset_of = |node: &str| -> Option<&str> {
+        let i: usize = node.strip_prefix("leaf-")?.parse().ok()?;
+        let k = leaf_dataset.partition_point(|r| r.1 <= i);
+        leaf_dataset
+            .get(k)
+            .filter(|r| r.0 <= i)
+            .map(|r| r.2.as_str())
+    };
     let dag =
         std::fs::read_to_string(rundir.join("casa.dag")).map_err(|e| format!("casa.dag: {e}"))?;
     let nodes: Vec<&str> = dag
@@ -59,25 +103,38 @@ pub fn status(rundir: &Path) -> Result<Status, String> {
         })
         .collect();
     st.nodes = nodes.len();
+    let states: Vec<Result<Option<Lite>, String>> = nodes
+        .par_iter()
+        .map(|node| {
+            let p = rundir.join("state").join(format!("{node}.json"));
+            match std::fs::read(&p) {
+                Ok(b) => serde_json::from_slice::<Lite>(&b)
+                    .map(Some)
+                    .map_err(|e| format!("{}: corrupt state file: {e}", p.display())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(format!("{}: {e}", p.display())),
+            }
+        })
+        .collect();
     let (mut first, mut last) = (f64::MAX, 0f64);
-    for node in nodes {
-        let p = rundir.join("state").join(format!("{node}.json"));
-        let s = match NodeState::read(&p) {
-            Ok(Some(s)) => s,
-            Ok(None) => NodeState::new(node),
+    for (node, s) in nodes.iter().zip(states) {
+        let s = match s {
+            Ok(s) => s,
             Err(e) => {
-                st.corrupt_state_files.push(e.to_string());
-                NodeState::new(node)
+                st.corrupt_state_files.push(e);
+                None
             }
         };
-        *st.by_status.entry(name(s.status).into()).or_default() += 1;
-        if let Some((ds, _)) = leaf_dataset.get(node) {
+        let status = s.as_ref().map_or(NodeStatus::Pending, |s| s.status);
+        *st.by_status.entry(name(status).into()).or_default() += 1;
+        let Some(s) = s else { continue };
+        if let Some(ds) = dataset_of(node) {
             *st.datasets
-                .entry(ds.clone())
+                .entry(ds.to_string())
                 .or_default()
-                .entry(name(s.status).into())
+                .entry(name(status).into())
                 .or_default() += 1;
-            if s.status == NodeStatus::Done {
+            if status == NodeStatus::Done {
                 st.events_done += s.events_done;
             }
         }

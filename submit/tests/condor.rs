@@ -1,0 +1,553 @@
+//! On the real engine: generated DAGs submitted with `condor_submit_dag` to a real
+//! single-node HTCondor pool (`ci/minicondor`: minicondor from Debian trixie in a chroot,
+//! loopback only). The same assertions as the local runs in `run.rs`: the final histogram
+//! equals a local `casa-submit run` of the same plan bit for bit, a crash is retried and
+//! counted once, a permanent failure is not retried and the rescue DAG reruns only the
+//! failed node once the input is fixed.
+//!
+//! One test function, so the pool starts once; the pool is stopped and unmounted when the
+//! test ends, also when it fails (`Pool`'s `Drop`). Needs root (chroot, mounts); skipped
+//! otherwise, or with `CASA_SKIP_CONDOR=1`. Run directories live under `CASA_CONDOR_SHARE`
+//! (default `/srv/casa-condor`), which the pool sees at the same path.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use casa_formats::partial;
+use casa_hist::{Accumulator, Counter, Item};
+use casa_test_support::{build_cdylib, fixture, workspace};
+
+/// uid of the unprivileged user that submits inside the chroot (ci/minicondor's default).
+const CONDOR_UID: &str = "4242";
+/// How long the DAGs may take before the test gives up (`CASA_CONDOR_DAG_TIMEOUT`, seconds).
+fn dag_timeout() -> Duration {
+    let s = std::env::var("CASA_CONDOR_DAG_TIMEOUT").ok();
+    Duration::from_secs(s.and_then(|s| s.parse().ok()).unwrap_or(240))
+}
+
+fn share() -> PathBuf {
+    std::env::var_os("CASA_CONDOR_SHARE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/srv/casa-condor"))
+}
+
+fn minicondor() -> Command {
+    let mut c = Command::new(workspace().join("ci/minicondor"));
+    c.env("CASA_CONDOR_SHARE", share());
+    c
+}
+
+/// The running pool; dropping it stops the daemons and unmounts everything.
+struct Pool;
+
+impl Pool {
+    fn start() -> Pool {
+        // The guard exists before the start, so a half-started pool is stopped too.
+        let pool = Pool;
+        let t = Instant::now();
+        let o = minicondor().arg("start").output().unwrap();
+        assert!(
+            o.status.success(),
+            "ci/minicondor start failed:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        eprintln!("pool started in {:.1}s", t.elapsed().as_secs_f64());
+        pool
+    }
+
+    /// Run `script` with `sh -c` as the unprivileged user inside the chroot.
+    fn sh(&self, script: &str) -> std::process::Output {
+        minicondor()
+            .args(["exec", "sh", "-c", script])
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        match minicondor().arg("stop").status() {
+            Ok(s) if s.success() => {}
+            other => eprintln!("ci/minicondor stop: {other:?}"),
+        }
+    }
+}
+
+/// The test's directory under the shared area: removed at the end unless the test failed.
+struct Area(PathBuf);
+
+impl Drop for Area {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept for inspection: {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn build(package: &str) -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let st = Command::new(cargo)
+        .current_dir(workspace())
+        .args(["build", "-q", "-p", package])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let p = Path::new(env!("CARGO_BIN_EXE_casa-submit")).with_file_name(package);
+    assert!(p.exists(), "{}", p.display());
+    p
+}
+
+fn copy_to(src: &Path, dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let dst = dir.join(src.file_name().unwrap());
+    std::fs::copy(src, &dst).unwrap();
+    dst
+}
+
+struct Tools {
+    /// casa-submit as seen inside the pool: the POST script of every node.
+    submit: PathBuf,
+    wrapper: PathBuf,
+    merge: PathBuf,
+}
+
+/// Plan `datasets` with `plugin` into `run`.
+fn plan(
+    tools: &Tools,
+    plugin: &Path,
+    datasets: &[(&str, Vec<PathBuf>)],
+    run: &Path,
+    extra: &[&str],
+) {
+    let mut fs = serde_json::Map::new();
+    for (name, files) in datasets {
+        let files: serde_json::Map<String, serde_json::Value> = files
+            .iter()
+            .map(|f| (f.to_str().unwrap().to_string(), "Events".into()))
+            .collect();
+        fs.insert(
+            name.to_string(),
+            serde_json::json!({"files": files, "metadata": {"is_mc": true}}),
+        );
+    }
+    std::fs::create_dir_all(run.parent().unwrap()).unwrap();
+    let fileset = run.with_extension("fileset.json");
+    std::fs::write(&fileset, serde_json::to_vec(&fs).unwrap()).unwrap();
+    let o = Command::new(&tools.submit)
+        .arg("plan")
+        .arg(&fileset)
+        .arg("--plugin")
+        .arg(plugin)
+        .arg("--wrapper")
+        .arg(&tools.wrapper)
+        .arg("--merge")
+        .arg(&tools.merge)
+        .arg("-o")
+        .arg(run)
+        .args(["--run-id", run.file_name().unwrap().to_str().unwrap()])
+        .args(["--fan-in", "2"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn run_locally(tools: &Tools, rundir: &Path) {
+    let o = Command::new(&tools.submit)
+        .arg("run")
+        .arg(rundir)
+        .args(["-j", "2", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn result(rundir: &Path) -> Accumulator {
+    let (_, payload) = partial::read(&rundir.join("result/merged.partial")).unwrap();
+    serde_json::from_slice(&payload).unwrap()
+}
+
+fn entries(acc: &Accumulator, ds: &str) -> i64 {
+    match &acc.datasets[ds]["entries"] {
+        Item::Counter(Counter::Int(n)) => *n,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn chown(path: &Path) {
+    let st = Command::new("chown")
+        .args(["-R", &format!("{CONDOR_UID}:{CONDOR_UID}")])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+fn leaves(rundir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(rundir.join("jobs"))
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// A DAG submitted to the pool; `wait` follows only what DAGMan appends after the submit.
+struct Submitted {
+    rundir: PathBuf,
+    out_offset: usize,
+}
+
+fn dagman_out(rundir: &Path) -> String {
+    std::fs::read_to_string(rundir.join("casa.dag.dagman.out")).unwrap_or_default()
+}
+
+fn submit(pool: &Pool, rundir: &Path) -> Submitted {
+    let out_offset = dagman_out(rundir).len();
+    let o = pool.sh(&format!(
+        "cd {} && condor_submit_dag casa.dag",
+        rundir.display()
+    ));
+    assert!(
+        o.status.success(),
+        "condor_submit_dag in {}:\n{}{}",
+        rundir.display(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    Submitted {
+        rundir: rundir.to_path_buf(),
+        out_offset,
+    }
+}
+
+impl Submitted {
+    /// DAGMan's exit status, once it is there; panics on a held job (DAGMan would wait on
+    /// it forever).
+    fn poll(&self) -> Option<i32> {
+        let all = dagman_out(&self.rundir);
+        let new = all.get(self.out_offset..).unwrap_or("");
+        if new.contains("ULOG_JOB_HELD") {
+            let log =
+                std::fs::read_to_string(self.rundir.join("logs/casa.log")).unwrap_or_default();
+            panic!(
+                "a job of {} went on hold:\n{}\n--- dagman.out ---\n{}",
+                self.rundir.display(),
+                log.lines()
+                    .skip_while(|l| !l.starts_with("012 "))
+                    .take(4)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                tail(new, 40)
+            );
+        }
+        let line = new.lines().find(|l| l.contains("EXITING WITH STATUS"))?;
+        Some(line.rsplit(' ').next().unwrap().trim().parse().unwrap())
+    }
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Wait for every DAG; their exit statuses in order.
+fn wait_all(dags: &[&Submitted]) -> Vec<i32> {
+    let t = Instant::now();
+    let mut status = vec![None; dags.len()];
+    while status.iter().any(Option::is_none) {
+        for (s, d) in status.iter_mut().zip(dags) {
+            if s.is_none() {
+                *s = d.poll();
+            }
+        }
+        if t.elapsed() > dag_timeout() {
+            let mut msg = String::new();
+            for (s, d) in status.iter().zip(dags) {
+                if s.is_none() {
+                    let all = dagman_out(&d.rundir);
+                    msg += &format!(
+                        "\n--- {} (still running) ---\n{}",
+                        d.rundir.display(),
+                        tail(all.get(d.out_offset..).unwrap_or(""), 30)
+                    );
+                }
+            }
+            panic!("DAGs not finished after {:?}:{msg}", dag_timeout());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    eprintln!("DAGs finished in {:.1}s", t.elapsed().as_secs_f64());
+    status.into_iter().map(Option::unwrap).collect()
+}
+
+/// How many times DAGMan submitted a node's job, over every run of the DAG.
+fn submissions(rundir: &Path, node: &str) -> usize {
+    dagman_out(rundir)
+        .matches(&format!("Submitting HTCondor Node {node} job(s)"))
+        .count()
+}
+
+/// DAGMan's node status file: node -> attribute -> value (ClassAd text, comments dropped).
+fn node_status(rundir: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(rundir.join("casa.status")).unwrap();
+    let mut nodes = BTreeMap::new();
+    for block in text.split('[').skip(1) {
+        let mut attrs = BTreeMap::new();
+        for line in block.lines() {
+            let line = line
+                .split("/*")
+                .next()
+                .unwrap()
+                .trim()
+                .trim_end_matches(';');
+            if let Some((k, v)) = line.split_once('=') {
+                attrs.insert(k.trim().to_string(), v.trim().trim_matches('"').to_string());
+            }
+        }
+        let name = match attrs.get("Type").map(String::as_str) {
+            Some("NodeStatus") => attrs["Node"].clone(),
+            Some("DagStatus") => "<dag>".to_string(),
+            _ => continue,
+        };
+        nodes.insert(name, attrs);
+    }
+    nodes
+}
+
+fn corrupt_copy(path: &Path) {
+    let mut bytes = std::fs::read(fixture("root-zstd.root")).unwrap();
+    // Damage the data of the baskets, not the header: the failure comes when reading.
+    let n = bytes.len();
+    for b in &mut bytes[n / 4..n / 2] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn dags_on_a_real_htcondor_pool() {
+    if std::env::var_os("CASA_SKIP_CONDOR").is_some_and(|v| v == "1") {
+        eprintln!("skipped: CASA_SKIP_CONDOR=1");
+        return;
+    }
+    let uid = Command::new("id").arg("-u").output().unwrap().stdout;
+    if String::from_utf8_lossy(&uid).trim() != "0" {
+        eprintln!("skipped: the HTCondor pool needs root (chroot and mounts)");
+        return;
+    }
+    let t0 = Instant::now();
+    let wrapper = build("casa-wrapper");
+    let merge = build("casa-merge");
+    let dimuon = build_cdylib("dimuon");
+    let misbehave = build_cdylib("misbehave");
+    eprintln!("built in {:.1}s", t0.elapsed().as_secs_f64());
+
+    let pool = Pool::start();
+
+    // Everything the jobs, the POST scripts and DAGMan touch lives in the shared area,
+    // which the pool sees at the same absolute path.
+    let base = share();
+    let area = Area(base.join(format!(
+        "test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    )));
+    let a = area.0.clone();
+    std::fs::create_dir_all(&a).unwrap();
+    let bin = a.join("bin");
+    let tools = Tools {
+        submit: copy_to(Path::new(env!("CARGO_BIN_EXE_casa-submit")), &bin),
+        wrapper: copy_to(&wrapper, &bin),
+        merge: copy_to(&merge, &bin),
+    };
+    let data = a.join("data");
+    let zstd = copy_to(&fixture("root-zstd.root"), &data);
+    let lz4 = copy_to(&fixture("root-lz4.root"), &data);
+    let bad = data.join("corrupt.root");
+    corrupt_copy(&bad);
+    let (condor, local) = (a.join("condor"), a.join("local"));
+
+    // 1. dimuon over two datasets: 4 leaves, a merge tree of fan-in 2.
+    let clean_sets = [("ZZ", vec![zstd.clone()]), ("DY", vec![lz4.clone()])];
+    let small = ["--events-per-job", "10000", "--step-size", "5000"];
+    for dir in [&condor, &local] {
+        plan(&tools, &dimuon, &clean_sets, &dir.join("clean"), &small);
+    }
+    // 2. A leaf that crashes once: HTCondor jobs do not inherit the environment, so the
+    // site config's extra lines give it to them.
+    let marker = condor.join("crash.marker");
+    let site = a.join("crash-site.toml");
+    std::fs::write(
+        &site,
+        format!(
+            "retries = 3\nextra_lines = ['environment = \"CASA_TEST_MODE=crash-once CASA_TEST_MARKER={}\"']\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let crash_args = [&small[..], &["--site", site.to_str().unwrap()]].concat();
+    let crash_sets = [("ZZ", vec![zstd.clone()])];
+    for dir in [&condor, &local] {
+        plan(
+            &tools,
+            &misbehave,
+            &crash_sets,
+            &dir.join("crash"),
+            &crash_args,
+        );
+    }
+    // 3. A permanently bad file next to a good one: one leaf per file.
+    let bad_sets = [("Bad", vec![bad.clone()]), ("ZZ", vec![lz4.clone()])];
+    let big = ["--events-per-job", "20000", "--step-size", "20000"];
+    for dir in [&condor, &local] {
+        plan(&tools, &dimuon, &bad_sets, &dir.join("bad"), &big);
+    }
+    for p in [&a, &bin, &data] {
+        chown(p);
+    }
+    chown(&condor);
+
+    let t = Instant::now();
+    let (clean, crash, badrun) = (
+        submit(&pool, &condor.join("clean")),
+        submit(&pool, &condor.join("crash")),
+        submit(&pool, &condor.join("bad")),
+    );
+    let st = wait_all(&[&clean, &crash, &badrun]);
+    eprintln!("three DAGs in {:.1}s", t.elapsed().as_secs_f64());
+    let diag = |d: &Submitted| tail(&dagman_out(&d.rundir), 40);
+    assert_eq!(st[0], 0, "clean DAG failed:\n{}", diag(&clean));
+    assert_eq!(st[1], 0, "crash-once DAG failed:\n{}", diag(&crash));
+    assert_eq!(st[2], 1, "the bad-file DAG must fail:\n{}", diag(&badrun));
+
+    // The local runs of the same plans (the crash marker exists by now, so the local twin
+    // of the crash run does not crash: its result is the same either way).
+    run_locally(&tools, &local.join("clean"));
+    run_locally(&tools, &local.join("crash"));
+
+    // 1. The histogram is the local run's, bit for bit.
+    let acc = result(&condor.join("clean"));
+    assert_eq!(entries(&acc, "ZZ"), 20000);
+    assert_eq!(entries(&acc, "DY"), 20000);
+    assert_eq!(acc, result(&local.join("clean")));
+    let ns = node_status(&condor.join("clean"));
+    assert!(ns["<dag>"]["DagStatus"].starts_with('5'), "{ns:?}");
+    for leaf in leaves(&condor.join("clean")) {
+        assert_eq!(submissions(&condor.join("clean"), &leaf), 1, "{leaf}");
+    }
+
+    // 2. One crash, one retry, every chunk counted once.
+    let rundir = condor.join("crash");
+    assert!(marker.exists(), "one job crashed");
+    let acc = result(&rundir);
+    assert_eq!(entries(&acc, "ZZ"), 20000);
+    assert_eq!(acc, result(&local.join("crash")));
+    let ns = node_status(&rundir);
+    let crash_leaves = leaves(&rundir);
+    let retries: usize = crash_leaves
+        .iter()
+        .map(|l| ns[l]["RetryCount"].parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(retries, 1, "one retry: {ns:?}");
+    let subs: usize = crash_leaves.iter().map(|l| submissions(&rundir, l)).sum();
+    assert_eq!(subs, crash_leaves.len() + 1);
+    let out = dagman_out(&rundir);
+    assert!(out.contains("Retrying node leaf-"), "{}", tail(&out, 40));
+
+    // 3. The permanent failure: not retried, the DAG fails, a rescue DAG is written.
+    let rundir = condor.join("bad");
+    let (bad_leaf, good_leaf) = ("leaf-000000", "leaf-000001");
+    let job: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rundir.join("jobs/leaf-000000.json")).unwrap())
+            .unwrap();
+    assert_eq!(job["chunks"][0]["dataset"], "Bad");
+    let ns = node_status(&rundir);
+    assert!(ns["<dag>"]["DagStatus"].starts_with('6'), "{ns:?}");
+    assert!(ns[bad_leaf]["NodeStatus"].starts_with('6'), "{ns:?}");
+    assert_eq!(ns[bad_leaf]["RetryCount"], "0", "{ns:?}");
+    assert!(ns[bad_leaf]["StatusDetails"].contains("42"), "{ns:?}");
+    assert!(ns[good_leaf]["NodeStatus"].starts_with('5'), "{ns:?}");
+    assert_eq!(submissions(&rundir, bad_leaf), 1, "permanent: not retried");
+    assert!(!rundir.join("result/merged.partial").exists());
+    let rescue = std::fs::read_to_string(rundir.join("casa.dag.rescue001")).unwrap();
+    assert!(rescue.contains(&format!("DONE {good_leaf}")), "{rescue}");
+    assert!(!rescue.contains(&format!("DONE {bad_leaf}")), "{rescue}");
+    // The metrics of the failed attempt name the permanent input fault.
+    let metrics = std::fs::read_dir(rundir.join("metrics"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .filter(|m| m.contains(bad_leaf))
+        .collect::<Vec<_>>();
+    assert!(!metrics.is_empty(), "the failed attempt's metrics are kept");
+
+    if let Ok(b) = std::fs::read(rundir.join(format!("state/{bad_leaf}.json"))) {
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["status"], "failed", "{v}");
+        assert_eq!(v["attempts"].as_array().unwrap().len(), 1, "{v}");
+    }
+
+    // Fix the input; resubmitting picks up the rescue DAG: only the failed leaf and the
+    // merge run again.
+    std::fs::copy(fixture("root-zstd.root"), &bad).unwrap();
+    let again = submit(&pool, &rundir);
+    let st = wait_all(&[&again]);
+    assert_eq!(st[0], 0, "rescue run failed:\n{}", diag(&again));
+    let new = &dagman_out(&rundir)[again.out_offset..];
+    assert!(new.contains("USING RESCUE DAG"), "{}", tail(new, 40));
+    assert_eq!(submissions(&rundir, bad_leaf), 2);
+    assert_eq!(
+        submissions(&rundir, good_leaf),
+        1,
+        "done nodes do not rerun"
+    );
+    run_locally(&tools, &local.join("bad"));
+    let acc = result(&rundir);
+    assert_eq!(entries(&acc, "Bad"), 20000);
+    assert_eq!(entries(&acc, "ZZ"), 20000);
+    assert_eq!(acc, result(&local.join("bad")));
+
+    // State files, where the POST script writes them, agree with DAGMan.
+    for (dir, node, attempts) in [
+        (&condor.join("crash"), None, crash_leaves.len() + 1),
+        (&rundir, Some(good_leaf), 1),
+    ] {
+        let states: Vec<serde_json::Value> = std::fs::read_dir(dir.join("state"))
+            .unwrap()
+            .filter_map(|e| {
+                let p = e.unwrap().path();
+                let n = p.file_stem()?.to_str()?.to_string();
+                (n.starts_with("leaf-") && !n.ends_with(".skipped") && node.is_none_or(|x| x == n))
+                    .then(|| serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap())
+            })
+            .collect();
+        if states.is_empty() {
+            eprintln!(
+                "note: no state/<node>.json in {} (POST does not write them)",
+                dir.display()
+            );
+            continue;
+        }
+        let n: usize = states
+            .iter()
+            .map(|s| s["attempts"].as_array().map_or(0, Vec::len))
+            .sum();
+        assert_eq!(n, attempts, "{}", dir.display());
+    }
+    eprintln!("total {:.1}s", t0.elapsed().as_secs_f64());
+    drop(pool);
+}
