@@ -29,6 +29,7 @@ pub struct Node {
     pub vars: Vec<(String, String)>,
     pub retry: u32,
     pub unless_exit: Option<i32>,
+    pub pre: Option<String>,
     pub post: Option<String>,
     pub category: Option<String>,
     pub parents: Vec<usize>,
@@ -106,6 +107,7 @@ impl Dag {
                         vars: Vec::new(),
                         retry: 0,
                         unless_exit: None,
+                        pre: None,
                         post: None,
                         category: None,
                         parents: Vec::new(),
@@ -127,7 +129,11 @@ impl Dag {
                             Some(words[4].parse().map_err(|_| at("bad UNLESS-EXIT"))?);
                     }
                 }
-                "SCRIPT" if words.len() >= 4 && words[1].eq_ignore_ascii_case("POST") => {
+                "SCRIPT"
+                    if words.len() >= 4
+                        && (words[1].eq_ignore_ascii_case("POST")
+                            || words[1].eq_ignore_ascii_case("PRE")) =>
+                {
                     let n = node_of(&dag, words[2])?;
                     let cmd = line
                         .splitn(4, char::is_whitespace)
@@ -135,7 +141,11 @@ impl Dag {
                         .unwrap_or("")
                         .trim()
                         .to_string();
-                    dag.nodes[n].post = Some(cmd);
+                    if words[1].eq_ignore_ascii_case("PRE") {
+                        dag.nodes[n].pre = Some(cmd);
+                    } else {
+                        dag.nodes[n].post = Some(cmd);
+                    }
                 }
                 "CATEGORY" if words.len() == 3 => {
                     let n = node_of(&dag, words[1])?;
@@ -280,6 +290,28 @@ fn attempt(
     pid_state: Option<(NodeState, PathBuf)>,
 ) -> (i32, Option<i32>, String) {
     let fail = |msg: String| (-1, None, msg);
+    if let Some(cmd) = &node.pre {
+        // DAGMan: a failing PRE script fails the attempt without running the job.
+        let cmd = cmd
+            .replace("$JOB", &node.name)
+            .replace("$RETRY", &attempt.to_string());
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        match Command::new(words[0])
+            .args(&words[1..])
+            .current_dir(rundir)
+            .stdin(Stdio::null())
+            .output()
+        {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                return fail(format!(
+                    "PRE script failed: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ))
+            }
+            Err(e) => return fail(format!("PRE script {}: {e}", words[0])),
+        }
+    }
     let sub_path = rundir.join(&node.submit);
     let text = match std::fs::read_to_string(&sub_path) {
         Ok(t) => t,

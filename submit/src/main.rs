@@ -26,6 +26,7 @@ enum Command {
     Run(RunArgs),
     Status(StatusArgs),
     FailedFileset(FailedArgs),
+    Pre(PreArgs),
     NewPlugin(NewPluginArgs),
     Post(PostArgs),
     Lint(LintArgs),
@@ -193,6 +194,16 @@ struct PlanArgs {
     json: bool,
 }
 
+/// The DAGMan PRE script of every leaf node (DAGMan calls it; see docs/submit.md).
+#[derive(Args)]
+struct PreArgs {
+    rundir: PathBuf,
+    node: String,
+    /// $RETRY (recorded).
+    #[arg(allow_hyphen_values = true)]
+    rest: Vec<String>,
+}
+
 /// The DAGMan POST script of every node (DAGMan calls it; see docs/submit.md).
 #[derive(Args)]
 struct PostArgs {
@@ -234,6 +245,7 @@ fn main() -> ExitCode {
         Command::Run(a) => run_local(a),
         Command::Status(a) => run_status(a),
         Command::FailedFileset(a) => run_failed(a),
+        Command::Pre(a) => post::pre(&a.rundir, &a.node).map_err(anyhow::Error::msg),
         Command::NewPlugin(a) => casa_submit::scaffold::new_plugin(&a.dir, &a.name)
             .map(|root| {
                 eprintln!(

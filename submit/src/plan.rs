@@ -444,6 +444,10 @@ pub fn plan(
         );
         let _ = writeln!(
             dag,
+            "SCRIPT PRE {node} {submit_s} pre {rundir_s} $JOB $RETRY"
+        );
+        let _ = writeln!(
+            dag,
             "SCRIPT POST {node} {submit_s} post{post_mode} {rundir_s} $JOB $RETURN $RETRY $MAX_RETRIES"
         );
     }

@@ -175,3 +175,25 @@ fn decide_node(rundir: &Path, node: &str, ret: i32, skip_bad_files: bool) -> Dec
         None => decide(1, format!("{node}: job ended with {ret}, retrying")),
     }
 }
+
+/// The DAGMan PRE script of a leaf node: record the attempt's start in the node's state file
+/// and clear what an earlier attempt left in `nodes/<node>/casa-out`, so a stale partial can
+/// never be taken for this attempt's.
+pub fn pre(rundir: &Path, node: &str) -> Result<(), String> {
+    use casa_formats::{NodeState, NodeStatus};
+    if node.is_empty() || node.contains('/') || node.contains("..") {
+        return Err(format!("bad node name {node:?}"));
+    }
+    let out = rundir.join("nodes").join(node).join("casa-out");
+    match std::fs::remove_dir_all(&out) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("{}: {e}", out.display())),
+    }
+    let path = rundir.join("state").join(format!("{node}.json"));
+    let mut s = NodeState::read(&path)
+        .map_err(|e| e.to_string())?
+        .unwrap_or_else(|| NodeState::new(node));
+    s.status = NodeStatus::Running;
+    s.write(&path).map_err(|e| e.to_string())
+}
