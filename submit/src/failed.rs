@@ -51,3 +51,71 @@ pub fn failed_fileset(rundir: &Path) -> Result<(Fileset, usize), String> {
     out.datasets.retain(|d| !d.files.is_empty());
     Ok((out, nodes))
 }
+
+/// Prepare a run for resubmission: failed and skipped leaf nodes go back to pending (a skipped
+/// node's empty partial and skip record are removed). Returns the nodes reset.
+pub fn reset_failed(rundir: &Path) -> Result<Vec<String>, String> {
+    let mut reset = Vec::new();
+    let state_dir = rundir.join("state");
+    let entries = match std::fs::read_dir(&state_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(reset),
+        Err(e) => return Err(format!("{}: {e}", state_dir.display())),
+    };
+    for e in entries {
+        let p = e.map_err(|e| e.to_string())?.path();
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let Some(node) = name
+            .strip_suffix(".json")
+            .filter(|n| !n.ends_with(".skipped"))
+        else {
+            continue;
+        };
+        let Some(mut s) = NodeState::read(&p).map_err(|e| e.to_string())? else {
+            continue;
+        };
+        let skipped = state_dir.join(format!("{node}.skipped.json"));
+        if matches!(s.status, NodeStatus::Failed | NodeStatus::Skipped) || skipped.exists() {
+            if skipped.exists() {
+                let _ =
+                    std::fs::remove_file(rundir.join("partials").join(format!("{node}.partial")));
+                std::fs::remove_file(&skipped)
+                    .map_err(|e| format!("{}: {e}", skipped.display()))?;
+            }
+            s.status = NodeStatus::Pending;
+            s.message = "reset for resubmission".into();
+            s.write(&p).map_err(|e| e.to_string())?;
+            reset.push(node.to_string());
+        }
+    }
+    // Everything downstream (the merges that consumed the old outputs) runs again too.
+    if !reset.is_empty() {
+        if let Ok(text) = std::fs::read_to_string(rundir.join("casa.dag")) {
+            let dag = crate::dagrun::Dag::parse(&text)?;
+            let mut stack: Vec<usize> = reset
+                .iter()
+                .filter_map(|n| dag.index.get(n).copied())
+                .collect();
+            let mut seen: BTreeSet<usize> = stack.iter().copied().collect();
+            while let Some(i) = stack.pop() {
+                for &c in &dag.nodes[i].children {
+                    if seen.insert(c) {
+                        stack.push(c);
+                        let p = state_dir.join(format!("{}.json", dag.nodes[c].name));
+                        if let Some(mut s) = NodeState::read(&p).map_err(|e| e.to_string())? {
+                            s.status = NodeStatus::Pending;
+                            s.message = "reset: an input of this node is rerun".into();
+                            s.write(&p).map_err(|e| e.to_string())?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    reset.sort();
+    Ok(reset)
+}

@@ -27,6 +27,7 @@ enum Command {
     Status(StatusArgs),
     FailedFileset(FailedArgs),
     Pre(PreArgs),
+    Resubmit(ResubmitArgs),
     NewPlugin(NewPluginArgs),
     Post(PostArgs),
     Lint(LintArgs),
@@ -194,6 +195,22 @@ struct PlanArgs {
     json: bool,
 }
 
+/// Rerun only the failed and skipped nodes: locally, or with HTCondor's rescue DAG.
+#[derive(Args)]
+#[command(after_help = "Examples:
+  casa-submit resubmit runs/dimuon --local      # run them here now
+  casa-submit resubmit runs/dimuon              # then: cd runs/dimuon && condor_submit_dag casa.dag
+                                                # (DAGMan picks up its rescue DAG)")]
+struct ResubmitArgs {
+    rundir: PathBuf,
+    /// Run them on this machine now.
+    #[arg(long)]
+    local: bool,
+    /// Jobs at once with --local.
+    #[arg(short = 'j', long)]
+    jobs: Option<usize>,
+}
+
 /// The DAGMan PRE script of every leaf node (DAGMan calls it; see docs/submit.md).
 #[derive(Args)]
 struct PreArgs {
@@ -246,6 +263,7 @@ fn main() -> ExitCode {
         Command::Status(a) => run_status(a),
         Command::FailedFileset(a) => run_failed(a),
         Command::Pre(a) => post::pre(&a.rundir, &a.node).map_err(anyhow::Error::msg),
+        Command::Resubmit(a) => run_resubmit(a),
         Command::NewPlugin(a) => casa_submit::scaffold::new_plugin(&a.dir, &a.name)
             .map(|root| {
                 eprintln!(
@@ -568,6 +586,24 @@ fn run_failed(a: FailedArgs) -> Result<()> {
     eprintln!(
         "{steps} steps of {nodes} unfinished jobs written to {}",
         a.output.display()
+    );
+    Ok(())
+}
+
+fn run_resubmit(a: ResubmitArgs) -> Result<()> {
+    let reset = casa_submit::failed::reset_failed(&a.rundir).map_err(anyhow::Error::msg)?;
+    eprintln!("{} nodes reset: {}", reset.len(), reset.join(" "));
+    if a.local {
+        return run_local(RunArgs {
+            rundir: a.rundir,
+            jobs: a.jobs,
+            quiet: false,
+            json: false,
+        });
+    }
+    eprintln!(
+        "submit with: cd {} && condor_submit_dag casa.dag   (DAGMan reruns what its rescue DAG marks undone)",
+        a.rundir.display()
     );
     Ok(())
 }

@@ -276,6 +276,19 @@ fn a_permanent_failure_is_not_retried_or_is_skipped_and_reported() {
     skipped_steps.sort();
     assert!(!skipped_steps.is_empty());
     assert_eq!(steps, skipped_steps);
+    // Fix the input and resubmit: only the skipped nodes (and the merges above them) run
+    // again, and the result is complete.
+    std::fs::copy(fixture("root-zstd.root"), &bad).unwrap();
+    let o = casa_submit()
+        .arg("resubmit")
+        .arg(&rundir)
+        .args(["--local", "-j", "2"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let acc = result(&rundir);
+    assert_eq!(entries(&acc, "Bad"), 20000);
+    assert_eq!(entries(&acc, "ZZ"), 20000);
 }
 
 #[test]
