@@ -631,12 +631,24 @@ pub fn run(
             .write(&state_path(rundir, &node.name))
             .map_err(|e| e.to_string())?;
         let count = |s: NodeStatus| status.iter().filter(|&&x| x == s).count();
+        let finished = count(NodeStatus::Done) + count(NodeStatus::Skipped);
+        let elapsed = t0.elapsed().as_secs_f64();
+        let fresh = finished.saturating_sub(report.reused);
+        let eta = if fresh > 0 {
+            format!(
+                ", ETA {:.0} s",
+                elapsed / fresh as f64 * (n - finished) as f64
+            )
+        } else {
+            String::new()
+        };
         let line = format!(
-            "[{}/{} done, {} running, {} failed] {} {} ({})",
-            count(NodeStatus::Done) + count(NodeStatus::Skipped),
+            "[{}/{} done, {} running, {} failed, {:.0} events/s{eta}] {} {} ({})",
+            finished,
             n,
             running.len(),
             count(NodeStatus::Failed),
+            report.events as f64 / elapsed.max(1e-9),
             node.name,
             match status[i] {
                 NodeStatus::Done => "done",
