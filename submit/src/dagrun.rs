@@ -232,6 +232,14 @@ pub fn expand(value: &str, vars: &[(String, String)], node: &str) -> String {
     out
 }
 
+/// Signal a job's process group. Never a group id below 2: `killpg(1)` or a negative pid
+/// would reach every process on the machine.
+fn kill_group(pgid: u32, sig: nix::sys::signal::Signal) {
+    if pgid > 1 && pgid <= i32::MAX as u32 {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid as i32), sig);
+    }
+}
+
 /// Options of a local run.
 #[derive(Debug, Clone)]
 pub struct LocalRunOptions {
@@ -493,12 +501,17 @@ pub fn run(
         } else {
             if let Some(pgid) = s.pgid.take() {
                 // A runner killed mid-attempt leaves its job running: stop it before the node
-                // runs again, so two attempts never write the same outputs.
-                let _ = Command::new("kill")
-                    .arg("-KILL")
-                    .arg(format!("-{pgid}"))
-                    .stderr(Stdio::null())
-                    .status();
+                // runs again, so two attempts never write the same outputs. Process ids are
+                // reused, so only a group whose leader still works in this run directory is
+                // ours to kill.
+                let cwd = std::fs::read_link(format!("/proc/{pgid}/cwd")).ok();
+                let ours = cwd.is_some_and(|c| {
+                    c.starts_with(rundir)
+                        || std::fs::canonicalize(rundir).is_ok_and(|r| c.starts_with(r))
+                });
+                if ours {
+                    kill_group(pgid, nix::sys::signal::Signal::SIGKILL);
+                }
             }
             s.status = NodeStatus::Pending;
         }
@@ -524,10 +537,7 @@ pub fn run(
             report.interrupted = true;
             for &pid in children.lock().expect("children lock").iter() {
                 // The job's whole process group.
-                let _ = Command::new("kill")
-                    .arg("-TERM")
-                    .arg(format!("-{pid}"))
-                    .status();
+                kill_group(pid, nix::sys::signal::Signal::SIGTERM);
             }
         }
         while !report.interrupted && running.len() < opts.jobs.max(1) {

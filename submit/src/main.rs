@@ -88,6 +88,9 @@ struct StatusArgs {
     rundir: PathBuf,
     #[arg(long)]
     json: bool,
+    /// Print again every N seconds until every node is done, skipped or failed.
+    #[arg(long, value_name = "SECONDS")]
+    watch: Option<u64>,
 }
 
 #[derive(Args, Clone)]
@@ -534,8 +537,23 @@ fn run_local(a: RunArgs) -> Result<()> {
 }
 
 fn run_status(a: StatusArgs) -> Result<()> {
-    let s = casa_submit::status::status(&a.rundir).map_err(anyhow::Error::msg)?;
-    if a.json {
+    loop {
+        let s = casa_submit::status::status(&a.rundir).map_err(anyhow::Error::msg)?;
+        print_status(&s, a.json)?;
+        let open = s.by_status.get("pending").copied().unwrap_or(0)
+            + s.by_status.get("running").copied().unwrap_or(0);
+        match a.watch {
+            Some(secs) if open > 0 => {
+                std::thread::sleep(std::time::Duration::from_secs(secs.max(1)))
+            }
+            _ => return Ok(()),
+        }
+    }
+}
+
+fn print_status(s: &casa_submit::status::Status, json: bool) -> Result<()> {
+    let a_json = json;
+    if a_json {
         println!("{}", serde_json::to_string(&s)?);
         return Ok(());
     }
@@ -570,6 +588,18 @@ fn run_status(a: StatusArgs) -> Result<()> {
     }
     for c in &s.corrupt_state_files {
         println!("corrupt: {c}");
+    }
+    if let Some(g) = &s.grid {
+        let get = |k: &str| g.get(k).copied().unwrap_or(0);
+        println!(
+            "HTCondor (casa.status): {} of {} nodes done, {} queued ({} idle, {} held), {} failed",
+            get("NodesDone"),
+            get("NodesTotal"),
+            get("NodesQueued"),
+            get("JobProcsIdle"),
+            get("JobProcsHeld"),
+            get("NodesFailed")
+        );
     }
     Ok(())
 }

@@ -195,5 +195,9 @@ pub fn pre(rundir: &Path, node: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .unwrap_or_else(|| NodeState::new(node));
     s.status = NodeStatus::Running;
+    if let Ok(spec) = casa_formats::JobSpec::read(&rundir.join("jobs").join(format!("{node}.json")))
+    {
+        s.events_expected = spec.entries();
+    }
     s.write(&path).map_err(|e| e.to_string())
 }

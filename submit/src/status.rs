@@ -20,6 +20,34 @@ pub struct Status {
     pub events_done: u64,
     pub events_per_second: f64,
     pub corrupt_state_files: Vec<String>,
+    /// What DAGMan's node status file (`casa.status`) says, when the run is on HTCondor.
+    pub grid: Option<std::collections::BTreeMap<String, i64>>,
+}
+
+/// The DAG-level counters of DAGMan's node status file (ClassAd text): nodes done, queued,
+/// failed, job procs idle and held, ...
+pub fn grid_status(text: &str) -> Option<std::collections::BTreeMap<String, i64>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut in_dag = false;
+    for line in text.lines() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            in_dag = false;
+        }
+        if l.replace(' ', "").starts_with("Type=\"DagStatus\"") {
+            in_dag = true;
+        }
+        if !in_dag {
+            continue;
+        }
+        if let Some((k, v)) = l.split_once('=') {
+            let v = v.split(';').next().unwrap_or("").trim();
+            if let Ok(n) = v.parse::<i64>() {
+                out.insert(k.trim().to_string(), n);
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 fn name(s: NodeStatus) -> &'static str {
@@ -154,5 +182,20 @@ pub fn status(rundir: &Path) -> Result<Status, String> {
     if last > first {
         st.events_per_second = st.events_done as f64 / (last - first);
     }
+    st.grid = std::fs::read_to_string(rundir.join("casa.status"))
+        .ok()
+        .and_then(|t| grid_status(&t));
     Ok(st)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_dagmans_node_status_file() {
+        let text = "[\n  Type = \"DagStatus\";\n  DagFiles = { \"casa.dag\" };\n  DagStatus = 3; /* \"STATUS_SUBMITTED ()\" */\n  NodesTotal = 12;\n  NodesDone = 11;\n  NodesQueued = 1;\n  NodesFailed = 0;\n  JobProcsHeld = 1;\n  JobProcsIdle = 0;\n]\n[\n  Type = \"NodeStatus\";\n  Node = \"A\";\n  NodeStatus = 5;\n]\n";
+        let g = super::grid_status(text).unwrap();
+        assert_eq!(g["NodesDone"], 11);
+        assert_eq!(g["JobProcsHeld"], 1);
+        assert!(!g.contains_key("NodeStatus"));
+    }
 }

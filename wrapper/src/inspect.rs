@@ -42,7 +42,9 @@ pub fn run(args: InspectArgs) -> Result<()> {
             .build_global()
             .ok();
     }
-    let file = RootFile::open(&args.file)?;
+    // Any input a job can read: local paths, file: and root:// URLs (through XRootD).
+    let source = crate::run::open_input(&args.file, &Default::default())?;
+    let file = RootFile::from_source(std::sync::Arc::new(source))?;
     let out = std::io::stdout();
     let mut out = out.lock();
     if !args.dump.is_empty() {

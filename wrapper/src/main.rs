@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use casa_formats::ExitClass;
 use casa_wrapper::{inspect, run};
@@ -39,7 +39,8 @@ enum Command {
 
 Examples:
   casa-wrapper run --job jobs/leaf-000017.json --plugin libdimuon.so --out leaf-000017.partial
-  casa-wrapper run --job job.json --plugin ./libdimuon.so --out p.partial --metrics p.metrics.json"
+  casa-wrapper run --job job.json --plugin ./libdimuon.so --out p.partial --metrics p.metrics.json
+  casa-wrapper run --job job.json --plugin ./libdimuon.so --out p.partial --xcache root://xcache:1094"
 )]
 struct RunArgs {
     /// The job spec (JSON: the chunks to read).
@@ -63,6 +64,42 @@ struct RunArgs {
     /// Print a one-line JSON summary on success.
     #[arg(long)]
     json: bool,
+    /// Read root:// inputs through this XCache, the input's own server as the fallback
+    /// (root://origin//store/x.root is read as root://HOST:PORT//store/x.root first).
+    #[arg(long, env = "CASA_XCACHE", value_name = "root://HOST:PORT", value_parser = xcache_arg)]
+    xcache: Option<String>,
+    /// Deadline of one open of a remote input (connect, log in, open, stat), in seconds.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = seconds_arg)]
+    open_timeout: Duration,
+    /// Deadline of one read request of a remote input, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = seconds_arg)]
+    read_timeout: Duration,
+    /// Rounds over the input's servers (XCache, origin) for a failing remote request before
+    /// the job exits as retryable (10).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    io_attempts: u32,
+    /// Pause after the first failed round, in seconds; doubled after each further one.
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = seconds_arg)]
+    io_backoff: Duration,
+    /// Read each basket of a remote input with its own request instead of vector reads.
+    #[arg(long)]
+    no_vector_reads: bool,
+}
+
+/// An empty value (`CASA_XCACHE=`) means no cache.
+fn xcache_arg(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Ok(String::new());
+    }
+    xrd_sys::parse_xcache(s).map_err(|e| e.to_string())
+}
+
+fn seconds_arg(s: &str) -> Result<Duration, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .and_then(|v| Duration::try_from_secs_f64(v).ok())
+        .ok_or_else(|| format!("{s:?} is not a number of seconds"))
 }
 
 fn main() -> ExitCode {
@@ -113,6 +150,17 @@ fn run_job(args: RunArgs, started: Instant) -> ExitCode {
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             > 1,
+        input: run::InputOptions {
+            xcache: args.xcache.filter(|x| !x.is_empty()),
+            xrd: xrd_sys::XrdOptions {
+                open_timeout: args.open_timeout,
+                read_timeout: args.read_timeout,
+                attempts: args.io_attempts,
+                backoff: args.io_backoff,
+                vector_reads: !args.no_vector_reads,
+                ..xrd_sys::XrdOptions::default()
+            },
+        },
     };
     match run::run(&opts, started, &evicted) {
         Ok(summary) => {

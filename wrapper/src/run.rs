@@ -3,6 +3,7 @@
 //! and write the partial result and the metrics atomically. Every failure ends in one exit
 //! class from `casa_formats::ExitClass`.
 
+use std::collections::BTreeMap;
 use std::ffi::{c_void, CString};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,6 +60,93 @@ pub struct RunOptions {
     /// Read the next batch while the plugin processes the current one (uses one more
     /// thread; worth it when the job has more than one core).
     pub pipeline: bool,
+    /// How remote (`root://`) inputs are read.
+    pub input: InputOptions,
+}
+
+/// How inputs are opened and read: the XCache and the XRootD deadlines, retries and vector
+/// reads. Local files ignore it.
+#[derive(Debug, Clone, Default)]
+pub struct InputOptions {
+    /// Read `root://` inputs through this XCache (`root://host:port`), with the input's own
+    /// server as the fallback, as coffea-casa's `root://xcache//` does.
+    pub xcache: Option<String>,
+    pub xrd: xrd_sys::XrdOptions,
+}
+
+/// An input file: local, or remote through XrdCl.
+pub enum Input {
+    Local(LocalFile),
+    Remote(xrd_sys::XrdSource),
+}
+
+impl Input {
+    /// The metrics key: "local", or `host:port` of the server serving now.
+    fn server(&self) -> String {
+        match self {
+            Input::Local(_) => "local".into(),
+            Input::Remote(s) => {
+                let now = s.server();
+                if now.is_empty() {
+                    xrd_sys::server_of(s.name()).unwrap_or_default()
+                } else {
+                    now
+                }
+            }
+        }
+    }
+
+    fn source(&self) -> &dyn ByteSource {
+        match self {
+            Input::Local(f) => f,
+            Input::Remote(s) => s,
+        }
+    }
+}
+
+impl ByteSource for Input {
+    fn name(&self) -> &str {
+        self.source().name()
+    }
+    fn size(&self) -> u64 {
+        self.source().size()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.source().read_at(offset, buf)
+    }
+    fn read_ranges(&self, ranges: &[ByteRange]) -> std::io::Result<Vec<Vec<u8>>> {
+        self.source().read_ranges(ranges)
+    }
+    fn stats(&self) -> rootio::ReadStats {
+        self.source().stats()
+    }
+}
+
+/// Open an input: a local path or `file:` URL directly, a `root://` URL through XrdCl (via
+/// the XCache first when one is set). Errors name the input and carry the I/O error whose
+/// kind [`classify`] turns into the exit class.
+pub fn open_input(file: &str, opts: &InputOptions) -> Result<Input, rootio::Error> {
+    let fail = |source: std::io::Error| rootio::Error::Open {
+        file: file.to_string(),
+        source,
+    };
+    if xrd_sys::is_remote(file) {
+        let urls = xrd_sys::input_urls(file, opts.xcache.as_deref());
+        return xrd_sys::XrdSource::open(file, urls, opts.xrd.clone())
+            .map(Input::Remote)
+            .map_err(|e| fail(e.into()));
+    }
+    if file.contains("://") && !file.starts_with("file:") {
+        return Err(fail(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "unsupported URL scheme: casa reads local paths, file: and root:// URLs",
+        )));
+    }
+    let path = file
+        .strip_prefix("file://")
+        .or_else(|| file.strip_prefix("file:"))
+        .unwrap_or(file);
+    LocalFile::open(path).map(Input::Local).map_err(fail)
 }
 
 /// A failed run: the exit class and a message naming what failed.
@@ -101,10 +189,24 @@ fn classify(e: &rootio::Error) -> ExitClass {
     }
 }
 
+/// Read latency per input server ("local" for files, `host:port` for XRootD).
+type Latencies = Arc<Mutex<BTreeMap<String, Latency>>>;
+
 /// A byte source that times every request, for the latency metrics.
 struct Timed {
-    inner: LocalFile,
-    latency: Arc<Mutex<Latency>>,
+    inner: Input,
+    latency: Latencies,
+}
+
+impl Timed {
+    fn record(&self, d: Duration, times: usize) {
+        // Keyed by the server that answered: a fallback moves later requests elsewhere.
+        let mut map = self.latency.lock().expect("latency lock");
+        let l = map.entry(self.inner.server()).or_default();
+        for _ in 0..times {
+            l.record(d);
+        }
+    }
 }
 
 impl ByteSource for Timed {
@@ -117,20 +219,14 @@ impl ByteSource for Timed {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         let t = Instant::now();
         let r = self.inner.read_at(offset, buf);
-        self.latency
-            .lock()
-            .expect("latency lock")
-            .record(t.elapsed());
+        self.record(t.elapsed(), 1);
         r
     }
     fn read_ranges(&self, ranges: &[ByteRange]) -> std::io::Result<Vec<Vec<u8>>> {
         let t = Instant::now();
         let r = self.inner.read_ranges(ranges);
-        let mut l = self.latency.lock().expect("latency lock");
         // One vector read: its latency, counted once per range it served.
-        for _ in ranges {
-            l.record(t.elapsed());
-        }
+        self.record(t.elapsed(), ranges.len());
         r
     }
     fn stats(&self) -> rootio::ReadStats {
@@ -241,7 +337,7 @@ fn run_inner(
     let cnames: Vec<CString> = names.iter().map(|n| cstring(n)).collect();
     let mut session =
         Session::start(&plugin).map_err(|e| Failure::new(ExitClass::PluginFault, e.to_string()))?;
-    let latency = Arc::new(Mutex::new(Latency::new()));
+    let latency: Latencies = Arc::default();
     let mut batch_time = Latency::new();
     let mut covered = Vec::with_capacity(job.chunks.len());
     let mut first_event = None;
@@ -260,26 +356,7 @@ fn run_inner(
             Failure::new(class, msg)
         };
         let t = Instant::now();
-        let path = chunk
-            .file
-            .strip_prefix("file://")
-            .or_else(|| chunk.file.strip_prefix("file:"))
-            .unwrap_or(&chunk.file);
-        if chunk.file.contains("://") && !chunk.file.starts_with("file:") {
-            return Err(Failure::new(
-                ExitClass::PermanentInput,
-                format!(
-                    "{}: remote inputs need the XRootD client, which this build does not have yet",
-                    chunk.file
-                ),
-            ));
-        }
-        let source = LocalFile::open(path).map_err(|source| {
-            fail_input(rootio::Error::Open {
-                file: chunk.file.clone(),
-                source,
-            })
-        })?;
+        let source = open_input(&chunk.file, &opts.input).map_err(fail_input)?;
         let source = Arc::new(Timed {
             inner: source,
             latency: latency.clone(),
@@ -445,10 +522,9 @@ fn run_inner(
     metrics.decode_s = decode_s;
     metrics.plugin_s = plugin_s;
     metrics.time_to_first_event_ms = first_event.map_or(0.0, |d| d.as_secs_f64() * 1e3);
-    metrics.read_latency_us.insert(
-        "local".into(),
-        latency.lock().expect("latency lock").encode(),
-    );
+    for (server, l) in latency.lock().expect("latency lock").iter() {
+        metrics.read_latency_us.insert(server.clone(), l.encode());
+    }
     metrics.batch_time_us = batch_time.encode();
     if evicted.load(Ordering::Relaxed) {
         return Err(Failure::new(

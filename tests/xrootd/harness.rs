@@ -1,0 +1,407 @@
+//! Real XRootD servers for integration tests: Debian's `xrootd` as a data server (the
+//! "origin") and as an XCache in front of it, configured from `tests/xrootd/*.cfg`.
+//!
+//! Each test runs in its own private network namespace ([`isolated`] re-executes the test
+//! under `unshare -n`): the servers listen on that namespace's loopback only (XRootD 5.5 has
+//! no listen-address setting and binds every interface), nothing is reachable from the host,
+//! and tests running in parallel can all use the same ports. Servers are stopped by pid when
+//! [`Servers`] drops, which also happens when the test panics; and as the test is the init of
+//! its own PID namespace, a test killed outright takes its servers with it.
+//!
+//! Included with `#[path]` by the test binaries of xrd-sys and casa-wrapper.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ORIGIN_PORT: u16 = 11094;
+pub const XCACHE_PORT: u16 = 11095;
+
+const INSIDE: &str = "CASA_XRD_TEST_NETNS";
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Run the test named `test` (its path inside the test binary, as libtest names it) in a
+/// private network namespace. Returns `true` inside the namespace: run the body. Returns
+/// `false` in the calling process once the run inside passed, and panics if it failed.
+pub fn isolated(test: &str) -> bool {
+    if std::env::var_os(INSIDE).is_some() {
+        let up = Command::new("ip")
+            .args(["link", "set", "lo", "up"])
+            .status()
+            .expect("run ip (iproute2)");
+        assert!(
+            up.success(),
+            "cannot bring up loopback in the test's network namespace"
+        );
+        return true;
+    }
+    assert!(
+        is_root(),
+        "the XRootD tests need root: they run the servers in a private network namespace \
+         (unshare -n) and start xrootd as the xrootd user (-R xrootd)"
+    );
+    let exe = std::env::current_exe().expect("test binary path");
+    // A PID namespace too, with the test as its init: if the test dies (a panic, or the
+    // runner's timeout kills unshare), the kernel kills the servers with it.
+    let status = Command::new("unshare")
+        .args(["--net", "--pid", "--fork", "--kill-child", "--"])
+        .arg(exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(INSIDE, "1")
+        // Nothing can be downloaded in there (e.g. when a test builds a plugin).
+        .env("CARGO_NET_OFFLINE", "true")
+        .status()
+        .expect("run unshare (util-linux)");
+    assert!(
+        status.success(),
+        "{test} failed inside its network namespace ({status}); its output is above"
+    );
+    false
+}
+
+/// Run the calling test where the XRootD client library looks uninstalled: in a private mount
+/// namespace with an empty file bound over libXrdCl.so.3, as on a worker without XRootD.
+/// Returns `true` there, `false` in the caller once that run passed.
+pub fn without_xrootd_client(test: &str) -> bool {
+    const HIDDEN: &str = "CASA_XRD_TEST_NO_CLIENT";
+    if std::env::var_os(HIDDEN).is_some() {
+        return true;
+    }
+    assert!(
+        is_root(),
+        "this test needs root: it hides libXrdCl in a mount namespace"
+    );
+    let ldconfig = Command::new("ldconfig")
+        .arg("-p")
+        .output()
+        .expect("run ldconfig");
+    let listing = String::from_utf8_lossy(&ldconfig.stdout);
+    let lib = listing
+        .lines()
+        .find(|l| l.trim_start().starts_with("libXrdCl.so.3 "))
+        .and_then(|l| l.rsplit("=> ").next())
+        .map(|p| std::fs::canonicalize(p.trim()).expect("libXrdCl path"))
+        .expect("libXrdCl.so.3 is installed (libxrdcl3)");
+    let exe = std::env::current_exe().expect("test binary path");
+    // unshare -m makes mounts private: the host keeps its library.
+    let status = Command::new("unshare")
+        .args([
+            "-m",
+            "--",
+            "sh",
+            "-c",
+            "mount --bind /dev/null \"$0\" && exec \"$@\"",
+        ])
+        .arg(lib)
+        .arg(exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(HIDDEN, "1")
+        .env("CARGO_NET_OFFLINE", "true")
+        .status()
+        .expect("run unshare (util-linux)");
+    assert!(
+        status.success(),
+        "{test} failed without libXrdCl ({status}); its output is above"
+    );
+    false
+}
+
+fn templates() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/xrootd")
+}
+
+fn xrootd_uid_gid() -> (u32, u32) {
+    let id = |flag: &str| -> u32 {
+        let o = Command::new("id")
+            .args([flag, "xrootd"])
+            .output()
+            .expect("run id");
+        assert!(
+            o.status.success(),
+            "no xrootd user: install Debian's xrootd-server (ci/setup does)"
+        );
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .parse()
+            .expect("numeric id")
+    };
+    (id("-u"), id("-g"))
+}
+
+/// One xrootd process.
+pub struct Server {
+    pub name: &'static str,
+    pub port: u16,
+    cfg: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+    paused: bool,
+}
+
+impl Server {
+    /// `root://127.0.0.1:PORT//PATH` for an absolute `path` such as `/store/x.root`.
+    pub fn url(&self, path: &str) -> String {
+        format!("root://127.0.0.1:{}/{}", self.port, path)
+    }
+
+    /// `root://127.0.0.1:PORT`.
+    pub fn address(&self) -> String {
+        format!("root://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Start and wait until the port accepts connections.
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "{} already runs", self.name);
+        let mut cmd = Command::new("xrootd");
+        // xrootd refuses to run as root; -R makes it switch to the xrootd user (same pid).
+        if is_root() {
+            cmd.args(["-R", "xrootd"]);
+        }
+        // Log to stderr (`-l -`), appended to our log file: with a log file of its own,
+        // xrootd 5.5.3 starts a log-rotation thread whose getenv races the main thread's
+        // setenv, and about one start in fifty dies of SIGSEGV.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("server log file");
+        cmd.arg("-n")
+            .arg(self.name)
+            .arg("-c")
+            .arg(&self.cfg)
+            .args(["-l", "-"])
+            .arg("-p")
+            .arg(self.port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        let child = cmd
+            .spawn()
+            .expect("start xrootd: install Debian's xrootd-server (ci/setup does)");
+        self.child = Some(child);
+        let addr: SocketAddr = ([127, 0, 0, 1], self.port).into();
+        let t = Instant::now();
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            if let Some(st) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                panic!("{} exited at start ({st}):\n{}", self.name, self.log_text());
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "{} does not answer on port {} after 10 s:\n{}",
+                self.name,
+                self.port,
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        if let Some(pid) = self.pid() {
+            let _ = Command::new("kill")
+                .args(["-s", sig, &pid.to_string()])
+                .status();
+        }
+    }
+
+    /// SIGKILL, as a crashed server: connections reset, nothing answers.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.paused = false;
+    }
+
+    /// SIGSTOP: the server hangs (connections stay open, the kernel still accepts).
+    pub fn pause(&mut self) {
+        self.signal("STOP");
+        self.paused = true;
+    }
+
+    pub fn resume(&mut self) {
+        self.signal("CONT");
+        self.paused = false;
+    }
+
+    /// SIGTERM, then SIGKILL after 5 s.
+    pub fn stop(&mut self) {
+        if self.paused {
+            self.resume();
+        }
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", &c.id().to_string()])
+            .status();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = c.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.start();
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// An origin exporting `/store` and an XCache in front of it (started on demand), with their
+/// directories in a scratch directory.
+pub struct Servers {
+    pub origin: Server,
+    pub xcache: Server,
+    base: tempfile::TempDir,
+}
+
+impl Servers {
+    /// Prepare both servers (not started). `files`: `(path under /store, local file)`.
+    pub fn new(files: &[(&str, &Path)]) -> Servers {
+        let base = tempfile::Builder::new()
+            .prefix("casa-xrootd-")
+            .tempdir()
+            .expect("scratch directory");
+        let b = base.path();
+        let (uid, gid) = if is_root() {
+            xrootd_uid_gid()
+        } else {
+            (u32::MAX, u32::MAX)
+        };
+        let mkdir = |p: &Path, owned: bool| {
+            std::fs::create_dir_all(p).unwrap();
+            set_mode(p, 0o755);
+            if owned && uid != u32::MAX {
+                std::os::unix::fs::chown(p, Some(uid), Some(gid)).unwrap();
+            }
+        };
+        // The server runs as the xrootd user: it must reach the export and own its run and
+        // cache directories.
+        set_mode(b, 0o755);
+        mkdir(&b.join("export/store"), false);
+        mkdir(&b.join("run"), true);
+        mkdir(&b.join("run/origin"), true);
+        mkdir(&b.join("run/xcache"), true);
+        mkdir(&b.join("cache"), true);
+        for (path, src) in files {
+            let dst = b.join("export/store").join(path);
+            mkdir(dst.parent().unwrap(), false);
+            std::fs::copy(src, &dst)
+                .unwrap_or_else(|e| panic!("copy {} to the export: {e}", src.display()));
+            set_mode(&dst, 0o644);
+        }
+        let render = |name: &str, origin: &str| -> PathBuf {
+            let text = std::fs::read_to_string(templates().join(format!("{name}.cfg")))
+                .expect("tests/xrootd config template");
+            let out = b.join(format!("{name}.cfg"));
+            std::fs::write(
+                &out,
+                text.replace("@BASE@", &b.to_string_lossy())
+                    .replace("@NAME@", name)
+                    .replace("@ORIGIN@", origin),
+            )
+            .unwrap();
+            out
+        };
+        let origin_addr = format!("127.0.0.1:{ORIGIN_PORT}");
+        let server = |name: &'static str, port: u16| Server {
+            name,
+            port,
+            cfg: render(name, &origin_addr),
+            log: b.join(format!("run/{name}.log")),
+            child: None,
+            paused: false,
+        };
+        Servers {
+            origin: server("origin", ORIGIN_PORT),
+            xcache: server("xcache", XCACHE_PORT),
+            base,
+        }
+    }
+
+    /// Prepare and start the origin only.
+    pub fn origin(files: &[(&str, &Path)]) -> Servers {
+        let mut s = Servers::new(files);
+        s.origin.start();
+        s
+    }
+
+    /// Prepare and start the origin and the XCache.
+    pub fn both(files: &[(&str, &Path)]) -> Servers {
+        let mut s = Servers::origin(files);
+        s.xcache.start();
+        s
+    }
+
+    /// The exported copy of a file (to change its mode, say).
+    pub fn exported(&self, path: &str) -> PathBuf {
+        self.base.path().join("export/store").join(path)
+    }
+
+    /// Data files in the XCache's directory (without the `.cinfo` bookkeeping), with sizes.
+    pub fn cached(&self) -> Vec<(PathBuf, u64)> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.base.path().join("cache")];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                let Ok(meta) = e.metadata() else { continue };
+                if meta.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_none_or(|x| x != "cinfo") {
+                    out.push((p, meta.len()));
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        // The cache first: it talks to the origin.
+        self.xcache.stop();
+        self.origin.stop();
+    }
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
