@@ -192,6 +192,21 @@ fn root_inputs_give_the_local_results_direct_and_through_the_cache() {
         }
     }
 
+    // `casa-wrapper inspect --dump` prints the same values from root:// as from the file.
+    let dump = |f: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_casa-wrapper"))
+            .args([
+                "inspect", f, "--tree", "Events", "--dump", "nMuon", "Muon_pt",
+            ])
+            .args(["--entries", "0:50", "--json"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["branches"].clone()
+    };
+    assert_eq!(dump(&tt_url), dump(path_str(&ttbar())));
+
     // The dimuon histogram: local, from the data server, through the XCache (cold, then
     // warm), with and without vector reads, and with the cache from the environment.
     let (want, local_m) = dimuon_job(path_str(&zz()), path_str(&ttbar()), &[]);
