@@ -589,6 +589,15 @@ fn print_status(s: &casa_submit::status::Status, json: bool) -> Result<()> {
     for c in &s.corrupt_state_files {
         println!("corrupt: {c}");
     }
+    if let Some(j) = &s.jobs {
+        println!(
+            "HTCondor jobs (logs/casa.log): {}",
+            j.iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if let Some(g) = &s.grid {
         let get = |k: &str| g.get(k).copied().unwrap_or(0);
         println!(

@@ -22,6 +22,36 @@ pub struct Status {
     pub corrupt_state_files: Vec<String>,
     /// What DAGMan's node status file (`casa.status`) says, when the run is on HTCondor.
     pub grid: Option<std::collections::BTreeMap<String, i64>>,
+    /// Jobs by their last event in the job event log (`logs/casa.log`): idle, running, held,
+    /// finished.
+    pub jobs: Option<std::collections::BTreeMap<String, usize>>,
+}
+
+/// The state of every job in an HTCondor job event log (userlog text): the last event of
+/// each `(cluster.proc.subproc)` decides idle, running, held or finished.
+pub fn job_states(text: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut last: BTreeMap<&str, &'static str> = BTreeMap::new();
+    for line in text.lines() {
+        let (Some(code), Some(rest)) = (line.get(..3), line.get(4..)) else {
+            continue;
+        };
+        let Some(id) = rest.strip_prefix('(').and_then(|r| r.split(')').next()) else {
+            continue;
+        };
+        let state = match code {
+            "000" | "013" => "idle",
+            "001" => "running",
+            "012" => "held",
+            "005" | "009" => "finished",
+            _ => continue,
+        };
+        last.insert(id, state);
+    }
+    let mut out = BTreeMap::new();
+    for s in last.values() {
+        *out.entry(s.to_string()).or_default() += 1;
+    }
+    out
 }
 
 /// The DAG-level counters of DAGMan's node status file (ClassAd text): nodes done, queued,
@@ -197,5 +227,17 @@ mod tests {
         assert_eq!(g["NodesDone"], 11);
         assert_eq!(g["JobProcsHeld"], 1);
         assert!(!g.contains_key("NodeStatus"));
+    }
+
+    #[test]
+    fn reads_the_job_event_log() {
+        let log = "000 (012.000.000) 2026-11-22 01:00:00 Job submitted from host: <127.0.0.1:9618>\n...\n\
+                   000 (013.000.000) 2026-11-22 01:00:00 Job submitted from host: <127.0.0.1:9618>\n...\n\
+                   001 (012.000.000) 2026-11-22 01:00:01 Job executing on host: <127.0.0.1:9618>\n...\n\
+                   000 (014.000.000) 2026-11-22 01:00:02 Job submitted from host: <127.0.0.1:9618>\n...\n\
+                   012 (014.000.000) 2026-11-22 01:00:03 Job was held.\n...\n\
+                   005 (012.000.000) 2026-11-22 01:00:04 Job terminated.\n...\n";
+        let s = super::job_states(log);
+        assert_eq!((s["finished"], s["idle"], s["held"]), (1, 1, 1));
     }
 }

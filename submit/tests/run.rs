@@ -346,3 +346,39 @@ fn damaged_state_and_deleted_partials() {
     let s = casa_submit().arg("status").arg(&rundir).output().unwrap();
     assert!(String::from_utf8_lossy(&s.stdout).contains("corrupt"));
 }
+
+#[test]
+fn ctrl_c_stops_the_jobs_and_a_second_run_finishes() {
+    let files = || vec![("ZZ", vec![fixture("root-zstd.root")])];
+    let (_c, clean) = planned("misbehave", &files(), &[]);
+    assert!(run(&clean, &[]).status.success());
+    let (_d, rundir) = planned("misbehave", &files(), &[]);
+    let child = casa_submit()
+        .arg("run")
+        .arg(&rundir)
+        .args(["-j", "2", "--quiet"])
+        .env("CASA_TEST_MODE", "slow")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    // No job of this run is left running, and no node is left marked running.
+    for e in std::fs::read_dir(rundir.join("state")).unwrap() {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
+        if v.get("status").is_some() {
+            assert_ne!(v["status"], "running", "{v}");
+        }
+    }
+    let o = run(&rundir, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(result(&rundir), result(&clean));
+}
