@@ -124,6 +124,16 @@ pub fn read(path: &Path) -> Result<(PartialHeader, Vec<u8>), PartialError> {
     decode(&bytes, &name)
 }
 
+/// The checksum stored at the end of a partial file (hex), if it is long enough to have one.
+pub fn stored_checksum(path: &Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    f.seek(SeekFrom::End(-8)).ok()?;
+    let mut b = [0u8; 8];
+    f.read_exact(&mut b).ok()?;
+    Some(format!("{:016x}", u64::from_le_bytes(b)))
+}
+
 /// Verify and decode the bytes of a partial; `name` is used in errors.
 pub fn decode(bytes: &[u8], name: &str) -> Result<(PartialHeader, Vec<u8>), PartialError> {
     let path = || name.to_string();

@@ -50,6 +50,10 @@ pub struct NodeState {
     /// Events its verified partial holds.
     #[serde(default)]
     pub events_done: u64,
+    /// The verified partial's own checksum (its trailing xxh64, hex), to tell later whether
+    /// the file on disk is still the one that was verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_checksum: Option<String>,
     /// Process group of the attempt running now (local runs), so a restarted runner can stop
     /// an attempt its killed predecessor left behind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,6 +89,7 @@ impl NodeState {
             message: String::new(),
             events_expected: 0,
             events_done: 0,
+            partial_checksum: None,
             pgid: None,
         }
     }

@@ -515,6 +515,13 @@ pub fn run(
             }
             s.status = NodeStatus::Pending;
         }
+        if s.events_expected == 0 && node.name.starts_with("leaf-") {
+            if let Ok(spec) = casa_formats::JobSpec::read(
+                &rundir.join("jobs").join(format!("{}.json", node.name)),
+            ) {
+                s.events_expected = spec.entries();
+            }
+        }
         states.push(s);
     }
     let children: Arc<Mutex<Vec<u32>>> = Arc::new(Mutex::new(Vec::new()));
@@ -619,6 +626,8 @@ pub fn run(
             states[i].status = status[i];
             if let Ok((h, _)) = partial::read(&output_of(rundir, &node.name)) {
                 states[i].events_done = h.events;
+                states[i].partial_checksum =
+                    partial::stored_checksum(&output_of(rundir, &node.name));
                 if node.name.starts_with("leaf-") {
                     report.events += h.events;
                 }

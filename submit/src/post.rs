@@ -88,9 +88,10 @@ fn record(rundir: &Path, node: &str, ret: i32, d: &Decision, last_retry: bool) {
     s.message = d.message.clone();
     s.pgid = None;
     if s.status == NodeStatus::Done && node.starts_with("leaf-") {
-        if let Ok((h, _)) = partial::read(&rundir.join("partials").join(format!("{node}.partial")))
-        {
+        let published = rundir.join("partials").join(format!("{node}.partial"));
+        if let Ok((h, _)) = partial::read(&published) {
             s.events_done = h.events;
+            s.partial_checksum = partial::stored_checksum(&published);
         }
     }
     // A state file that cannot be written must not turn a good attempt into a failure.

@@ -163,6 +163,10 @@ fn a_clean_run_equals_one_job_over_everything() {
     assert_eq!(s["events_done"], 40000);
     assert_eq!(s["events_planned"], 40000);
     assert_eq!(s["by_status"]["done"], s["nodes"]);
+    let leaf = state(&rundir, "leaf-000000");
+    assert_eq!(leaf["partial_checksum"].as_str().map(str::len), Some(16));
+    assert!(leaf["events_expected"].as_u64().unwrap() > 0);
+    assert_eq!(leaf["events_expected"], leaf["events_done"]);
     // Running again does nothing and changes nothing.
     let o = run(&rundir, &[]);
     assert!(o.status.success());
