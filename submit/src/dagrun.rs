@@ -199,6 +199,30 @@ pub fn parse_submit(text: &str) -> HashMap<String, String> {
     m
 }
 
+/// The job's `environment` in HTCondor's new syntax (`"A=1 B='two words'"`), as pairs.
+/// The runner passes its own environment on too, as `getenv = true` would.
+pub fn parse_environment(value: &str) -> Vec<(String, String)> {
+    let v = value.trim();
+    let v = v
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(v);
+    let mut out = Vec::new();
+    let mut rest = v.trim_start();
+    while let Some((name, after)) = rest.split_once('=') {
+        let (val, next) = match after.strip_prefix('\'') {
+            Some(q) => match q.split_once('\'') {
+                Some((val, next)) => (val, next),
+                None => (q, ""),
+            },
+            None => after.split_once(char::is_whitespace).unwrap_or((after, "")),
+        };
+        out.push((name.trim().to_string(), val.to_string()));
+        rest = next.trim_start();
+    }
+    out
+}
+
 /// Substitute `$(name)` macros from the node's VARS (and `JOB`).
 pub fn expand(value: &str, vars: &[(String, String)], node: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -380,6 +404,7 @@ fn attempt(
     let started = Instant::now();
     let child = Command::new(initialdir.join(&exe))
         .args(&args)
+        .envs(parse_environment(&get("environment")))
         .current_dir(&cwd)
         .stdout(stdout)
         .stderr(stderr)
@@ -703,6 +728,21 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_environment_new_syntax() {
+        let env = parse_environment(r#""CASA_XCACHE=root://127.0.0.1:1094 B='two words' C=""#);
+        let want = [
+            ("CASA_XCACHE", "root://127.0.0.1:1094"),
+            ("B", "two words"),
+            ("C", ""),
+        ];
+        assert_eq!(env.len(), want.len());
+        for ((k, v), (wk, wv)) in env.iter().zip(want) {
+            assert_eq!((k.as_str(), v.as_str()), (wk, wv));
+        }
+        assert!(parse_environment("").is_empty());
+    }
 
     #[test]
     fn parses_what_plan_writes() {

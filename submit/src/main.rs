@@ -174,6 +174,9 @@ struct PlanArgs {
     /// Site configuration (TOML; see templates/site.toml).
     #[arg(long)]
     site: Option<PathBuf>,
+    /// Leaf jobs read root:// inputs through this XCache first (overrides the site's xcache).
+    #[arg(long, value_name = "root://HOST:PORT")]
+    xcache: Option<String>,
     /// Directory with leaf.sub.j2 / merge.sub.j2 overriding the built-in templates.
     #[arg(long)]
     templates: Option<PathBuf>,
@@ -425,6 +428,10 @@ fn run_plan(a: PlanArgs) -> Result<()> {
                 .with_context(|| format!("site config {}", p.display()))?
         }
         None => SiteConfig::default(),
+    };
+    let site = SiteConfig {
+        xcache: a.xcache.clone().or(site.xcache),
+        ..site
     };
     let run_id = match &a.run_id {
         Some(r) => r.clone(),

@@ -53,6 +53,10 @@ pub struct SiteConfig {
     pub desired_sites: Option<String>,
     #[serde(default)]
     pub extra_lines: Vec<String>,
+    /// Leaf jobs read `root://` inputs through this XCache (`root://host:port`), the input's
+    /// own server as the fallback: the jobs' `CASA_XCACHE`.
+    #[serde(default)]
+    pub xcache: Option<String>,
     #[serde(default = "default_retries")]
     pub retries: u32,
     #[serde(default = "default_max_merge")]
@@ -307,10 +311,15 @@ pub fn plan(
         ("accounting_group", site.accounting_group.as_ref()),
         ("requirements", site.requirements.as_ref()),
         ("desired_sites", site.desired_sites.as_ref()),
+        ("xcache", site.xcache.as_ref()),
     ] {
         if let Some(v) = v {
             check_setting(k, v)?;
         }
+    }
+    if let Some(x) = &site.xcache {
+        xrd_sys::parse_xcache(x)
+            .map_err(|e| PlanError::Invalid(format!("site setting xcache {x:?}: {e}")))?;
     }
     for l in &site.extra_lines {
         check_setting("extra_lines", l)?;
@@ -528,6 +537,7 @@ pub fn plan(
         "requirements": site.requirements,
         "desired_sites": site.desired_sites,
         "extra_lines": site.extra_lines,
+        "xcache": site.xcache,
     });
     for (name, builtin) in [
         ("leaf.sub", include_str!("../../templates/leaf.sub.j2")),

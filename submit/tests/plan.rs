@@ -268,7 +268,8 @@ fn site_config_lands_in_the_submit_file_and_hostile_settings_are_refused() {
         &site,
         "request_cpus = 2\nrequest_memory = \"3 GB\"\ncontainer_image = \"docker://coffeateam/coffea:latest\"\n\
          requirements = \"(OpSysMajorVer == 9) && (Memory > 1000)\"\ndesired_sites = \"T2_US_Nebraska,T2_US_Wisconsin\"\n\
-         accounting_group = \"group_cms.analysis\"\nextra_lines = [\"+MaxWallTimeMins = 120\"]\n",
+         accounting_group = \"group_cms.analysis\"\nextra_lines = [\"+MaxWallTimeMins = 120\"]\n\
+         xcache = \"root://xcache.example.org:1094\"\n",
     )
     .unwrap();
     let (run, o) = plan(d.path(), &input, &["--site", site.to_str().unwrap()]);
@@ -280,6 +281,7 @@ fn site_config_lands_in_the_submit_file_and_hostile_settings_are_refused() {
         "+DESIRED_Sites = \"T2_US_Nebraska,T2_US_Wisconsin\"",
         "+MaxWallTimeMins = 120",
         "-j 2",
+        "environment = \"CASA_XCACHE=root://xcache.example.org:1094\"",
     ] {
         assert!(sub.contains(needle), "{needle}:\n{sub}");
     }
@@ -294,6 +296,11 @@ fn site_config_lands_in_the_submit_file_and_hostile_settings_are_refused() {
     let (_, o) = plan(d2.path(), &input, &["--site", site.to_str().unwrap()]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("queue"));
+    // An XCache that is not an XRootD address is refused, naming the setting.
+    let d3 = tempfile::tempdir().unwrap();
+    let (_, o) = plan(d3.path(), &input, &["--xcache", "https://cache:8443"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("xcache"));
 }
 
 #[test]
