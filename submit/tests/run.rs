@@ -2,8 +2,12 @@
 //! skip mode, a killed and restarted runner, damaged state — always ending with the same
 //! result as a clean run, every chunk counted once.
 
+#[path = "../../tests/xrootd/harness.rs"]
+mod harness;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use casa_formats::partial;
 use casa_hist::{Accumulator, Counter, Item};
@@ -385,4 +389,60 @@ fn ctrl_c_stops_the_jobs_and_a_second_run_finishes() {
     let o = run(&rundir, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(result(&rundir), result(&clean));
+}
+
+/// The demo's setting: inputs on an xrootd origin, read through an XCache. While the jobs
+/// read, the XCache is killed (the jobs fall back to the origin), then the origin is down for
+/// 2 s (reads and opens are retried). The result equals a clean run over the local files.
+#[test]
+fn server_faults_mid_run_over_xcache_end_with_the_clean_result() {
+    if !harness::isolated("server_faults_mid_run_over_xcache_end_with_the_clean_result") {
+        return;
+    }
+    let (a, b) = (fixture("root-zstd.root"), fixture("root-lz4.root"));
+    let (_c, clean) = planned(
+        "misbehave",
+        &[("ZZ", vec![a.clone()]), ("DY", vec![b.clone()])],
+        &[],
+    );
+    assert!(run(&clean, &[]).status.success());
+
+    let mut servers = harness::Servers::both(&[("e2e/zstd.root", &a), ("e2e/lz4.root", &b)]);
+    let url = |p: &str| PathBuf::from(servers.origin.url(p));
+    let (_d, rundir) = planned(
+        "misbehave",
+        &[
+            ("ZZ", vec![url("/store/e2e/zstd.root")]),
+            ("DY", vec![url("/store/e2e/lz4.root")]),
+        ],
+        &["--xcache", &servers.xcache.address()],
+    );
+    let t = Instant::now();
+    let mut child = casa_submit()
+        .arg("run")
+        .arg(&rundir)
+        .args(["-j", "2", "--quiet"])
+        .env("CASA_TEST_MODE", "slow")
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(
+        !servers.cached().is_empty(),
+        "the jobs did not read through the XCache"
+    );
+    servers.xcache.kill();
+    std::thread::sleep(Duration::from_millis(1000));
+    servers.origin.kill();
+    std::thread::sleep(Duration::from_millis(2000));
+    servers.origin.start();
+    let st = child.wait().unwrap();
+    assert!(st.success(), "run: {st}");
+    assert!(
+        t.elapsed() > Duration::from_secs(4),
+        "the run ended before the faults ({:?}): the test proves nothing",
+        t.elapsed()
+    );
+    let acc = result(&rundir);
+    assert_eq!(acc, result(&clean));
+    assert_eq!(entries(&acc, "ZZ") + entries(&acc, "DY"), 40000);
 }
