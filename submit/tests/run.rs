@@ -445,4 +445,68 @@ fn server_faults_mid_run_over_xcache_end_with_the_clean_result() {
     let acc = result(&rundir);
     assert_eq!(acc, result(&clean));
     assert_eq!(entries(&acc, "ZZ") + entries(&acc, "DY"), 40000);
+    let cov = assert_no_loss(&rundir);
+    assert_eq!(cov["missing_events"], 0);
+}
+
+/// Covered + missing = planned, per dataset and in total, from the merge report.
+fn assert_no_loss(rundir: &Path) -> serde_json::Value {
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rundir.join("result/report.json")).unwrap()).unwrap();
+    let c = &r["coverage"];
+    for d in c["datasets"].as_array().unwrap().iter().chain([c]) {
+        let n = |k: &str| d[k].as_u64().unwrap_or_else(|| panic!("{k} in {d}"));
+        assert_eq!(
+            n("covered_events") + n("missing_events"),
+            n("planned_events"),
+            "{d}"
+        );
+        assert_eq!(n("unplanned_events"), 0, "{d}");
+    }
+    c.clone()
+}
+
+/// A corrupt file on the origin, read through the XCache in skip mode: the run finishes, the
+/// good dataset is whole, the report names the bad file, and every planned event is covered or
+/// reported missing, exactly the bad file's.
+#[test]
+fn a_corrupt_file_over_xcache_is_skipped_and_accounted_for() {
+    if !harness::isolated("a_corrupt_file_over_xcache_is_skipped_and_accounted_for") {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let bad = corrupt_copy(d.path());
+    let good = fixture("root-lz4.root");
+    let servers = harness::Servers::both(&[("e2e/corrupt.root", &bad), ("e2e/lz4.root", &good)]);
+    let url = |p: &str| PathBuf::from(servers.origin.url(p));
+    let (_d, rundir) = planned(
+        "dimuon",
+        &[
+            ("Bad", vec![url("/store/e2e/corrupt.root")]),
+            ("ZZ", vec![url("/store/e2e/lz4.root")]),
+        ],
+        &["--skip-bad-files", "--xcache", &servers.xcache.address()],
+    );
+    let o = run(&rundir, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(entries(&result(&rundir), "ZZ"), 20000);
+    let report = std::fs::read_to_string(rundir.join("result/report.json")).unwrap();
+    assert!(
+        report.contains("corrupt.root"),
+        "the report names the bad file"
+    );
+    let cov = assert_no_loss(&rundir);
+    let by = |ds: &str, k: &str| {
+        cov["datasets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["dataset"] == ds)
+            .unwrap()[k]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(by("ZZ", "missing_events"), 0);
+    assert!(by("Bad", "missing_events") > 0);
+    assert_eq!(by("Bad", "planned_events"), 20000);
 }
