@@ -13,7 +13,7 @@
 
 /// `s + e == a + b` exactly, with `s = fl(a + b)` (Knuth's branch-free TwoSum).
 #[inline(always)]
-pub(crate) fn two_sum(a: f64, b: f64) -> (f64, f64) {
+pub fn two_sum(a: f64, b: f64) -> (f64, f64) {
     let s = a + b;
     let bb = s - a;
     let e = (a - (s - bb)) + (b - bb);
@@ -34,7 +34,7 @@ pub(crate) fn two_prod(a: f64, b: f64) -> (f64, f64) {
 
 /// Adds `b` to `e`, a non-overlapping expansion in increasing magnitude, exactly
 /// (Shewchuk's GROW-EXPANSION with zero elimination). `e` stays non-overlapping.
-pub(crate) fn grow(e: &mut Vec<f64>, b: f64) {
+pub fn grow(e: &mut Vec<f64>, b: f64) {
     let mut q = b;
     let mut j = 0;
     for i in 0..e.len() {

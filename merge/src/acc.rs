@@ -16,37 +16,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use casa_hist::{Accumulator, Hist, Item};
+use casa_hist::{grow, two_sum, Accumulator, Hist, Item};
 
 /// Above this bound on a bin's magnitude the fast path could overflow: casa-hist decides.
 const SAFE_MAGNITUDE: f64 = 1e300;
-
-/// `s + e == a + b` exactly (Knuth's TwoSum), for finite `a`, `b` whose sum is finite.
-#[inline(always)]
-fn two_sum(a: f64, b: f64) -> (f64, f64) {
-    let s = a + b;
-    let bb = s - a;
-    let e = (a - (s - bb)) + (b - bb);
-    (s, e)
-}
-
-/// Adds `b` to the non-overlapping expansion `e` (Shewchuk's GROW-EXPANSION, dropping zeros).
-fn grow(e: &mut Vec<f64>, b: f64) {
-    let mut q = b;
-    let mut j = 0;
-    for i in 0..e.len() {
-        let (s, err) = two_sum(q, e[i]);
-        if err != 0.0 {
-            e[j] = err;
-            j += 1;
-        }
-        q = s;
-    }
-    e.truncate(j);
-    if q != 0.0 {
-        e.push(q);
-    }
-}
 
 /// One exact sum per bin: `hi[i] + lo[i] + Σ tails[i]`, all finite.
 #[derive(Clone, Debug)]

@@ -11,19 +11,10 @@ use std::time::{Duration, Instant};
 
 use casa_formats::partial;
 use casa_hist::{Accumulator, Counter, Item};
-use casa_test_support::{build_cdylib, fixture, workspace};
+use casa_test_support::{build_bin, build_cdylib, fixture};
 
 fn build(package: &str) -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let st = Command::new(cargo)
-        .current_dir(workspace())
-        .args(["build", "-q", "-p", package])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let p = Path::new(env!("CARGO_BIN_EXE_casa-submit")).with_file_name(package);
-    assert!(p.exists(), "{}", p.display());
-    p
+    build_bin(package, Path::new(env!("CARGO_BIN_EXE_casa-submit")))
 }
 
 fn casa_submit() -> Command {

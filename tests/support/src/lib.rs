@@ -80,6 +80,22 @@ pub fn build_cdylib(package: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("no lib{package}.so in cargo's output"))
 }
 
+/// Build a workspace binary (`casa-wrapper`, `casa-merge`) with the same cargo and profile
+/// as the tests; `beside` is a binary of that build (a test's `CARGO_BIN_EXE_*`), whose
+/// directory holds the result.
+pub fn build_bin(package: &str, beside: &Path) -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let st = Command::new(cargo)
+        .current_dir(workspace())
+        .args(["build", "-q", "-p", package])
+        .status()
+        .expect("run cargo build");
+    assert!(st.success(), "cargo build -p {package} failed");
+    let p = beside.with_file_name(package);
+    assert!(p.exists(), "{}", p.display());
+    p
+}
+
 /// Compile a C++ plugin against `plugin/include/casa_plugin.h` with g++ into `dir`.
 pub fn build_cpp_plugin(source: &Path, dir: &Path) -> PathBuf {
     let out = dir.join(format!(
