@@ -22,7 +22,10 @@ use serde::{Deserialize, Serialize};
 use crate::fsutil::atomic_write;
 
 pub const MAGIC: &[u8; 8] = b"CASAPART";
-pub const PARTIAL_FORMAT_VERSION: (u16, u16) = (1, 0);
+/// 1.1 packs histogram sums as base64 doubles (`casa_hist::packed`); 1.0 wrote them as JSON
+/// numbers. A reader reads its own major version up to its own minor: a newer minor may encode
+/// the payload in a way this one cannot read, and says so rather than failing to parse.
+pub const PARTIAL_FORMAT_VERSION: (u16, u16) = (1, 1);
 const FIXED: usize = 24;
 
 /// Who wrote a partial and exactly what it covers.
@@ -69,13 +72,14 @@ pub enum PartialError {
     #[error("{path}: not a casa partial (bad magic)")]
     NotPartial { path: String },
     #[error(
-        "{path}: partial format {major}.{minor} is not readable by this casa (reads {ours}.x)"
+        "{path}: partial format {major}.{minor} is not readable by this casa (reads {}.0 to {}.{})",
+        ours.0, ours.0, ours.1
     )]
     Version {
         path: String,
         major: u16,
         minor: u16,
-        ours: u16,
+        ours: (u16, u16),
     },
     #[error("{path}: truncated or padded partial: {what}")]
     Truncated { path: String, what: String },
@@ -148,12 +152,12 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<(PartialHeader, Vec<u8>), Part
     }
     let major = u16::from_le_bytes([bytes[8], bytes[9]]);
     let minor = u16::from_le_bytes([bytes[10], bytes[11]]);
-    if major != PARTIAL_FORMAT_VERSION.0 {
+    if major != PARTIAL_FORMAT_VERSION.0 || minor > PARTIAL_FORMAT_VERSION.1 {
         return Err(PartialError::Version {
             path: path(),
             major,
             minor,
-            ours: PARTIAL_FORMAT_VERSION.0,
+            ours: PARTIAL_FORMAT_VERSION,
         });
     }
     let h = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as u64;
@@ -244,10 +248,22 @@ mod tests {
     }
 
     #[test]
-    fn another_major_version_is_refused_by_name() {
+    fn another_major_version_or_a_newer_minor_is_refused_by_name() {
         let mut bytes = encode(&header(), b"{}");
         bytes[8] = 2;
+        bytes[10] = 0;
         let e = decode(&bytes, "old.partial").unwrap_err().to_string();
         assert!(e.contains("old.partial") && e.contains("2.0"), "{e}");
+        let mut bytes = encode(&header(), b"{}");
+        bytes[10] = 9;
+        let e = decode(&bytes, "new.partial").unwrap_err().to_string();
+        assert!(e.contains("new.partial") && e.contains("1.9") && e.contains("1.0 to 1.1"), "{e}");
+        // An older minor is read (its checksum redone after the edit).
+        let mut bytes = encode(&header(), b"{}");
+        bytes[10] = 0;
+        let n = bytes.len() - 8;
+        let sum = xxhash_rust::xxh64::xxh64(&bytes[..n], 0);
+        bytes[n..].copy_from_slice(&sum.to_le_bytes());
+        assert_eq!(decode(&bytes, "old.partial").unwrap().1, b"{}");
     }
 }

@@ -68,6 +68,7 @@ mod axis;
 mod error;
 mod exact;
 mod hist;
+pub mod packed;
 mod spec;
 mod storage;
 mod uhi;

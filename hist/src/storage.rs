@@ -8,6 +8,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::HistError;
+use crate::packed;
 use crate::exact::{self, div_expansion, div_round, mul, round, scale, sub, two_prod, ExactVec};
 use crate::spec::StorageKind;
 
@@ -551,12 +552,15 @@ impl Storage {
                     let mut rest = Vec::new();
                     for i in 0..v.len() {
                         let (c0, r) = v.canonical_bin(i);
-                        values.push(Wire(c0));
+                        values.push(c0);
                         if !r.is_empty() {
                             rest.push((i, r));
                         }
                     }
-                    SumsRepr { values, rest }
+                    SumsRepr {
+                        values: Doubles(values),
+                        rest: Rest(rest),
+                    }
                 })
                 .collect(),
             variance_known: self.variances_known(),
@@ -584,13 +588,13 @@ impl Storage {
             ));
         }
         for (slot, sums) in s.sums_mut().into_iter().zip(r.sums) {
-            if sums.values.len() != len {
+            if sums.values.0.len() != len {
                 return Err(format!(
                     "{} bins for a histogram of {len} bins",
-                    sums.values.len()
+                    sums.values.0.len()
                 ));
             }
-            *slot = ExactVec::from_parts(sums.values.into_iter().map(|w| w.0).collect(), sums.rest)
+            *slot = ExactVec::from_parts(sums.values.0, sums.rest.0)
                 .ok_or("a bin remainder out of range or not finite")?;
         }
         if !r.variance_known {
@@ -609,8 +613,8 @@ fn yes() -> bool {
 }
 
 /// How a storage is serialised: every exact sum in canonical form, so equal histograms give
-/// equal bytes. `values` are the correctly rounded sums (readable as they are); `rest` lists
-/// the bins whose exact sum needs more than one double.
+/// equal bytes. `values` are the correctly rounded sums; `rest` lists the bins whose exact sum
+/// needs more than one double.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct StorageRepr {
     kind: StorageKind,
@@ -628,11 +632,96 @@ impl StorageRepr {
     }
 }
 
+/// One exact sum per bin. Written packed (format 1.1, see [`crate::packed`]); the 1.0 form,
+/// `values` a list of numbers and `rest` a list of `[bin, [parts]]`, is read too.
 #[derive(Serialize, Deserialize)]
 struct SumsRepr {
-    values: Vec<Wire>,
+    values: Doubles,
     #[serde(default)]
-    rest: Vec<(usize, Vec<f64>)>,
+    rest: Rest,
+}
+
+/// The correctly rounded value of every bin.
+struct Doubles(Vec<f64>);
+
+/// The bins whose exact sum needs more than one double, with their remainders.
+#[derive(Default)]
+struct Rest(Vec<(usize, Vec<f64>)>);
+
+impl Serialize for Doubles {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&packed::encode_doubles(&self.0))
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Doubles {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Doubles, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Doubles;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("packed doubles (a base64 string) or a list of numbers")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Doubles, E> {
+                let mut out = Vec::new();
+                packed::decode_doubles_into(v.as_bytes(), &mut out).map_err(E::custom)?;
+                Ok(Doubles(out))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Doubles, A::Error> {
+                let mut out = Vec::with_capacity(a.size_hint().unwrap_or(0));
+                while let Some(Wire(x)) = a.next_element()? {
+                    out.push(x);
+                }
+                Ok(Doubles(out))
+            }
+        }
+        if d.is_human_readable() {
+            d.deserialize_any(V)
+        } else {
+            d.deserialize_seq(V)
+        }
+    }
+}
+
+impl Serialize for Rest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&packed::encode_rest(&self.0))
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Rest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Rest, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Rest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("packed bin remainders (a base64 string) or a list of [bin, [parts]]")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Rest, E> {
+                packed::decode_rest(v.as_bytes()).map(Rest).map_err(E::custom)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Rest, A::Error> {
+                let mut out = Vec::new();
+                while let Some(r) = a.next_element()? {
+                    out.push(r);
+                }
+                Ok(Rest(out))
+            }
+        }
+        if d.is_human_readable() {
+            d.deserialize_any(V)
+        } else {
+            d.deserialize_seq(V)
+        }
+    }
 }
 
 /// A double that survives JSON: non-finite values are written as "nan", "inf", "-inf" in

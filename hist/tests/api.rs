@@ -252,7 +252,7 @@ fn exact_sums_survive_serialisation() {
     assert_eq!(sum.values(false)[0], 0.0);
     assert_eq!(sum.sum(true), 0.0);
 
-    // Non-finite bins survive JSON as strings.
+    // Non-finite bins survive JSON (packed bits, or "nan" in the 1.0 list of numbers).
     let mut d = Hist::new(mass("double")).unwrap();
     d.fill(
         &[FillArg::OneStr("x"), FillArg::OneF64(1.0)],
@@ -261,9 +261,13 @@ fn exact_sums_survive_serialisation() {
     )
     .unwrap();
     let text = serde_json::to_string(&d).unwrap();
-    assert!(text.contains("\"nan\""), "{text}");
     let back: Hist = serde_json::from_str(&text).unwrap();
     assert!(back.values(true).iter().any(|v| v.is_nan()));
+    let mut v1: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v1["storage"]["sums"][0]["values"] = serde_json::json!([0, 0, "nan", "inf", "-inf", 0, 0, 0, 0, 0, 0, 0]);
+    let old: Hist = serde_json::from_value(v1).unwrap();
+    let vals = old.values(true);
+    assert!(vals[2].is_nan() && vals[3] == f64::INFINITY && vals[4] == f64::NEG_INFINITY);
     assert_eq!(
         back.variances(true),
         None,
@@ -274,13 +278,30 @@ fn exact_sums_survive_serialisation() {
 #[test]
 fn deserialising_checks_the_bins() {
     let h = Hist::new(mass("double")).unwrap();
-    let mut v = serde_json::to_value(&h).unwrap();
-    v["storage"]["sums"][0]["values"]
-        .as_array_mut()
-        .unwrap()
-        .pop();
-    let e = serde_json::from_value::<Hist>(v).unwrap_err().to_string();
+    let v = serde_json::to_value(&h).unwrap();
+    let packed = v["storage"]["sums"][0]["values"].as_str().unwrap();
+    let mut bins = Vec::new();
+    casa_hist::packed::decode_doubles_into(packed.as_bytes(), &mut bins).unwrap();
+    let with = |values: serde_json::Value, rest: serde_json::Value| {
+        let mut w = v.clone();
+        w["storage"]["sums"][0]["values"] = values;
+        w["storage"]["sums"][0]["rest"] = rest;
+        serde_json::from_value::<Hist>(w).map_err(|e| e.to_string())
+    };
+    // One bin short, packed or as the 1.0 list of numbers.
+    let short = casa_hist::packed::encode_doubles(&bins[1..]);
+    let e = with(short.into(), "".into()).unwrap_err();
     assert!(e.contains("bins for a histogram of"), "{e}");
+    let e = with(serde_json::json!(bins[1..]), serde_json::json!([])).unwrap_err();
+    assert!(e.contains("bins for a histogram of"), "{e}");
+    // The 1.0 form of the same bins reads back to the same histogram.
+    assert_eq!(with(serde_json::json!(bins), serde_json::json!([])).unwrap(), h);
+    // Packed bytes that are not whole doubles, and a remainder for a bin that does not exist.
+    let e = with("AAEC".into(), "".into()).unwrap_err();
+    assert!(e.contains("whole number of 8-byte doubles"), "{e}");
+    let rest = casa_hist::packed::encode_rest(&[(bins.len(), vec![1e-20])]);
+    let e = with(packed.into(), rest.into()).unwrap_err();
+    assert!(e.contains("remainder out of range"), "{e}");
 }
 
 #[test]

@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use casa_hist::{grow, two_sum, Accumulator, Hist, Item};
+use casa_hist::{grow, packed, two_sum, Accumulator, Hist, Item};
 
 /// Above this bound on a bin's magnitude the fast path could overflow: casa-hist decides.
 const SAFE_MAGNITUDE: f64 = 1e300;
@@ -106,49 +106,28 @@ impl Sums {
         }
     }
 
-    /// Writes `{"values": [...], "rest": [[bin, [parts]], ...]}`: the form casa-hist reads
-    /// (it rounds `values + rest` to canonical form itself).
+    /// Writes `{"values": "packed", "rest": "packed"}` (`casa_hist::packed`): the form
+    /// casa-hist reads (it rounds `values + rest` to canonical form itself).
     fn write_json(&self, out: &mut String) {
-        out.push_str("{\"values\":");
-        push_f64s(out, &self.hi);
-        out.push_str(",\"rest\":[");
-        let mut first = true;
+        let mut rest = Vec::new();
         for i in 0..self.hi.len() {
             let tail = self.tails.get(i).map_or(&[][..], |t| t.as_slice());
             let lo = self.lo(i);
             if lo == 0.0 && tail.is_empty() {
                 continue;
             }
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            let _ = write!(out, "[{i},[");
-            push_f64(out, lo);
-            for &x in tail {
-                out.push(',');
-                push_f64(out, x);
-            }
-            out.push_str("]]");
+            let mut parts = Vec::with_capacity(1 + tail.len());
+            parts.push(lo);
+            parts.extend_from_slice(tail);
+            rest.push((i, parts));
         }
-        out.push_str("]}");
+        let _ = write!(
+            out,
+            "{{\"values\":\"{}\",\"rest\":\"{}\"}}",
+            packed::encode_doubles(&self.hi),
+            packed::encode_rest(&rest)
+        );
     }
-}
-
-fn push_f64(out: &mut String, x: f64) {
-    // serde_json's shortest round-trip form (finite values only reach here).
-    out.push_str(&serde_json::to_string(&x).expect("a finite double serialises"));
-}
-
-fn push_f64s(out: &mut String, xs: &[f64]) {
-    out.push('[');
-    for (k, &x) in xs.iter().enumerate() {
-        if k > 0 {
-            out.push(',');
-        }
-        push_f64(out, x);
-    }
-    out.push(']');
 }
 
 /// A histogram in the fast form: its axes as JSON text, and exact sums.

@@ -5,14 +5,15 @@
 //! bin; merging needs neither. This reader walks the layout casa-hist serialises
 //! (`{"datasets": {ds: {name: {"Hist": {"spec", "storage": {"kind", "ints", "sums":
 //! [{"values", "rest"}], "variance_known"}}} | {"Counter": ...}}}, "float_rest": ...}`),
-//! parses numbers with `fast-float2` (correctly rounded, as serde_json's `float_roundtrip`)
-//! and keeps the axes as text. Counters go to casa-hist as they are. Anything it does not
+//! decodes packed sums (format 1.1) with `casa_hist::packed`, parses the numbers of format 1.0
+//! with `fast-float2` (correctly rounded, as serde_json's `float_roundtrip`) and keeps the
+//! axes as text. Counters go to casa-hist as they are. Anything it does not
 //! expect makes it hand the whole payload to serde_json and casa-hist instead, so an unusual
 //! but valid payload is merged all the same, only slower.
 
 use std::borrow::Cow;
 
-use casa_hist::Accumulator;
+use casa_hist::{packed, Accumulator};
 
 use crate::acc::{Entry, FastHist, MergeAcc, Slot, Sums};
 
@@ -443,7 +444,18 @@ impl<'a> P<'a> {
         }))
     }
 
-    /// `{"values": [...], "rest": [[bin, [parts]], ...]}`.
+    /// The bytes of a string without escapes (base64 has none), at its `"`.
+    fn raw_string(&mut self) -> Result<&'a [u8], String> {
+        let s = self.skip_string()?;
+        let inner = &s[1..s.len() - 1];
+        if inner.contains(&b'\\') {
+            return self.err("an escape in a packed string");
+        }
+        Ok(inner)
+    }
+
+    /// `{"values": "packed", "rest": "packed"}` (format 1.1, see `casa_hist::packed`), or
+    /// `{"values": [...], "rest": [[bin, [parts]], ...]}` (1.0).
     fn sums(&mut self, max: &mut f64) -> Result<(Sums, bool), String> {
         let mut values = Vec::new();
         let mut rest = Vec::new();
@@ -452,6 +464,19 @@ impl<'a> P<'a> {
         let mut f = true;
         while let Some(key) = self.next_key(&mut f)? {
             match &*key {
+                "values" if self.peek() == Some(b'"') => {
+                    let text = self.raw_string()?;
+                    packed::decode_doubles_into(text, &mut values).map_err(|e| e.to_string())?;
+                    for &x in &values {
+                        finite &= x.is_finite();
+                        *max = max.max(x.abs());
+                    }
+                }
+                "rest" if self.peek() == Some(b'"') => {
+                    let text = self.raw_string()?;
+                    rest = packed::decode_rest(text).map_err(|e| e.to_string())?;
+                    finite &= rest.iter().all(|(_, p)| p.iter().all(|x| x.is_finite()));
+                }
                 "values" => finite &= self.f64s(&mut values, max)?,
                 "rest" => {
                     self.eat(b'[')?;

@@ -247,6 +247,7 @@ fn another_major_version_is_rejected_by_name() {
     let (a, _) = two(d.path());
     let mut bytes = std::fs::read(&a).unwrap();
     bytes[8] = 2; // format major 2
+    bytes[10] = 0;
     std::fs::write(&a, &bytes).unwrap();
     let o = merge_dir(&d.path().join("in"), &d.path().join("m.partial"));
     assert_fails(&o, exit::VERSION, &[&a], &["2.0", "not readable"]);

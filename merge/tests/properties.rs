@@ -1,6 +1,7 @@
 //! Properties of the merge: for random partials (growing axes, integer and float weights of
 //! many magnitudes, every storage, counters), any permutation and fan-in of the tree gives
-//! the bytes of casa-hist's own flat addition; the fast payload reader reads what serde reads.
+//! the bytes of casa-hist's own flat addition; the fast payload reader reads what serde reads,
+//! in format 1.1 (packed sums) and 1.0 (sums as JSON numbers).
 
 mod common;
 
@@ -130,8 +131,11 @@ proptest! {
         for a in &accs {
             let mut slow = a.clone();
             slow.sort_growth_categories();
-            // Compact as casa writes it, and with whitespace as another writer might.
-            for text in [serde_json::to_vec(a).unwrap(), serde_json::to_vec_pretty(a).unwrap()] {
+            // Compact as casa writes it, with whitespace as another writer might, and as
+            // partial format 1.0 wrote it (sums as lists of numbers).
+            let packed = serde_json::to_vec(a).unwrap();
+            let v1_0 = common::unpacked_1_0(&packed);
+            for text in [packed, serde_json::to_vec_pretty(a).unwrap(), v1_0] {
                 let fast = payload::parse(&text, 0).unwrap().into_accumulator().unwrap();
                 prop_assert_eq!(serde_json::to_string(&fast).unwrap(), serde_json::to_string(&slow).unwrap());
             }

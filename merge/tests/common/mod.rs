@@ -404,3 +404,48 @@ pub fn simple_acc(seed: u64, k: usize) -> Accumulator {
 pub fn payload(path: &Path) -> Vec<u8> {
     partial::read(path).unwrap().1
 }
+
+/// The accumulator JSON `text` as partial format 1.0 wrote it: every packed `values` a list of
+/// numbers (non-finite ones as "nan", "inf", "-inf") and every packed `rest` a list of
+/// `[bin, [parts]]`.
+pub fn unpacked_1_0(text: &[u8]) -> Vec<u8> {
+    fn num(x: f64) -> Value {
+        if x.is_nan() {
+            json!("nan")
+        } else if x.is_infinite() {
+            json!(if x > 0.0 { "inf" } else { "-inf" })
+        } else {
+            json!(x)
+        }
+    }
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::Array(sums)) = m.get_mut("sums") {
+                    for s in sums {
+                        let mut values = Vec::new();
+                        casa_hist::packed::decode_doubles_into(
+                            s["values"].as_str().unwrap().as_bytes(),
+                            &mut values,
+                        )
+                        .unwrap();
+                        let rest =
+                            casa_hist::packed::decode_rest(s["rest"].as_str().unwrap().as_bytes())
+                                .unwrap();
+                        s["values"] = values.into_iter().map(num).collect();
+                        s["rest"] = rest
+                            .into_iter()
+                            .map(|(b, p)| json!([b, p.into_iter().map(num).collect::<Vec<_>>()]))
+                            .collect();
+                    }
+                }
+                m.values_mut().for_each(walk);
+            }
+            Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut v: Value = serde_json::from_slice(text).unwrap();
+    walk(&mut v);
+    serde_json::to_vec(&v).unwrap()
+}
