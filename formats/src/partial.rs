@@ -257,7 +257,10 @@ mod tests {
         let mut bytes = encode(&header(), b"{}");
         bytes[10] = 9;
         let e = decode(&bytes, "new.partial").unwrap_err().to_string();
-        assert!(e.contains("new.partial") && e.contains("1.9") && e.contains("1.0 to 1.1"), "{e}");
+        assert!(
+            e.contains("new.partial") && e.contains("1.9") && e.contains("1.0 to 1.1"),
+            "{e}"
+        );
         // An older minor is read (its checksum redone after the edit).
         let mut bytes = encode(&header(), b"{}");
         bytes[10] = 0;

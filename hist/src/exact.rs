@@ -367,7 +367,7 @@ impl ExactVec {
         out
     }
 
-    /// Builds a vector from canonical bins (`rest` lists `(bin, remainder)` pairs).
+    /// Builds a vector from rounded bins and `(bin, remainders)` pairs (a bin may repeat).
     pub(crate) fn from_parts(values: Vec<f64>, rest: Vec<(usize, Vec<f64>)>) -> Option<ExactVec> {
         let mut out = ExactVec {
             hi: values,
@@ -382,6 +382,8 @@ impl ExactVec {
             if !out.hi[i].is_finite() {
                 return None;
             }
+            // A bin may come more than once (its second double, then its other remainders).
+            parts.extend_from_slice(out.tail(i));
             out.set(i, &parts);
         }
         Some(out)

@@ -8,8 +8,8 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::HistError;
-use crate::packed;
 use crate::exact::{self, div_expansion, div_round, mul, round, scale, sub, two_prod, ExactVec};
+use crate::packed;
 use crate::spec::StorageKind;
 
 /// The weights of one chunk of a fill.
@@ -549,16 +549,23 @@ impl Storage {
                 .into_iter()
                 .map(|v| {
                     let mut values = Vec::with_capacity(v.len());
+                    let mut second = Vec::with_capacity(v.len());
                     let mut rest = Vec::new();
                     for i in 0..v.len() {
-                        let (c0, r) = v.canonical_bin(i);
+                        // Remainders come smallest first: the largest is the second double.
+                        let (c0, mut r) = v.canonical_bin(i);
                         values.push(c0);
+                        second.push(r.pop().unwrap_or(0.0));
                         if !r.is_empty() {
                             rest.push((i, r));
                         }
                     }
+                    if second.iter().all(|&x| x == 0.0) {
+                        second.clear();
+                    }
                     SumsRepr {
                         values: Doubles(values),
+                        second: Doubles(second),
                         rest: Rest(rest),
                     }
                 })
@@ -594,7 +601,22 @@ impl Storage {
                     sums.values.0.len()
                 ));
             }
-            *slot = ExactVec::from_parts(sums.values.0, sums.rest.0)
+            let second = sums.second.0;
+            if !second.is_empty() && second.len() != len {
+                return Err(format!(
+                    "{} second doubles for a histogram of {len} bins",
+                    second.len()
+                ));
+            }
+            let mut rest = sums.rest.0;
+            rest.extend(
+                second
+                    .into_iter()
+                    .enumerate()
+                    .filter(|&(_, x)| x != 0.0)
+                    .map(|(i, x)| (i, vec![x])),
+            );
+            *slot = ExactVec::from_parts(sums.values.0, rest)
                 .ok_or("a bin remainder out of range or not finite")?;
         }
         if !r.variance_known {
@@ -632,16 +654,21 @@ impl StorageRepr {
     }
 }
 
-/// One exact sum per bin. Written packed (format 1.1, see [`crate::packed`]); the 1.0 form,
-/// `values` a list of numbers and `rest` a list of `[bin, [parts]]`, is read too.
+/// One exact sum per bin: `values[i] + second[i] + Σ rest parts of bin i`. Written packed
+/// (format 1.1, see [`crate::packed`]) with `second` the largest remainder of each bin (empty
+/// when every bin is one double) and `rest` the others; the 1.0 form, `values` a list of
+/// numbers, no `second` and `rest` a list of `[bin, [parts]]`, is read too.
 #[derive(Serialize, Deserialize)]
 struct SumsRepr {
     values: Doubles,
     #[serde(default)]
+    second: Doubles,
+    #[serde(default)]
     rest: Rest,
 }
 
-/// The correctly rounded value of every bin.
+/// The correctly rounded value of every bin, or the second double of every bin.
+#[derive(Default)]
 struct Doubles(Vec<f64>);
 
 /// The bins whose exact sum needs more than one double, with their remainders.
@@ -671,7 +698,10 @@ impl<'de> Deserialize<'de> for Doubles {
                 packed::decode_doubles_into(v.as_bytes(), &mut out).map_err(E::custom)?;
                 Ok(Doubles(out))
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Doubles, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Doubles, A::Error> {
                 let mut out = Vec::with_capacity(a.size_hint().unwrap_or(0));
                 while let Some(Wire(x)) = a.next_element()? {
                     out.push(x);
@@ -706,7 +736,9 @@ impl<'de> Deserialize<'de> for Rest {
                 f.write_str("packed bin remainders (a base64 string) or a list of [bin, [parts]]")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Rest, E> {
-                packed::decode_rest(v.as_bytes()).map(Rest).map_err(E::custom)
+                packed::decode_rest(v.as_bytes())
+                    .map(Rest)
+                    .map_err(E::custom)
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Rest, A::Error> {
                 let mut out = Vec::new();

@@ -264,7 +264,8 @@ fn exact_sums_survive_serialisation() {
     let back: Hist = serde_json::from_str(&text).unwrap();
     assert!(back.values(true).iter().any(|v| v.is_nan()));
     let mut v1: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v1["storage"]["sums"][0]["values"] = serde_json::json!([0, 0, "nan", "inf", "-inf", 0, 0, 0, 0, 0, 0, 0]);
+    v1["storage"]["sums"][0]["values"] =
+        serde_json::json!([0, 0, "nan", "inf", "-inf", 0, 0, 0, 0, 0, 0, 0]);
     let old: Hist = serde_json::from_value(v1).unwrap();
     let vals = old.values(true);
     assert!(vals[2].is_nan() && vals[3] == f64::INFINITY && vals[4] == f64::NEG_INFINITY);
@@ -295,7 +296,10 @@ fn deserialising_checks_the_bins() {
     let e = with(serde_json::json!(bins[1..]), serde_json::json!([])).unwrap_err();
     assert!(e.contains("bins for a histogram of"), "{e}");
     // The 1.0 form of the same bins reads back to the same histogram.
-    assert_eq!(with(serde_json::json!(bins), serde_json::json!([])).unwrap(), h);
+    assert_eq!(
+        with(serde_json::json!(bins), serde_json::json!([])).unwrap(),
+        h
+    );
     // Packed bytes that are not whole doubles, and a remainder for a bin that does not exist.
     let e = with("AAEC".into(), "".into()).unwrap_err();
     assert!(e.contains("whole number of 8-byte doubles"), "{e}");

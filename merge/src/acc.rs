@@ -21,23 +21,34 @@ use casa_hist::{grow, packed, two_sum, Accumulator, Hist, Item};
 /// Above this bound on a bin's magnitude the fast path could overflow: casa-hist decides.
 const SAFE_MAGNITUDE: f64 = 1e300;
 
-/// One exact sum per bin: `hi[i] + lo[i] + Σ tails[i]`, all finite.
+/// One exact sum per bin: `hi[i] + lo[i] + lo2[i] + Σ tails[i]`, all finite.
 #[derive(Clone, Debug)]
 pub(crate) struct Sums {
     hi: Vec<f64>,
     /// Empty until an addition is inexact (never, for integer-valued sums below 2^53), then
     /// one double per bin.
     lo: Vec<f64>,
-    /// Empty until an error of `lo` needs keeping, then one expansion per bin.
+    /// Empty until an error of `lo` needs keeping, then one double per bin. Sums of float
+    /// weights need ~70 bits, of their squares ~125: three doubles hold both, so the
+    /// expansions below (slow to grow) are rarely touched.
+    lo2: Vec<f64>,
+    /// Empty until an error of `lo2` needs keeping, then one expansion per bin.
     tails: Vec<Vec<f64>>,
 }
 
 impl Sums {
-    /// From casa-hist's serialised form: rounded values, and the remainders of some bins.
-    pub(crate) fn from_parts(values: Vec<f64>, rest: Vec<(usize, Vec<f64>)>) -> Sums {
+    /// From casa-hist's serialised form: rounded values, the second double of every bin (or
+    /// none; the caller checks the length) and the other remainders of some bins.
+    pub(crate) fn from_parts(
+        values: Vec<f64>,
+        second: Vec<f64>,
+        rest: Vec<(usize, Vec<f64>)>,
+    ) -> Sums {
+        debug_assert!(second.is_empty() || second.len() == values.len());
         let mut s = Sums {
             hi: values,
-            lo: Vec::new(),
+            lo: second,
+            lo2: Vec::new(),
             tails: Vec::new(),
         };
         for (i, parts) in rest {
@@ -70,7 +81,19 @@ impl Sums {
         let (s, e2) = two_sum(self.lo[i], e);
         self.lo[i] = s;
         if e2 != 0.0 {
-            self.spill(i, e2);
+            self.add_error2(i, e2);
+        }
+    }
+
+    #[inline]
+    fn add_error2(&mut self, i: usize, e: f64) {
+        if self.lo2.is_empty() {
+            self.lo2 = vec![0.0; self.hi.len()];
+        }
+        let (s, e3) = two_sum(self.lo2[i], e);
+        self.lo2[i] = s;
+        if e3 != 0.0 {
+            self.spill(i, e3);
         }
     }
 
@@ -83,10 +106,6 @@ impl Sums {
         grow(&mut self.tails[i], e);
     }
 
-    fn lo(&self, i: usize) -> f64 {
-        self.lo.get(i).copied().unwrap_or(0.0)
-    }
-
     /// Adds every bin of `other` (same length), exactly.
     fn add_all(&mut self, other: &Sums) {
         for (i, &h) in other.hi.iter().enumerate() {
@@ -94,9 +113,15 @@ impl Sums {
                 self.add(i, h);
             }
         }
+        // Each level into the same level: any split of the exact sum is exact.
         for (i, &l) in other.lo.iter().enumerate() {
             if l != 0.0 {
-                self.add(i, l);
+                self.add_error(i, l);
+            }
+        }
+        for (i, &l) in other.lo2.iter().enumerate() {
+            if l != 0.0 {
+                self.add_error2(i, l);
             }
         }
         for (i, t) in other.tails.iter().enumerate() {
@@ -106,25 +131,22 @@ impl Sums {
         }
     }
 
-    /// Writes `{"values": "packed", "rest": "packed"}` (`casa_hist::packed`): the form
-    /// casa-hist reads (it rounds `values + rest` to canonical form itself).
+    /// Writes `{"values": "packed", "second": "packed", "rest": "packed"}`
+    /// (`casa_hist::packed`) from `hi`, `lo` and the rest: the form casa-hist reads (it
+    /// rounds every bin to canonical form itself).
     fn write_json(&self, out: &mut String) {
-        let mut rest = Vec::new();
-        for i in 0..self.hi.len() {
-            let tail = self.tails.get(i).map_or(&[][..], |t| t.as_slice());
-            let lo = self.lo(i);
-            if lo == 0.0 && tail.is_empty() {
-                continue;
-            }
-            let mut parts = Vec::with_capacity(1 + tail.len());
-            parts.push(lo);
-            parts.extend_from_slice(tail);
-            rest.push((i, parts));
-        }
+        let rest: Vec<(usize, Vec<f64>)> = (0..self.hi.len())
+            .filter_map(|i| {
+                let mut parts: Vec<f64> = self.tails.get(i).cloned().unwrap_or_default();
+                parts.extend(self.lo2.get(i).copied().filter(|&x| x != 0.0));
+                (!parts.is_empty()).then_some((i, parts))
+            })
+            .collect();
         let _ = write!(
             out,
-            "{{\"values\":\"{}\",\"rest\":\"{}\"}}",
+            "{{\"values\":\"{}\",\"second\":\"{}\",\"rest\":\"{}\"}}",
             packed::encode_doubles(&self.hi),
+            packed::encode_doubles(&self.lo),
             packed::encode_rest(&rest)
         );
     }

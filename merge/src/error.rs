@@ -110,7 +110,7 @@ pub mod exit {
         (USAGE, "usage", "bad command line, or nothing to merge"),
         (UNREADABLE, "unreadable", "an input file or directory cannot be read (missing, permissions, I/O error)"),
         (CORRUPT, "corrupt", "a partial is corrupt, truncated or not a partial (checksum, lengths, magic, payload)"),
-        (VERSION, "version", "a partial has a format major version this casa-merge cannot read"),
+        (VERSION, "version", "a partial has a format version this casa-merge cannot read (another major, or a newer minor)"),
         (CONFLICT, "conflict", "two partials cover the same chunk but are not identical copies"),
         (OVERLAP, "overlap", "two chunks of the same file and tree have overlapping, different entry ranges"),
         (INCOMPATIBLE, "incompatible", "partials cannot be added: histogram axes or storage differ, histogram vs counter, other plugin or run"),
@@ -163,7 +163,7 @@ impl MergeError {
     }
 }
 
-/// The exit code of one bad partial: I/O failures are "unreadable", another major version
+/// The exit code of one bad partial: I/O failures are "unreadable", an unreadable version
 /// is "version", everything else "corrupt".
 pub fn partial_code(e: &PartialError) -> u8 {
     match e {

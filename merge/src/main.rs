@@ -126,6 +126,28 @@ struct MergeArgs {
     json: bool,
 }
 
+/// Fault injection for the end-to-end tests (docs/merge.md): with `CASA_MERGE_CRASH_ONCE=FILE`,
+/// the first casa-merge to create FILE aborts right after writing its output, so its node
+/// fails with a result on disk, the hardest case for counting every chunk once.
+fn crash_once_if_asked() {
+    let Some(marker) = std::env::var_os("CASA_MERGE_CRASH_ONCE") else {
+        return;
+    };
+    // create_new: of merges running at once, exactly one is the first.
+    if std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&marker)
+        .is_ok()
+    {
+        eprintln!(
+            "casa-merge: CASA_MERGE_CRASH_ONCE: aborting after the output was written ({})",
+            std::path::Path::new(&marker).display()
+        );
+        std::process::abort();
+    }
+}
+
 fn parse_size(s: &str) -> Result<plot::Size, String> {
     let (w, h) = s
         .split_once(['x', 'X'])
@@ -255,6 +277,7 @@ fn merge(a: MergeArgs) -> anyhow::Result<()> {
         plot_size: a.plot_size,
     };
     let report = casa_merge::merge(&opts)?;
+    crash_once_if_asked();
     if let Some(c) = &report.coverage {
         if !c.complete {
             eprintln!(

@@ -247,14 +247,16 @@ impl<'a> P<'a> {
     fn skip_string(&mut self) -> Result<&'a [u8], String> {
         let start = self.i;
         self.eat(b'"')?;
-        while let Some(&c) = self.b.get(self.i) {
-            self.i += 1;
-            match c {
-                b'"' => return Ok(&self.b[start..self.i]),
-                b'\\' => self.i += 1,
-                _ => {}
+        // memchr: packed sums are strings of hundreds of kilobytes.
+        while let Some(k) = (self.b.get(self.i..)).and_then(|r| memchr::memchr2(b'"', b'\\', r)) {
+            let c = self.b[self.i + k];
+            self.i += k + 1;
+            if c == b'"' {
+                return Ok(&self.b[start..self.i]);
             }
+            self.i += 1; // the escaped character
         }
+        self.i = self.b.len();
         self.err("unterminated string")
     }
 
@@ -446,30 +448,48 @@ impl<'a> P<'a> {
 
     /// The bytes of a string without escapes (base64 has none), at its `"`.
     fn raw_string(&mut self) -> Result<&'a [u8], String> {
-        let s = self.skip_string()?;
-        let inner = &s[1..s.len() - 1];
-        if inner.contains(&b'\\') {
-            return self.err("an escape in a packed string");
+        self.eat(b'"')?;
+        let start = self.i;
+        match (self.b.get(start..)).and_then(|r| memchr::memchr2(b'"', b'\\', r)) {
+            Some(k) if self.b[start + k] == b'"' => {
+                self.i = start + k + 1;
+                Ok(&self.b[start..start + k])
+            }
+            Some(_) => self.err("an escape in a packed string"),
+            None => self.err("unterminated string"),
         }
-        Ok(inner)
     }
 
-    /// `{"values": "packed", "rest": "packed"}` (format 1.1, see `casa_hist::packed`), or
-    /// `{"values": [...], "rest": [[bin, [parts]], ...]}` (1.0).
+    /// `{"values": "packed", "second": "packed", "rest": "packed"}` (format 1.1, see
+    /// `casa_hist::packed`), or `{"values": [...], "rest": [[bin, [parts]], ...]}` (1.0).
     fn sums(&mut self, max: &mut f64) -> Result<(Sums, bool), String> {
         let mut values = Vec::new();
+        let mut second = Vec::new();
         let mut rest = Vec::new();
         let mut finite = true;
         self.eat(b'{')?;
         let mut f = true;
         while let Some(key) = self.next_key(&mut f)? {
             match &*key {
-                "values" if self.peek() == Some(b'"') => {
+                k @ ("values" | "second") if self.peek() == Some(b'"') => {
                     let text = self.raw_string()?;
-                    packed::decode_doubles_into(text, &mut values).map_err(|e| e.to_string())?;
-                    for &x in &values {
-                        finite &= x.is_finite();
-                        *max = max.max(x.abs());
+                    let out = if k == "values" {
+                        &mut values
+                    } else {
+                        &mut second
+                    };
+                    packed::decode_doubles_into(text, out).map_err(|e| e.to_string())?;
+                    // The largest magnitude as bits (an integer max vectorises; an
+                    // infinity or NaN is above every finite double's bits).
+                    let top = out
+                        .iter()
+                        .map(|x| x.to_bits() & !(1 << 63))
+                        .max()
+                        .unwrap_or(0);
+                    if top >= f64::INFINITY.to_bits() {
+                        finite = false;
+                    } else {
+                        *max = max.max(f64::from_bits(top));
                     }
                 }
                 "rest" if self.peek() == Some(b'"') => {
@@ -500,6 +520,9 @@ impl<'a> P<'a> {
         if rest.iter().any(|(b, _)| *b >= values.len()) {
             return self.err("a remainder for a bin that does not exist");
         }
-        Ok((Sums::from_parts(values, rest), finite))
+        if !second.is_empty() && second.len() != values.len() {
+            return self.err("second doubles for another number of bins");
+        }
+        Ok((Sums::from_parts(values, second, rest), finite))
     }
 }

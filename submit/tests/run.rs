@@ -182,6 +182,7 @@ fn a_crash_is_retried_and_counted_once() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(marker.exists(), "one job crashed");
     assert_eq!(entries(&result(&rundir), "ZZ"), 20000);
+    assert_eq!(assert_no_loss(&rundir)["missing_events"], 0);
     let attempts: usize = (0..4)
         .map(|i| {
             state(&rundir, &format!("leaf-{i:06}"))["attempts"]
@@ -247,6 +248,7 @@ fn a_permanent_failure_is_not_retried_or_is_skipped_and_reported() {
     let r: serde_json::Value = serde_json::from_str(&report).unwrap();
     let text = r.to_string();
     assert!(text.contains("missing"), "{text}");
+    assert!(assert_no_loss(&rundir)["missing_events"].as_u64().unwrap() > 0);
     // The skipped steps, as a coffea fileset to rerun elsewhere: exactly the bad file's.
     let failed = rundir.join("failed.json");
     let o = casa_submit()
@@ -288,6 +290,7 @@ fn a_permanent_failure_is_not_retried_or_is_skipped_and_reported() {
     let acc = result(&rundir);
     assert_eq!(entries(&acc, "Bad"), 20000);
     assert_eq!(entries(&acc, "ZZ"), 20000);
+    assert_eq!(assert_no_loss(&rundir)["missing_events"], 0);
 }
 
 #[test]
@@ -314,6 +317,7 @@ fn a_runner_killed_mid_run_finishes_with_the_clean_result() {
     let o = run(&rundir, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(result(&rundir), result(&clean));
+    assert_eq!(assert_no_loss(&rundir)["missing_events"], 0);
 }
 
 #[test]
@@ -380,6 +384,7 @@ fn ctrl_c_stops_the_jobs_and_a_second_run_finishes() {
     let o = run(&rundir, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(result(&rundir), result(&clean));
+    assert_eq!(assert_no_loss(&rundir)["missing_events"], 0);
 }
 
 /// The demo's setting: inputs on an xrootd origin, read through an XCache. While the jobs
@@ -391,23 +396,9 @@ fn server_faults_mid_run_over_xcache_end_with_the_clean_result() {
         return;
     }
     let (a, b) = (fixture("root-zstd.root"), fixture("root-lz4.root"));
-    let (_c, clean) = planned(
-        "misbehave",
-        &[("ZZ", vec![a.clone()]), ("DY", vec![b.clone()])],
-        &[],
-    );
-    assert!(run(&clean, &[]).status.success());
-
+    let (_c, clean) = clean_reference(&a, &b);
     let mut servers = harness::Servers::both(&[("e2e/zstd.root", &a), ("e2e/lz4.root", &b)]);
-    let url = |p: &str| PathBuf::from(servers.origin.url(p));
-    let (_d, rundir) = planned(
-        "misbehave",
-        &[
-            ("ZZ", vec![url("/store/e2e/zstd.root")]),
-            ("DY", vec![url("/store/e2e/lz4.root")]),
-        ],
-        &["--xcache", &servers.xcache.address()],
-    );
+    let (_d, rundir) = planned_over_xcache(&servers);
     let t = Instant::now();
     let mut child = casa_submit()
         .arg("run")
@@ -434,7 +425,7 @@ fn server_faults_mid_run_over_xcache_end_with_the_clean_result() {
         t.elapsed()
     );
     let acc = result(&rundir);
-    assert_eq!(acc, result(&clean));
+    assert_eq!(acc, clean);
     assert_eq!(entries(&acc, "ZZ") + entries(&acc, "DY"), 40000);
     let cov = assert_no_loss(&rundir);
     assert_eq!(cov["missing_events"], 0);
@@ -457,12 +448,14 @@ fn assert_no_loss(rundir: &Path) -> serde_json::Value {
     c.clone()
 }
 
-/// A corrupt file on the origin, read through the XCache in skip mode: the run finishes, the
-/// good dataset is whole, the report names the bad file, and every planned event is covered or
-/// reported missing, exactly the bad file's.
+/// A corrupt file on the origin, read through the XCache. Strict mode fails naming it; in skip
+/// mode the run finishes, the good dataset is whole, the report names the bad file, and every
+/// planned event is covered or reported missing, exactly the bad file's.
 #[test]
-fn a_corrupt_file_over_xcache_is_skipped_and_accounted_for() {
-    if !harness::isolated("a_corrupt_file_over_xcache_is_skipped_and_accounted_for") {
+fn a_corrupt_file_over_xcache_fails_strict_mode_and_is_skipped_and_accounted_for() {
+    if !harness::isolated(
+        "a_corrupt_file_over_xcache_fails_strict_mode_and_is_skipped_and_accounted_for",
+    ) {
         return;
     }
     let d = tempfile::tempdir().unwrap();
@@ -470,13 +463,42 @@ fn a_corrupt_file_over_xcache_is_skipped_and_accounted_for() {
     let good = fixture("root-lz4.root");
     let servers = harness::Servers::both(&[("e2e/corrupt.root", &bad), ("e2e/lz4.root", &good)]);
     let url = |p: &str| PathBuf::from(servers.origin.url(p));
+    let datasets = [
+        ("Bad", vec![url("/store/e2e/corrupt.root")]),
+        ("ZZ", vec![url("/store/e2e/lz4.root")]),
+    ];
+    let xcache = servers.xcache.address();
+
+    // Strict (the default): the run fails, the failure names the file, the failed nodes are not
+    // retried (a corrupt file is permanent) and no result is written.
+    let (_s, strict) = planned("dimuon", &datasets, &["--xcache", &xcache]);
+    let o = run(&strict, &[]);
+    assert!(
+        !o.status.success(),
+        "a corrupt input must fail a strict run"
+    );
+    assert!(!strict.join("result/merged.partial").exists());
+    let st: serde_json::Value = serde_json::from_slice(
+        &casa_submit()
+            .arg("status")
+            .arg(&strict)
+            .arg("--json")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(st["by_status"]["failed"].as_u64().unwrap() > 0, "{st}");
+    assert!(st["failures"].to_string().contains("corrupt.root"), "{st}");
+    assert_eq!(st["retries"], 0, "{st}");
+    assert_eq!(st["datasets"]["ZZ"]["done"], 4, "{st}");
+    assert_eq!(st["events_planned"], 40000);
+
+    // Skip mode: the run finishes without the bad file's chunks.
     let (_d, rundir) = planned(
         "dimuon",
-        &[
-            ("Bad", vec![url("/store/e2e/corrupt.root")]),
-            ("ZZ", vec![url("/store/e2e/lz4.root")]),
-        ],
-        &["--skip-bad-files", "--xcache", &servers.xcache.address()],
+        &datasets,
+        &["--skip-bad-files", "--xcache", &xcache],
     );
     let o = run(&rundir, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -500,4 +522,100 @@ fn a_corrupt_file_over_xcache_is_skipped_and_accounted_for() {
     assert_eq!(by("ZZ", "missing_events"), 0);
     assert!(by("Bad", "missing_events") > 0);
     assert_eq!(by("Bad", "planned_events"), 20000);
+}
+
+/// A clean run of the misbehave plugin over `a` (ZZ) and `b` (DY) as local files: the
+/// reference of the fault runs.
+fn clean_reference(a: &Path, b: &Path) -> (tempfile::TempDir, Accumulator) {
+    let (c, clean) = planned(
+        "misbehave",
+        &[("ZZ", vec![a.to_path_buf()]), ("DY", vec![b.to_path_buf()])],
+        &[],
+    );
+    let o = run(&clean, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let acc = result(&clean);
+    (c, acc)
+}
+
+/// The same plan with the files served by `servers`' origin and read through its XCache.
+fn planned_over_xcache(servers: &harness::Servers) -> (tempfile::TempDir, PathBuf) {
+    let url = |p: &str| PathBuf::from(servers.origin.url(p));
+    planned(
+        "misbehave",
+        &[
+            ("ZZ", vec![url("/store/e2e/zstd.root")]),
+            ("DY", vec![url("/store/e2e/lz4.root")]),
+        ],
+        &["--xcache", &servers.xcache.address()],
+    )
+}
+
+/// The runner SIGKILLed while its jobs read through the XCache, then started again: the
+/// result equals the clean run, every planned event covered once.
+#[test]
+fn a_runner_killed_mid_run_over_xcache_finishes_with_the_clean_result() {
+    if !harness::isolated("a_runner_killed_mid_run_over_xcache_finishes_with_the_clean_result") {
+        return;
+    }
+    let (a, b) = (fixture("root-zstd.root"), fixture("root-lz4.root"));
+    let (_c, clean) = clean_reference(&a, &b);
+    let servers = harness::Servers::both(&[("e2e/zstd.root", &a), ("e2e/lz4.root", &b)]);
+    let (_d, rundir) = planned_over_xcache(&servers);
+    let mut child = casa_submit()
+        .arg("run")
+        .arg(&rundir)
+        .args(["-j", "2", "--quiet"])
+        .env("CASA_TEST_MODE", "slow")
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap(); // SIGKILL: no cleanup at all
+    child.wait().unwrap();
+    assert!(
+        !rundir.join("result/merged.partial").exists(),
+        "the run ended before the kill: the test proves nothing"
+    );
+    let o = run(&rundir, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(result(&rundir), clean);
+    assert_eq!(assert_no_loss(&rundir)["missing_events"], 0);
+}
+
+/// A merge node that dies right after writing its output (CASA_MERGE_CRASH_ONCE, docs/merge.md)
+/// is retried; its output from the failed attempt is not counted twice.
+#[test]
+fn a_merge_node_failing_once_over_xcache_ends_with_the_clean_result() {
+    if !harness::isolated("a_merge_node_failing_once_over_xcache_ends_with_the_clean_result") {
+        return;
+    }
+    let (a, b) = (fixture("root-zstd.root"), fixture("root-lz4.root"));
+    let (_c, clean) = clean_reference(&a, &b);
+    let servers = harness::Servers::both(&[("e2e/zstd.root", &a), ("e2e/lz4.root", &b)]);
+    let (_d, rundir) = planned_over_xcache(&servers);
+    let marker = rundir.join("merge-crash.marker");
+    let o = run(
+        &rundir,
+        &[("CASA_MERGE_CRASH_ONCE", marker.to_str().unwrap())],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(marker.exists(), "no merge crashed: the test proves nothing");
+    let retried: Vec<String> = std::fs::read_dir(rundir.join("state"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter_map(|p| {
+            let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).ok()?).ok()?;
+            let node = v["node"].as_str()?.to_string();
+            (v["attempts"].as_array()?.len() > 1).then_some(node)
+        })
+        .collect();
+    assert_eq!(retried.len(), 1, "one node retried: {retried:?}");
+    assert!(
+        !retried[0].starts_with("leaf-"),
+        "a merge node: {retried:?}"
+    );
+    let acc = result(&rundir);
+    assert_eq!(acc, clean);
+    assert_eq!(entries(&acc, "ZZ") + entries(&acc, "DY"), 40000);
+    assert_eq!(assert_no_loss(&rundir)["missing_events"], 0);
 }

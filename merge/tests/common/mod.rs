@@ -406,8 +406,8 @@ pub fn payload(path: &Path) -> Vec<u8> {
 }
 
 /// The accumulator JSON `text` as partial format 1.0 wrote it: every packed `values` a list of
-/// numbers (non-finite ones as "nan", "inf", "-inf") and every packed `rest` a list of
-/// `[bin, [parts]]`.
+/// numbers (non-finite ones as "nan", "inf", "-inf"), no `second`, and every bin's remainders
+/// (`second` and packed `rest`) in a list of `[bin, [parts]]`.
 pub fn unpacked_1_0(text: &[u8]) -> Vec<u8> {
     fn num(x: f64) -> Value {
         if x.is_nan() {
@@ -429,9 +429,27 @@ pub fn unpacked_1_0(text: &[u8]) -> Vec<u8> {
                             &mut values,
                         )
                         .unwrap();
-                        let rest =
+                        let mut rest =
                             casa_hist::packed::decode_rest(s["rest"].as_str().unwrap().as_bytes())
                                 .unwrap();
+                        // 1.0 had no `second`: its doubles were remainders like the others.
+                        let mut second = Vec::new();
+                        if let Some(t) = s.as_object_mut().unwrap().remove("second") {
+                            casa_hist::packed::decode_doubles_into(
+                                t.as_str().unwrap().as_bytes(),
+                                &mut second,
+                            )
+                            .unwrap();
+                        }
+                        for (i, x) in second.into_iter().enumerate() {
+                            if x != 0.0 {
+                                match rest.iter_mut().find(|(b, _)| *b == i) {
+                                    Some((_, parts)) => parts.push(x),
+                                    None => rest.push((i, vec![x])),
+                                }
+                            }
+                        }
+                        rest.sort_by_key(|(b, _)| *b);
                         s["values"] = values.into_iter().map(num).collect();
                         s["rest"] = rest
                             .into_iter()
