@@ -4,8 +4,9 @@
 //! (a few hundred nanoseconds a bin); merging 10,000 partials of 10,000 bins that way takes
 //! minutes. Here a histogram whose axes are the same text in both operands (the common case)
 //! is added bin by bin with an error-free `two_sum` into a leading double, the error into a
-//! second double and only the error of that into a per-bin expansion: one addition and a
-//! predictable branch per bin for integer-valued sums, a few more for general floats. The sum
+//! second double, its error into a third, and only the error of that into a per-bin
+//! expansion: one addition and a predictable branch per bin for integer-valued sums, a few
+//! more for general floats (whose sums and sums of squares fit in three doubles). The sum
 //! stays exact; casa-hist brings it to canonical form once, when the result is converted back
 //! ([`MergeAcc::into_accumulator`]), so the bytes written equal those of casa-hist's own
 //! additions in any order.
