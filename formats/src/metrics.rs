@@ -15,6 +15,9 @@ pub struct JobMetrics {
     pub host: String,
     /// The exit class the job ended with.
     pub exit_class: String,
+    /// Why the job failed (naming the file, dataset or field), empty on success (since 1.1).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
     pub chunks: u64,
     pub events: u64,
     pub batches: u64,
@@ -43,4 +46,4 @@ pub struct JobMetrics {
     pub batch_time_us: String,
 }
 
-pub const METRICS_FORMAT_VERSION: &str = "1.0";
+pub const METRICS_FORMAT_VERSION: &str = "1.1";

@@ -117,6 +117,14 @@ fn decide_node(rundir: &Path, node: &str, ret: i32, skip_bad_files: bool) -> Dec
             rundir.join("metrics").join(format!("{node}.metrics.json")),
         );
     }
+    // The job's own words on a failure (they name the file): from its metrics, when written.
+    let why = || {
+        std::fs::read(rundir.join("metrics").join(format!("{node}.metrics.json")))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<casa_formats::JobMetrics>(&b).ok())
+            .filter(|m| !m.error.is_empty() && m.exit_class != "success")
+            .map_or_else(String::new, |m| format!(": {}", m.error))
+    };
     let class = ExitClass::from_code(ret);
     match class {
         Some(ExitClass::Success) => match partial::read(&produced) {
@@ -133,9 +141,10 @@ fn decide_node(rundir: &Path, node: &str, ret: i32, skip_bad_files: bool) -> Dec
             ),
             Err(e) => decide(1, format!("{node}: exit 0 but {e}")),
         },
-        Some(c) if c.retryable() => {
-            decide(1, format!("{node}: {} (exit {ret}), retrying", c.name()))
-        }
+        Some(c) if c.retryable() => decide(
+            1,
+            format!("{node}: {} (exit {ret}), retrying{}", c.name(), why()),
+        ),
         Some(ExitClass::PermanentInput) if skip_bad_files => {
             // An empty partial (it covers no chunk) lets the merges go on; the final merge's
             // coverage check then reports the node's chunks as missing.
@@ -163,14 +172,17 @@ fn decide_node(rundir: &Path, node: &str, ret: i32, skip_bad_files: bool) -> Dec
             match written {
                 Ok(()) => decide(
                     0,
-                    format!("{node}: permanent input fault, skipped (--skip-bad-files)"),
+                    format!(
+                        "{node}: permanent input fault, skipped (--skip-bad-files){}",
+                        why()
+                    ),
                 ),
                 Err(e) => decide(1, format!("{node}: cannot record the skip: {e}")),
             }
         }
         Some(c) => decide(
             PERMANENT_EXIT,
-            format!("{node}: {} (exit {ret}), not retried", c.name()),
+            format!("{node}: {} (exit {ret}), not retried{}", c.name(), why()),
         ),
         // Not one of ours: HTCondor's own failures (held, lost, killed) are worth a retry.
         None => decide(1, format!("{node}: job ended with {ret}, retrying")),

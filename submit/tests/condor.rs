@@ -5,10 +5,20 @@
 //! counted once, a permanent failure is not retried and the rescue DAG reruns only the
 //! failed node once the input is fixed.
 //!
+//! And the demo's plan (ci/demo: its fileset served by an xrootd origin, read by the jobs
+//! through an XCache) gives on the pool the histogram of the local run, which is checked
+//! against the float64 reference and coffea's processor.Runner.
+//!
 //! One test function, so the pool starts once; the pool is stopped and unmounted when the
-//! test ends, also when it fails (`Pool`'s `Drop`). Needs root (chroot, mounts); skipped
-//! otherwise, or with `CASA_SKIP_CONDOR=1`. Run directories live under `CASA_CONDOR_SHARE`
-//! (default `/srv/casa-condor`), which the pool sees at the same path.
+//! test ends, also when it fails (`Pool`'s `Drop`). The test runs in private network, PID and
+//! mount namespaces (`harness::isolated`): the pool and the XRootD servers listen on that
+//! loopback only; `ci/minicondor prepare` (which needs the network) runs before. Needs root
+//! (chroot, mounts, namespaces); skipped otherwise, or with `CASA_SKIP_CONDOR=1`. Run
+//! directories live under `CASA_CONDOR_SHARE` (default `/srv/casa-condor`), which the pool sees
+//! at the same path.
+
+#[path = "../../tests/xrootd/harness.rs"]
+mod harness;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use casa_formats::partial;
 use casa_hist::{Accumulator, Counter, Item};
-use casa_test_support::{build_bin, build_cdylib, fixture, workspace};
+use casa_test_support::{build_bin, build_cdylib, fixture, python_command, workspace};
 
 /// uid of the unprivileged user that submits inside the chroot (ci/minicondor's default).
 const CONDOR_UID: &str = "4242";
@@ -327,6 +337,56 @@ fn corrupt_copy(path: &Path) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// `casa-submit preprocess` of the demo's fileset (ci/demo: two datasets, five files) as served
+/// by `servers`' origin, with the demo's arguments.
+fn demo_preprocess(tools: &Tools, servers: &harness::Servers, fileset: &Path, out: &Path) {
+    let o = |n: &str| servers.origin.url(&format!("/store/demo/{n}.root"));
+    let doc = serde_json::json!({
+        "DoubleMuon": {"files": {o("root-zstd"): "Events", o("root-zlib"): "Events",
+                                 o("root-lz4"): "Events"},
+                       "metadata": {"is_mc": false}},
+        "ZZ to 4mu": {"files": {o("root-nano-lzma9"): "Events", o("root-lzma"): "Events"},
+                      "metadata": {"is_mc": true}},
+    });
+    std::fs::write(fileset, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let p = Command::new(&tools.submit)
+        .arg("preprocess")
+        .arg(fileset)
+        .arg("-o")
+        .arg(out)
+        .args(["--step-size", "5000", "--align-clusters"])
+        .output()
+        .unwrap();
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+}
+
+/// `casa-submit plan` of the preprocessed demo fileset with the demo's arguments.
+fn demo_plan(tools: &Tools, plugin: &Path, servers: &harness::Servers, pre: &Path, run: &Path) {
+    let o = Command::new(&tools.submit)
+        .arg("plan")
+        .arg(pre)
+        .arg("--plugin")
+        .arg(plugin)
+        .arg("--wrapper")
+        .arg(&tools.wrapper)
+        .arg("--merge")
+        .arg(&tools.merge)
+        .arg("-o")
+        .arg(run)
+        .args([
+            "--run-id",
+            "demo",
+            "--events-per-job",
+            "20000",
+            "--fan-in",
+            "4",
+        ])
+        .args(["--xcache", &servers.xcache.address()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 #[test]
 fn dags_on_a_real_htcondor_pool() {
     if std::env::var_os("CASA_SKIP_CONDOR").is_some_and(|v| v == "1") {
@@ -336,6 +396,17 @@ fn dags_on_a_real_htcondor_pool() {
     let uid = Command::new("id").arg("-u").output().unwrap().stdout;
     if String::from_utf8_lossy(&uid).trim() != "0" {
         eprintln!("skipped: the HTCondor pool needs root (chroot and mounts)");
+        return;
+    }
+    if !harness::inside() {
+        let o = minicondor().arg("prepare").output().unwrap();
+        assert!(
+            o.status.success(),
+            "ci/minicondor prepare failed:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    if !harness::isolated("dags_on_a_real_htcondor_pool") {
         return;
     }
     let t0 = Instant::now();
@@ -408,23 +479,73 @@ fn dags_on_a_real_htcondor_pool() {
     for dir in [&condor, &local] {
         plan(&tools, &dimuon, &bad_sets, &dir.join("bad"), &big);
     }
+    // 4. The demo's plan: its fileset and arguments (ci/demo), on an origin behind an XCache.
+    let demo_names = [
+        "root-zstd",
+        "root-zlib",
+        "root-lz4",
+        "root-nano-lzma9",
+        "root-lzma",
+    ];
+    let demo_files: Vec<(String, PathBuf)> = demo_names
+        .iter()
+        .map(|n| (format!("demo/{n}.root"), fixture(&format!("{n}.root"))))
+        .collect();
+    let exported: Vec<(&str, &Path)> = demo_files
+        .iter()
+        .map(|(p, f)| (p.as_str(), f.as_path()))
+        .collect();
+    let servers = harness::Servers::both(&exported);
+    let demo_pre = a.join("demo-preprocessed.json.gz");
+    demo_preprocess(&tools, &servers, &a.join("demo-fileset.json"), &demo_pre);
+    for dir in [&condor, &local] {
+        demo_plan(&tools, &dimuon, &servers, &demo_pre, &dir.join("demo"));
+    }
     for p in [&a, &bin, &data] {
         chown(p);
     }
     chown(&condor);
 
     let t = Instant::now();
-    let (clean, crash, badrun) = (
+    let (clean, crash, badrun, demo) = (
         submit(&pool, &condor.join("clean")),
         submit(&pool, &condor.join("crash")),
         submit(&pool, &condor.join("bad")),
+        submit(&pool, &condor.join("demo")),
     );
-    let st = wait_all(&[&clean, &crash, &badrun]);
-    eprintln!("three DAGs in {:.1}s", t.elapsed().as_secs_f64());
+    let st = wait_all(&[&clean, &crash, &badrun, &demo]);
+    eprintln!("four DAGs in {:.1}s", t.elapsed().as_secs_f64());
     let diag = |d: &Submitted| tail(&dagman_out(&d.rundir), 40);
     assert_eq!(st[0], 0, "clean DAG failed:\n{}", diag(&clean));
     assert_eq!(st[1], 0, "crash-once DAG failed:\n{}", diag(&crash));
     assert_eq!(st[2], 1, "the bad-file DAG must fail:\n{}", diag(&badrun));
+    assert_eq!(st[3], 0, "the demo DAG failed:\n{}", diag(&demo));
+
+    // 4. The demo plan on the pool: the local run's histogram bit for bit, every planned event
+    // covered, and equal to the float64 reference / coffea (tests/python/check_demo.py).
+    run_locally(&tools, &local.join("demo"));
+    let acc = result(&condor.join("demo"));
+    assert_eq!(entries(&acc, "DoubleMuon"), 60000);
+    assert_eq!(entries(&acc, "ZZ to 4mu"), 80000);
+    assert_eq!(acc, result(&local.join("demo")));
+    assert!(
+        !servers.cached().is_empty(),
+        "the pool's jobs did not read through the XCache"
+    );
+    let o = python_command()
+        .arg(workspace().join("tests/python/check_demo.py"))
+        .arg(condor.join("demo"))
+        .arg(&demo_pre)
+        .arg(fixture("root-zstd.root").parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    eprintln!("{}", String::from_utf8_lossy(&o.stdout));
 
     // The local runs of the same plans (the crash marker exists by now, so the local twin
     // of the crash run does not crash: its result is the same either way).

@@ -8,7 +8,7 @@
 //! [`Servers`] drops, which also happens when the test panics; and as the test is the init of
 //! its own PID namespace, a test killed outright takes its servers with it.
 //!
-//! Included with `#[path]` by the test binaries of xrd-sys and casa-wrapper.
+//! Included with `#[path]` by the test binaries of xrd-sys, casa-wrapper and casa-submit.
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpStream};
@@ -27,6 +27,11 @@ fn is_root() -> bool {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
+}
+
+/// Whether this process is a test re-executed by [`isolated`] inside its namespaces.
+pub fn inside() -> bool {
+    std::env::var_os(INSIDE).is_some()
 }
 
 /// Run the test named `test` (its path inside the test binary, as libtest names it) in a
@@ -51,9 +56,18 @@ pub fn isolated(test: &str) -> bool {
     );
     let exe = std::env::current_exe().expect("test binary path");
     // A PID namespace too, with the test as its init: if the test dies (a panic, or the
-    // runner's timeout kills unshare), the kernel kills the servers with it.
+    // runner's timeout kills unshare), the kernel kills the servers with it. And a mount
+    // namespace with its own /proc, so that pids read there are this namespace's (ci/minicondor
+    // checks its daemons that way), and mounts made by the test go when it ends.
     let status = Command::new("unshare")
-        .args(["--net", "--pid", "--fork", "--kill-child", "--"])
+        .args([
+            "--net",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--mount-proc",
+            "--",
+        ])
         .arg(exe)
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(INSIDE, "1")

@@ -302,6 +302,9 @@ pub fn run(
         Ok(_) => ExitClass::Success.name().into(),
         Err(f) => f.class.name().into(),
     };
+    if let Err(f) = &result {
+        metrics.error = f.message.clone();
+    }
     metrics.wall_s = started.elapsed().as_secs_f64();
     metrics.cpu_s = cpu_seconds();
     metrics.peak_rss_kb = peak_rss_kb();
