@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use casa_formats::{FileSpec, Fileset};
 use rayon::prelude::*;
-use rootio::{LocalFile, RootFile};
+use rootio::RootFile;
 
 /// Options, with coffea's meanings.
 #[derive(Debug, Clone)]
@@ -80,22 +80,8 @@ pub fn cluster_steps(clusters: &[u64], step_size: u64) -> Vec<[u64; 2]> {
 
 /// Open a local path, a `file:` URL or a `root://` URL (through XrdCl, as the jobs will).
 fn open(path: &str) -> Result<RootFile, String> {
-    if xrd_sys::is_remote(path) {
-        let urls = xrd_sys::input_urls(path, None);
-        let src = xrd_sys::XrdSource::open(path, urls, xrd_sys::XrdOptions::default())
-            .map_err(|e| format!("{path}: {e}"))?;
-        return RootFile::from_source(Arc::new(src)).map_err(|e| e.to_string());
-    }
-    if path.contains("://") && !path.starts_with("file:") {
-        return Err(format!(
-            "{path}: unsupported URL scheme: casa reads local paths, file: and root:// URLs"
-        ));
-    }
-    let local = path
-        .strip_prefix("file://")
-        .or_else(|| path.strip_prefix("file:"))
-        .unwrap_or(path);
-    let src = LocalFile::open(local).map_err(|e| format!("{path}: {e}"))?;
+    let src = xrd_sys::open_input(path, None, &xrd_sys::XrdOptions::default())
+        .map_err(|e| e.to_string())?;
     RootFile::from_source(Arc::new(src)).map_err(|e| e.to_string())
 }
 

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use casa_formats::partial::{self, ChunkId, PartialHeader};
 use casa_formats::{ExitClass, JobMetrics, JobSpec};
 use casa_plugin::abi::{self, casa_batch, casa_column};
-use rootio::{ByteRange, ByteSource, LocalFile, RootFile, Values};
+use rootio::{ByteRange, ByteSource, RootFile, Values};
+use xrd_sys::Input;
 
 use crate::host::{Plugin, Session};
 use crate::latency::Latency;
@@ -74,79 +75,10 @@ pub struct InputOptions {
     pub xrd: xrd_sys::XrdOptions,
 }
 
-/// An input file: local, or remote through XrdCl.
-pub enum Input {
-    Local(LocalFile),
-    Remote(xrd_sys::XrdSource),
-}
-
-impl Input {
-    /// The metrics key: "local", or `host:port` of the server serving now.
-    fn server(&self) -> String {
-        match self {
-            Input::Local(_) => "local".into(),
-            Input::Remote(s) => {
-                let now = s.server();
-                if now.is_empty() {
-                    xrd_sys::server_of(s.name()).unwrap_or_default()
-                } else {
-                    now
-                }
-            }
-        }
-    }
-
-    fn source(&self) -> &dyn ByteSource {
-        match self {
-            Input::Local(f) => f,
-            Input::Remote(s) => s,
-        }
-    }
-}
-
-impl ByteSource for Input {
-    fn name(&self) -> &str {
-        self.source().name()
-    }
-    fn size(&self) -> u64 {
-        self.source().size()
-    }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
-        self.source().read_at(offset, buf)
-    }
-    fn read_ranges(&self, ranges: &[ByteRange]) -> std::io::Result<Vec<Vec<u8>>> {
-        self.source().read_ranges(ranges)
-    }
-    fn stats(&self) -> rootio::ReadStats {
-        self.source().stats()
-    }
-}
-
-/// Open an input: a local path or `file:` URL directly, a `root://` URL through XrdCl (via
-/// the XCache first when one is set). Errors name the input and carry the I/O error whose
-/// kind [`classify`] turns into the exit class.
+/// Open an input with the run's XCache and XRootD settings (see [`xrd_sys::open_input`]).
+/// Errors carry the I/O error whose kind [`classify`] turns into the exit class.
 pub fn open_input(file: &str, opts: &InputOptions) -> Result<Input, rootio::Error> {
-    let fail = |source: std::io::Error| rootio::Error::Open {
-        file: file.to_string(),
-        source,
-    };
-    if xrd_sys::is_remote(file) {
-        let urls = xrd_sys::input_urls(file, opts.xcache.as_deref());
-        return xrd_sys::XrdSource::open(file, urls, opts.xrd.clone())
-            .map(Input::Remote)
-            .map_err(|e| fail(e.into()));
-    }
-    if file.contains("://") && !file.starts_with("file:") {
-        return Err(fail(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "unsupported URL scheme: casa reads local paths, file: and root:// URLs",
-        )));
-    }
-    let path = file
-        .strip_prefix("file://")
-        .or_else(|| file.strip_prefix("file:"))
-        .unwrap_or(file);
-    LocalFile::open(path).map(Input::Local).map_err(fail)
+    xrd_sys::open_input(file, opts.xcache.as_deref(), &opts.xrd)
 }
 
 /// A failed run: the exit class and a message naming what failed.

@@ -29,6 +29,7 @@
 
 mod error;
 mod file;
+mod input;
 mod loader;
 mod source;
 mod url;
@@ -49,6 +50,7 @@ pub mod sys {
 
 pub use error::{is_permanent, XrdError};
 pub use file::XrdFile;
+pub use input::{open_input, Input};
 pub use loader::{client_settings, load, version, Shim};
 pub use source::{XrdOptions, XrdSource};
 pub use url::{input_urls, is_remote, parse_xcache, server_of};
