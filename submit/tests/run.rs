@@ -522,6 +522,45 @@ fn a_corrupt_file_over_xcache_fails_strict_mode_and_is_skipped_and_accounted_for
     assert_eq!(by("ZZ", "missing_events"), 0);
     assert!(by("Bad", "missing_events") > 0);
     assert_eq!(by("Bad", "planned_events"), 20000);
+    // The missing ranges are exactly the chunks of the skipped nodes, and name those nodes.
+    let mut skipped_nodes = Vec::new();
+    let mut skipped = Vec::new();
+    for e in std::fs::read_dir(rundir.join("jobs")).unwrap() {
+        let spec = casa_formats::JobSpec::read(&e.unwrap().path()).unwrap();
+        let marker = format!("{}.skipped.json", spec.node);
+        if rundir.join("state").join(marker).exists() {
+            skipped.extend(spec.chunks.iter().map(|c| (c.entry_start, c.entry_stop)));
+            skipped_nodes.push(spec.node.clone());
+        }
+    }
+    let mut gaps = Vec::new();
+    for g in cov["missing"].as_array().unwrap() {
+        assert_eq!(g["dataset"], "Bad", "{g}");
+        for n in g["nodes"].as_array().unwrap() {
+            assert!(
+                skipped_nodes.iter().any(|s| s == n),
+                "{g}: not a skipped node"
+            );
+        }
+        gaps.push((
+            g["entry_start"].as_u64().unwrap(),
+            g["entry_stop"].as_u64().unwrap(),
+        ));
+    }
+    assert_eq!(joined(skipped), joined(gaps));
+}
+
+/// Entry ranges sorted, with touching ones joined.
+fn joined(mut r: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    r.sort();
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for (a, b) in r {
+        match out.last_mut() {
+            Some(last) if last.1 >= a => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
 }
 
 /// A clean run of the misbehave plugin over `a` (ZZ) and `b` (DY) as local files: the
