@@ -53,6 +53,10 @@ pub struct SiteConfig {
     pub desired_sites: Option<String>,
     #[serde(default)]
     pub extra_lines: Vec<String>,
+    /// Environment variables of the leaf jobs (HTCondor jobs do not inherit the submitter's).
+    /// Written as one `environment` line, together with `CASA_XCACHE` when `xcache` is set.
+    #[serde(default)]
+    pub environment: std::collections::BTreeMap<String, String>,
     /// Leaf jobs read `root://` inputs through this XCache (`root://host:port`), the input's
     /// own server as the fallback: the jobs' `CASA_XCACHE`.
     #[serde(default)]
@@ -177,6 +181,50 @@ fn check_setting(name: &str, v: &str) -> Result<(), PlanError> {
         )));
     }
     Ok(())
+}
+
+/// The leaf jobs' `environment` value (HTCondor's space-separated `NAME=value` syntax, values
+/// with spaces in single quotes): `CASA_XCACHE` from `xcache`, then the site's table. Empty
+/// when there is nothing to set.
+fn job_environment(site: &SiteConfig) -> Result<String, PlanError> {
+    let mut vars: Vec<(&str, &str)> = Vec::new();
+    if let Some(x) = &site.xcache {
+        if site.environment.contains_key("CASA_XCACHE") {
+            return Err(PlanError::Invalid(
+                "site sets CASA_XCACHE in [environment] and xcache: keep one".into(),
+            ));
+        }
+        vars.push(("CASA_XCACHE", x));
+    }
+    vars.extend(
+        site.environment
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    let mut out = Vec::new();
+    for (k, v) in vars {
+        let mut name = k.chars();
+        let good_name = name
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !good_name {
+            return Err(PlanError::Invalid(format!(
+                "site environment variable name {k:?} must be letters, digits and _"
+            )));
+        }
+        if v.contains(['"', '\'', '\n', '\r', '\0']) {
+            return Err(PlanError::Invalid(format!(
+                "site environment variable {k}: its value {v:?} contains a quote or line break"
+            )));
+        }
+        out.push(if v.contains(char::is_whitespace) || v.is_empty() {
+            format!("{k}='{v}'")
+        } else {
+            format!("{k}={v}")
+        });
+    }
+    Ok(out.join(" "))
 }
 
 /// Group the runnable steps of each dataset into leaf jobs of about `events_per_job` events,
@@ -323,12 +371,21 @@ pub fn plan(
     }
     for l in &site.extra_lines {
         check_setting("extra_lines", l)?;
-        if l.trim_start().to_ascii_lowercase().starts_with("queue") {
+        let lower = l.trim_start().to_ascii_lowercase();
+        if lower.starts_with("queue") {
             return Err(PlanError::Invalid(format!(
                 "site extra line {l:?} would queue jobs of its own"
             )));
         }
+        let command = lower.split('=').next().unwrap_or("").trim();
+        if command == "environment" || command == "env" {
+            // A second environment line would replace the first (CASA_XCACHE, say).
+            return Err(PlanError::Invalid(format!(
+                "site extra line {l:?} sets the environment: use the site's [environment] table"
+            )));
+        }
     }
+    let environment = job_environment(site)?;
     if !opts.plugin.is_file() {
         return Err(PlanError::Invalid(format!(
             "plugin {} does not exist",
@@ -538,6 +595,7 @@ pub fn plan(
         "desired_sites": site.desired_sites,
         "extra_lines": site.extra_lines,
         "xcache": site.xcache,
+        "environment": environment,
     });
     for (name, builtin) in [
         ("leaf.sub", include_str!("../../templates/leaf.sub.j2")),

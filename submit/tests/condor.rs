@@ -451,13 +451,13 @@ fn dags_on_a_real_htcondor_pool() {
         plan(&tools, &dimuon, &clean_sets, &dir.join("clean"), &small);
     }
     // 2. A leaf that crashes once: HTCondor jobs do not inherit the environment, so the
-    // site config's extra lines give it to them.
+    // site config's environment table gives it to them.
     let marker = condor.join("crash.marker");
     let site = a.join("crash-site.toml");
     std::fs::write(
         &site,
         format!(
-            "retries = 3\nextra_lines = ['environment = \"CASA_TEST_MODE=crash-once CASA_TEST_MARKER={}\"']\n",
+            "retries = 3\n[environment]\nCASA_TEST_MODE = \"crash-once\"\nCASA_TEST_MARKER = \"{}\"\n",
             marker.display()
         ),
     )

@@ -269,7 +269,8 @@ fn site_config_lands_in_the_submit_file_and_hostile_settings_are_refused() {
         "request_cpus = 2\nrequest_memory = \"3 GB\"\ncontainer_image = \"docker://coffeateam/coffea:latest\"\n\
          requirements = \"(OpSysMajorVer == 9) && (Memory > 1000)\"\ndesired_sites = \"T2_US_Nebraska,T2_US_Wisconsin\"\n\
          accounting_group = \"group_cms.analysis\"\nextra_lines = [\"+MaxWallTimeMins = 120\"]\n\
-         xcache = \"root://xcache.example.org:1094\"\n",
+         xcache = \"root://xcache.example.org:1094\"\n\
+         [environment]\nYEAR = \"2018\"\nLABEL = \"two words\"\n",
     )
     .unwrap();
     let (run, o) = plan(d.path(), &input, &["--site", site.to_str().unwrap()]);
@@ -281,10 +282,26 @@ fn site_config_lands_in_the_submit_file_and_hostile_settings_are_refused() {
         "+DESIRED_Sites = \"T2_US_Nebraska,T2_US_Wisconsin\"",
         "+MaxWallTimeMins = 120",
         "-j 2",
-        "environment = \"CASA_XCACHE=root://xcache.example.org:1094\"",
+        "environment = \"CASA_XCACHE=root://xcache.example.org:1094 LABEL='two words' YEAR=2018\"",
     ] {
         assert!(sub.contains(needle), "{needle}:\n{sub}");
     }
+    assert_eq!(
+        sub.matches("environment").count(),
+        1,
+        "one environment line:\n{sub}"
+    );
+    // The local runner reads that line as HTCondor does.
+    let line = sub.lines().find(|l| l.starts_with("environment")).unwrap();
+    assert_eq!(
+        casa_submit::dagrun::parse_environment(line.split_once('=').unwrap().1),
+        [
+            ("CASA_XCACHE", "root://xcache.example.org:1094"),
+            ("LABEL", "two words"),
+            ("YEAR", "2018")
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+    );
     json_out(
         python_command()
             .arg(workspace().join("tests/python/htcondor_check.py"))
@@ -296,6 +313,27 @@ fn site_config_lands_in_the_submit_file_and_hostile_settings_are_refused() {
     let (_, o) = plan(d2.path(), &input, &["--site", site.to_str().unwrap()]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("queue"));
+    // An environment line of its own would replace CASA_XCACHE's: refused, pointing to the table;
+    // so are names and values the line cannot carry.
+    for (text, want) in [
+        (
+            "extra_lines = [\"Environment = \\\"A=1\\\"\"]\n",
+            "[environment]",
+        ),
+        ("[environment]\n\"1BAD\" = \"x\"\n", "1BAD"),
+        ("[environment]\nA = \"it's\"\n", "quote"),
+        (
+            "xcache = \"root://c:1094\"\n[environment]\nCASA_XCACHE = \"root://d:1094\"\n",
+            "keep one",
+        ),
+    ] {
+        std::fs::write(&site, text).unwrap();
+        let dn = tempfile::tempdir().unwrap();
+        let (_, o) = plan(dn.path(), &input, &["--site", site.to_str().unwrap()]);
+        assert!(!o.status.success(), "{text}");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains(want), "{text}: {e}");
+    }
     // An XCache that is not an XRootD address is refused, naming the setting.
     let d3 = tempfile::tempdir().unwrap();
     let (_, o) = plan(d3.path(), &input, &["--xcache", "https://cache:8443"]);
