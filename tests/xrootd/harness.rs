@@ -249,9 +249,21 @@ impl Server {
     }
 
     /// SIGSTOP: the server hangs (connections stay open, the kernel still accepts).
+    /// SIGSTOP, returning once every thread of the server is stopped: the signal is
+    /// delivered asynchronously, and a thread still on a CPU could answer one more request.
     pub fn pause(&mut self) {
         self.signal("STOP");
         self.paused = true;
+        let Some(pid) = self.pid() else { return };
+        let t = Instant::now();
+        while !all_threads_stopped(pid) {
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "{} (pid {pid}) not stopped 5 s after SIGSTOP",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     pub fn resume(&mut self) {
@@ -295,6 +307,24 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Whether every thread of `pid` is in state T (stopped), from /proc (the test's own PID
+/// namespace's: [`isolated`] mounts it).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.filter_map(Result::ok).all(|t| {
+        std::fs::read_to_string(t.path().join("stat"))
+            .ok()
+            // The state follows the command name, which is in parentheses.
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, r)| r.trim_start().starts_with('T'))
+            })
+            .unwrap_or(false)
+    })
 }
 
 /// An origin exporting `/store` and an XCache in front of it (started on demand), with their
