@@ -110,20 +110,26 @@ fn decide_node(rundir: &Path, node: &str, ret: i32, skip_bad_files: bool) -> Dec
     let out = rundir.join("nodes").join(node).join("casa-out");
     let produced = out.join(format!("{node}.partial"));
     let metrics = out.join(format!("{node}.metrics.json"));
-    // Keep the metrics of every attempt that wrote them, for the report.
+    // Keep the metrics of every attempt that wrote them, for the report. This attempt's
+    // error message (it names the file) goes into the node's message too.
+    let mut error = String::new();
     if metrics.is_file() {
-        let _ = std::fs::rename(
-            &metrics,
-            rundir.join("metrics").join(format!("{node}.metrics.json")),
-        );
+        let kept = rundir.join("metrics").join(format!("{node}.metrics.json"));
+        if std::fs::rename(&metrics, &kept).is_ok() {
+            error = std::fs::read(&kept)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<casa_formats::JobMetrics>(&b).ok())
+                .filter(|m| m.exit_class != "success")
+                .map(|m| m.error)
+                .unwrap_or_default();
+        }
     }
-    // The job's own words on a failure (they name the file): from its metrics, when written.
     let why = || {
-        std::fs::read(rundir.join("metrics").join(format!("{node}.metrics.json")))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<casa_formats::JobMetrics>(&b).ok())
-            .filter(|m| !m.error.is_empty() && m.exit_class != "success")
-            .map_or_else(String::new, |m| format!(": {}", m.error))
+        if error.is_empty() {
+            String::new()
+        } else {
+            format!(": {error}")
+        }
     };
     let class = ExitClass::from_code(ret);
     match class {

@@ -428,4 +428,29 @@ fn post_publishes_only_verified_partials_and_maps_exit_classes() {
     assert_eq!(post("leaf-000003", "-1004", false), 1);
     assert_eq!(post("merge-final", "0", false), 0);
     assert_eq!(post("merge-final", "3", false), 1);
+    // The job's error (from the metrics it wrote) goes into the node's state message; an
+    // attempt that wrote no metrics does not inherit an earlier attempt's words.
+    let out = run.join("nodes/leaf-000004/casa-out");
+    std::fs::create_dir_all(&out).unwrap();
+    let m = serde_json::json!({"format": "casa-metrics", "version": "1.1", "run_id": "r",
+        "node": "leaf-000004", "host": "h", "exit_class": "retryable_input",
+        "error": "root://o//store/x.root: connection refused", "chunks": 0, "events": 0,
+        "batches": 0, "bytes_read": 0, "read_requests": 0, "bytes_decompressed": 0,
+        "baskets": 0, "wall_s": 0.1, "cpu_s": 0.1, "io_s": 0.0, "decode_s": 0.0,
+        "plugin_s": 0.0, "time_to_first_event_ms": 0.0, "peak_rss_kb": 1});
+    std::fs::write(out.join("leaf-000004.metrics.json"), m.to_string()).unwrap();
+    let message = || {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(run.join("state/leaf-000004.json")).unwrap())
+                .unwrap();
+        v["message"].as_str().unwrap().to_string()
+    };
+    assert_eq!(post("leaf-000004", "10", false), 1);
+    assert!(
+        message().contains("store/x.root: connection refused"),
+        "{}",
+        message()
+    );
+    assert_eq!(post("leaf-000004", "10", false), 1);
+    assert!(!message().contains("x.root"), "{}", message());
 }
