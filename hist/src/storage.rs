@@ -668,91 +668,56 @@ struct SumsRepr {
 }
 
 /// The correctly rounded value of every bin, or the second double of every bin.
-#[derive(Default)]
+#[derive(Default, Deserialize)]
+#[serde(try_from = "Form<Wire>")]
 struct Doubles(Vec<f64>);
 
 /// The bins whose exact sum needs more than one double, with their remainders.
-#[derive(Default)]
+#[derive(Default, Deserialize)]
+#[serde(try_from = "Form<(usize, Vec<f64>)>")]
 struct Rest(Vec<(usize, Vec<f64>)>);
 
-impl Serialize for Doubles {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.serialize_str(&packed::encode_doubles(&self.0))
-        } else {
-            self.0.serialize(s)
+/// A list as a serialised storage holds it: packed (format 1.1) or listed (1.0).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Form<T> {
+    Packed(String),
+    Listed(Vec<T>),
+}
+
+impl TryFrom<Form<Wire>> for Doubles {
+    type Error = packed::PackedError;
+    fn try_from(f: Form<Wire>) -> Result<Doubles, Self::Error> {
+        match f {
+            Form::Packed(text) => {
+                let mut out = Vec::new();
+                packed::decode_doubles_into(text.as_bytes(), &mut out)?;
+                Ok(Doubles(out))
+            }
+            Form::Listed(v) => Ok(Doubles(v.into_iter().map(|w| w.0).collect())),
         }
     }
 }
 
-impl<'de> Deserialize<'de> for Doubles {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Doubles, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Doubles;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("packed doubles (a base64 string) or a list of numbers")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Doubles, E> {
-                let mut out = Vec::new();
-                packed::decode_doubles_into(v.as_bytes(), &mut out).map_err(E::custom)?;
-                Ok(Doubles(out))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut a: A,
-            ) -> Result<Doubles, A::Error> {
-                let mut out = Vec::with_capacity(a.size_hint().unwrap_or(0));
-                while let Some(Wire(x)) = a.next_element()? {
-                    out.push(x);
-                }
-                Ok(Doubles(out))
-            }
+impl TryFrom<Form<(usize, Vec<f64>)>> for Rest {
+    type Error = packed::PackedError;
+    fn try_from(f: Form<(usize, Vec<f64>)>) -> Result<Rest, Self::Error> {
+        match f {
+            Form::Packed(text) => packed::decode_rest(text.as_bytes()).map(Rest),
+            Form::Listed(v) => Ok(Rest(v)),
         }
-        if d.is_human_readable() {
-            d.deserialize_any(V)
-        } else {
-            d.deserialize_seq(V)
-        }
+    }
+}
+
+impl Serialize for Doubles {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&packed::encode_doubles(&self.0))
     }
 }
 
 impl Serialize for Rest {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.serialize_str(&packed::encode_rest(&self.0))
-        } else {
-            self.0.serialize(s)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Rest {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Rest, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Rest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("packed bin remainders (a base64 string) or a list of [bin, [parts]]")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Rest, E> {
-                packed::decode_rest(v.as_bytes())
-                    .map(Rest)
-                    .map_err(E::custom)
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Rest, A::Error> {
-                let mut out = Vec::new();
-                while let Some(r) = a.next_element()? {
-                    out.push(r);
-                }
-                Ok(Rest(out))
-            }
-        }
-        if d.is_human_readable() {
-            d.deserialize_any(V)
-        } else {
-            d.deserialize_seq(V)
-        }
+        s.serialize_str(&packed::encode_rest(&self.0))
     }
 }
 

@@ -74,25 +74,19 @@ impl Sums {
         }
     }
 
+    /// Adds `e` to bin `i` of `lo` (the second double), carrying the error down.
     #[inline]
     fn add_error(&mut self, i: usize, e: f64) {
-        if self.lo.is_empty() {
-            self.lo = vec![0.0; self.hi.len()];
-        }
-        let (s, e2) = two_sum(self.lo[i], e);
-        self.lo[i] = s;
+        let e2 = carry(&mut self.lo, self.hi.len(), i, e);
         if e2 != 0.0 {
             self.add_error2(i, e2);
         }
     }
 
+    /// Adds `e` to bin `i` of `lo2` (the third double); its error goes to the expansion.
     #[inline]
     fn add_error2(&mut self, i: usize, e: f64) {
-        if self.lo2.is_empty() {
-            self.lo2 = vec![0.0; self.hi.len()];
-        }
-        let (s, e3) = two_sum(self.lo2[i], e);
-        self.lo2[i] = s;
+        let e3 = carry(&mut self.lo2, self.hi.len(), i, e);
         if e3 != 0.0 {
             self.spill(i, e3);
         }
@@ -151,6 +145,18 @@ impl Sums {
             packed::encode_rest(&rest)
         );
     }
+}
+
+/// Adds `e` to bin `i` of a lazily allocated level of `len` doubles; returns the rounding
+/// error, which the next level keeps.
+#[inline(always)]
+fn carry(level: &mut Vec<f64>, len: usize, i: usize, e: f64) -> f64 {
+    if level.is_empty() {
+        *level = vec![0.0; len];
+    }
+    let (s, err) = two_sum(level[i], e);
+    level[i] = s;
+    err
 }
 
 /// A histogram in the fast form: its axes as JSON text, and exact sums.

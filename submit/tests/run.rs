@@ -295,29 +295,38 @@ fn a_permanent_failure_is_not_retried_or_is_skipped_and_reported() {
 
 #[test]
 fn a_runner_killed_mid_run_finishes_with_the_clean_result() {
-    let files = || {
-        vec![
-            ("ZZ", vec![fixture("root-zstd.root")]),
-            ("DY", vec![fixture("root-lz4.root")]),
-        ]
-    };
-    let (_c, clean) = planned("misbehave", &files(), &[]);
-    assert!(run(&clean, &[]).status.success());
-    let (_d, rundir) = planned("misbehave", &files(), &[]);
-    let mut child = casa_submit()
-        .arg("run")
-        .arg(&rundir)
-        .args(["-j", "2", "--quiet"])
-        .env("CASA_TEST_MODE", "slow")
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    child.kill().unwrap(); // SIGKILL: no cleanup at all
-    child.wait().unwrap();
-    let o = run(&rundir, &[]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(result(&rundir), result(&clean));
+    let (a, b) = (fixture("root-zstd.root"), fixture("root-lz4.root"));
+    let (_c, clean) = clean_reference(&a, &b);
+    let (_d, rundir) = planned("misbehave", &[("ZZ", vec![a]), ("DY", vec![b])], &[]);
+    killed_and_restarted(&rundir);
+    assert_eq!(result(&rundir), clean);
     assert_eq!(assert_no_loss(&rundir)["missing_events"], 0);
+}
+
+/// `casa-submit run` of `rundir` whose jobs each take a while (the misbehave plugin's slow
+/// mode), for the tests that interrupt a run.
+fn slow_run(rundir: &Path) -> Command {
+    let mut c = casa_submit();
+    c.arg("run")
+        .arg(rundir)
+        .args(["-j", "2", "--quiet"])
+        .env("CASA_TEST_MODE", "slow");
+    c
+}
+
+/// SIGKILL the runner of `rundir` 1.5 s into a slow run (no cleanup at all), then run it
+/// again to the end.
+fn killed_and_restarted(rundir: &Path) {
+    let mut child = slow_run(rundir).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !rundir.join("result/merged.partial").exists(),
+        "the run ended before the kill: the test proves nothing"
+    );
+    let o = run(rundir, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]
@@ -356,11 +365,7 @@ fn ctrl_c_stops_the_jobs_and_a_second_run_finishes() {
     let (_c, clean) = planned("misbehave", &files(), &[]);
     assert!(run(&clean, &[]).status.success());
     let (_d, rundir) = planned("misbehave", &files(), &[]);
-    let child = casa_submit()
-        .arg("run")
-        .arg(&rundir)
-        .args(["-j", "2", "--quiet"])
-        .env("CASA_TEST_MODE", "slow")
+    let child = slow_run(&rundir)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -400,13 +405,7 @@ fn server_faults_mid_run_over_xcache_end_with_the_clean_result() {
     let mut servers = harness::Servers::both(&[("e2e/zstd.root", &a), ("e2e/lz4.root", &b)]);
     let (_d, rundir) = planned_over_xcache(&servers);
     let t = Instant::now();
-    let mut child = casa_submit()
-        .arg("run")
-        .arg(&rundir)
-        .args(["-j", "2", "--quiet"])
-        .env("CASA_TEST_MODE", "slow")
-        .spawn()
-        .unwrap();
+    let mut child = slow_run(&rundir).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(1000));
     assert!(
         !servers.cached().is_empty(),
@@ -601,22 +600,7 @@ fn a_runner_killed_mid_run_over_xcache_finishes_with_the_clean_result() {
     let (_c, clean) = clean_reference(&a, &b);
     let servers = harness::Servers::both(&[("e2e/zstd.root", &a), ("e2e/lz4.root", &b)]);
     let (_d, rundir) = planned_over_xcache(&servers);
-    let mut child = casa_submit()
-        .arg("run")
-        .arg(&rundir)
-        .args(["-j", "2", "--quiet"])
-        .env("CASA_TEST_MODE", "slow")
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    child.kill().unwrap(); // SIGKILL: no cleanup at all
-    child.wait().unwrap();
-    assert!(
-        !rundir.join("result/merged.partial").exists(),
-        "the run ended before the kill: the test proves nothing"
-    );
-    let o = run(&rundir, &[]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    killed_and_restarted(&rundir);
     assert_eq!(result(&rundir), clean);
     assert_eq!(assert_no_loss(&rundir)["missing_events"], 0);
 }
