@@ -635,3 +635,39 @@ pub fn plan(
     .map_err(io(&mp))?;
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// templates/site.toml documents every key: with its examples uncommented it must parse
+    /// (`deny_unknown_fields` catches a renamed key) and set every optional setting.
+    #[test]
+    fn the_documented_site_config_parses_with_every_example_set() {
+        let text: String = include_str!("../../templates/site.toml")
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest.starts_with('[')
+                        || rest.split_once(" = ").is_some_and(|(k, _)| {
+                            k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        }) =>
+                {
+                    rest
+                }
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let site: SiteConfig = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert!(site.container_image.is_some() && site.x509_proxy.is_some());
+        assert!(site.use_scitokens && site.accounting_group.is_some());
+        assert!(site.requirements.is_some() && site.desired_sites.is_some());
+        assert!(!site.extra_lines.is_empty() && site.xcache.is_some());
+        assert_eq!(site.environment["MY_ANALYSIS_YEAR"], "2018");
+        assert_eq!(
+            job_environment(&site).unwrap(),
+            "CASA_XCACHE=root://xcache.example.org:1094 MY_ANALYSIS_YEAR=2018"
+        );
+    }
+}

@@ -215,6 +215,9 @@ pub fn status(rundir: &Path) -> Result<Status, String> {
     st.grid = std::fs::read_to_string(rundir.join("casa.status"))
         .ok()
         .and_then(|t| grid_status(&t));
+    st.jobs = std::fs::read_to_string(rundir.join("logs/casa.log"))
+        .ok()
+        .map(|t| job_states(&t));
     Ok(st)
 }
 

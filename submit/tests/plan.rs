@@ -6,7 +6,7 @@ use std::process::Command;
 
 use casa_formats::partial::{self, ChunkId, PartialHeader};
 use casa_formats::{Fileset, JobSpec};
-use casa_test_support::{build_cdylib, fixture, python_command, real_file, workspace};
+use casa_test_support::{build_bin, build_cdylib, fixture, python_command, real_file, workspace};
 use serde_json::Value;
 
 fn casa_submit() -> Command {
@@ -14,18 +14,7 @@ fn casa_submit() -> Command {
 }
 
 fn wrapper() -> PathBuf {
-    // casa-wrapper is built with the workspace's tests (it has its own integration tests);
-    // build it here to be sure.
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let st = Command::new(cargo)
-        .current_dir(workspace())
-        .args(["build", "-q", "-p", "casa-wrapper"])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let p = Path::new(env!("CARGO_BIN_EXE_casa-submit")).with_file_name("casa-wrapper");
-    assert!(p.exists(), "{}", p.display());
-    p
+    build_bin("casa-wrapper", Path::new(env!("CARGO_BIN_EXE_casa-submit")))
 }
 
 fn write_fileset(dir: &Path, v: &Value) -> PathBuf {

@@ -43,15 +43,10 @@ fn a_new_plugin_builds_and_runs() {
         serde_json::to_vec(&JobSpec::new("t", "n", vec![chunk])).unwrap(),
     )
     .unwrap();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    assert!(Command::new(cargo)
-        .current_dir(workspace())
-        .args(["build", "-q", "-p", "casa-wrapper"])
-        .status()
-        .unwrap()
-        .success());
-    let wrapper =
-        std::path::Path::new(env!("CARGO_BIN_EXE_casa-submit")).with_file_name("casa-wrapper");
+    let wrapper = casa_test_support::build_bin(
+        "casa-wrapper",
+        std::path::Path::new(env!("CARGO_BIN_EXE_casa-submit")),
+    );
     let out = d.path().join("p.partial");
     let o = Command::new(wrapper)
         .arg("run")

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use casa_test_support::{build_cdylib, fixture, workspace};
+use casa_test_support::{build_bin, build_cdylib, fixture, workspace};
 
 fn redact(text: &str, pairs: &[(&str, &str)]) -> String {
     let mut t = text.to_string();
@@ -23,14 +23,7 @@ fn plan_files_match_their_snapshots() {
     let fileset = d.path().join("fileset.json");
     std::fs::write(&fileset, serde_json::to_vec(&fs).unwrap()).unwrap();
     let run = d.path().join("run");
-    let wrapper = Path::new(env!("CARGO_BIN_EXE_casa-submit")).with_file_name("casa-wrapper");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    assert!(Command::new(cargo)
-        .current_dir(workspace())
-        .args(["build", "-q", "-p", "casa-wrapper"])
-        .status()
-        .unwrap()
-        .success());
+    let wrapper = build_bin("casa-wrapper", Path::new(env!("CARGO_BIN_EXE_casa-submit")));
     let o = Command::new(env!("CARGO_BIN_EXE_casa-submit"))
         .arg("plan")
         .arg(&fileset)
@@ -61,13 +54,13 @@ fn plan_files_match_their_snapshots() {
     ];
     let dir = workspace().join("submit/tests/snapshots");
     let update = std::env::var_os("CASA_UPDATE_SNAPSHOTS").is_some();
+    // Fixtures are rewritten by ci/setup with fresh ROOT UUIDs.
+    let uuid = rootio::RootFile::open(f.to_str().unwrap())
+        .unwrap()
+        .uuid()
+        .to_string();
     for name in ["casa.dag", "leaf.sub", "merge.sub", "jobs/leaf-000000.json"] {
         let got = redact(&std::fs::read_to_string(run.join(name)).unwrap(), &pairs);
-        // Fixtures are rewritten by ci/setup with fresh ROOT UUIDs.
-        let uuid = rootio::RootFile::open(f.to_str().unwrap())
-            .unwrap()
-            .uuid()
-            .to_string();
         let got = redact(
             &got,
             &[
@@ -76,10 +69,15 @@ fn plan_files_match_their_snapshots() {
             ],
         );
         let snap = dir.join(name.replace('/', "__"));
-        if update || !snap.exists() {
+        if update {
             std::fs::write(&snap, &got).unwrap();
             continue;
         }
+        assert!(
+            snap.exists(),
+            "no snapshot {}: write it with CASA_UPDATE_SNAPSHOTS=1",
+            snap.display()
+        );
         let want = std::fs::read_to_string(&snap).unwrap();
         assert_eq!(
             got,

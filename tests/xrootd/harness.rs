@@ -38,7 +38,8 @@ pub fn inside() -> bool {
 /// private network namespace. Returns `true` inside the namespace: run the body. Returns
 /// `false` in the calling process once the run inside passed, and panics if it failed.
 pub fn isolated(test: &str) -> bool {
-    if std::env::var_os(INSIDE).is_some() {
+    if let Some(marker) = std::env::var_os(INSIDE) {
+        std::fs::write(marker, test).expect("write the ran marker");
         let up = Command::new("ip")
             .args(["link", "set", "lo", "up"])
             .status()
@@ -55,6 +56,7 @@ pub fn isolated(test: &str) -> bool {
          (unshare -n) and start xrootd as the xrootd user (-R xrootd)"
     );
     let exe = std::env::current_exe().expect("test binary path");
+    let marker = RanMarker::new();
     // A PID namespace too, with the test as its init: if the test dies (a panic, or the
     // runner's timeout kills unshare), the kernel kills the servers with it. And a mount
     // namespace with its own /proc, so that pids read there are this namespace's (ci/minicondor
@@ -70,7 +72,7 @@ pub fn isolated(test: &str) -> bool {
         ])
         .arg(exe)
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
+        .env(INSIDE, marker.path())
         // Nothing can be downloaded in there (e.g. when a test builds a plugin).
         .env("CARGO_NET_OFFLINE", "true")
         .status()
@@ -79,6 +81,7 @@ pub fn isolated(test: &str) -> bool {
         status.success(),
         "{test} failed inside its network namespace ({status}); its output is above"
     );
+    marker.assert_ran(test);
     false
 }
 
@@ -87,7 +90,8 @@ pub fn isolated(test: &str) -> bool {
 /// Returns `true` there, `false` in the caller once that run passed.
 pub fn without_xrootd_client(test: &str) -> bool {
     const HIDDEN: &str = "CASA_XRD_TEST_NO_CLIENT";
-    if std::env::var_os(HIDDEN).is_some() {
+    if let Some(marker) = std::env::var_os(HIDDEN) {
+        std::fs::write(marker, test).expect("write the ran marker");
         return true;
     }
     assert!(
@@ -106,6 +110,7 @@ pub fn without_xrootd_client(test: &str) -> bool {
         .map(|p| std::fs::canonicalize(p.trim()).expect("libXrdCl path"))
         .expect("libXrdCl.so.3 is installed (libxrdcl3)");
     let exe = std::env::current_exe().expect("test binary path");
+    let marker = RanMarker::new();
     // unshare -m makes mounts private: the host keeps its library.
     let status = Command::new("unshare")
         .args([
@@ -118,7 +123,7 @@ pub fn without_xrootd_client(test: &str) -> bool {
         .arg(lib)
         .arg(exe)
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(HIDDEN, "1")
+        .env(HIDDEN, marker.path())
         .env("CARGO_NET_OFFLINE", "true")
         .status()
         .expect("run unshare (util-linux)");
@@ -126,7 +131,29 @@ pub fn without_xrootd_client(test: &str) -> bool {
         status.success(),
         "{test} failed without libXrdCl ({status}); its output is above"
     );
+    marker.assert_ran(test);
     false
+}
+
+/// A file the re-executed test writes when it starts: libtest runs nothing, and succeeds,
+/// for a name that matches no test, which would pass the caller without running anything.
+struct RanMarker(tempfile::TempDir);
+
+impl RanMarker {
+    fn new() -> RanMarker {
+        RanMarker(tempfile::tempdir().expect("scratch directory"))
+    }
+
+    fn path(&self) -> PathBuf {
+        self.0.path().join("ran")
+    }
+
+    fn assert_ran(&self, test: &str) {
+        assert!(
+            self.path().exists(),
+            "{test} did not run inside: is that the test's own name?"
+        );
+    }
 }
 
 fn templates() -> PathBuf {
