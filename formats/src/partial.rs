@@ -138,8 +138,10 @@ pub fn stored_checksum(path: &Path) -> Option<String> {
     Some(format!("{:016x}", u64::from_le_bytes(b)))
 }
 
-/// Verify and decode the bytes of a partial; `name` is used in errors.
-pub fn decode(bytes: &[u8], name: &str) -> Result<(PartialHeader, Vec<u8>), PartialError> {
+/// Verify the bytes of a partial (magic, version, lengths, checksum) and parse its header,
+/// without decompressing the payload: the header and the compressed payload. `name` is used
+/// in errors.
+pub fn verify<'a>(bytes: &'a [u8], name: &str) -> Result<(PartialHeader, &'a [u8]), PartialError> {
     let path = || name.to_string();
     if bytes.len() < 8 || &bytes[..8] != MAGIC {
         return Err(PartialError::NotPartial { path: path() });
@@ -186,18 +188,32 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<(PartialHeader, Vec<u8>), Part
             computed,
         });
     }
-    let (h, p) = (h as usize, p as usize);
+    let h = FIXED + h as usize;
     let header: PartialHeader =
-        serde_json::from_slice(&bytes[FIXED..FIXED + h]).map_err(|e| PartialError::Corrupt {
+        serde_json::from_slice(&bytes[FIXED..h]).map_err(|e| PartialError::Corrupt {
             path: path(),
             what: format!("header: {e}"),
         })?;
-    let payload = zstd::stream::decode_all(&bytes[FIXED + h..FIXED + h + p]).map_err(|e| {
-        PartialError::Corrupt {
-            path: path(),
+    Ok((header, &bytes[h..body]))
+}
+
+/// Verify and decode the bytes of a partial; `name` is used in errors.
+pub fn decode(bytes: &[u8], name: &str) -> Result<(PartialHeader, Vec<u8>), PartialError> {
+    let (header, z) = verify(bytes, name)?;
+    // One call into a buffer of the size the frame declares (what casa writes): about twice
+    // as fast as the streaming decoder on large payloads, which handles anything else.
+    let sized = zstd::zstd_safe::get_frame_content_size(z)
+        .ok()
+        .flatten()
+        .and_then(|n| usize::try_from(n).ok())
+        .and_then(|n| zstd::bulk::decompress(z, n).ok());
+    let payload = match sized {
+        Some(p) => p,
+        None => zstd::stream::decode_all(z).map_err(|e| PartialError::Corrupt {
+            path: name.to_string(),
             what: format!("payload: {e}"),
-        }
-    })?;
+        })?,
+    };
     Ok((header, payload))
 }
 

@@ -129,10 +129,9 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
     let mut all = Vec::with_capacity(scanned.len());
     for (path, s) in opts.inputs.iter().zip(scanned) {
         match s {
-            Ok(s) => all.push(once::Input {
+            Ok(header) => all.push(once::Input {
                 path: path.clone(),
-                header: s.header,
-                bytes: s.bytes,
+                header,
             }),
             Err(e) => bad.push(e),
         }

@@ -25,7 +25,6 @@ use crate::error::MergeError;
 pub struct Input {
     pub path: PathBuf,
     pub header: PartialHeader,
-    pub bytes: u64,
 }
 
 /// A partial left out because another one holds the same chunks and results.

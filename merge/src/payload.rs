@@ -37,7 +37,10 @@ pub(crate) fn parse_hist(json: &[u8]) -> Result<Option<FastHist>, String> {
     Ok(h)
 }
 
-fn parse_fast(json: &[u8], origin: usize) -> Result<MergeAcc, String> {
+/// The fast reader alone, without the fallback to serde (public for the tests, which must see
+/// it fail).
+#[doc(hidden)]
+pub fn parse_fast(json: &[u8], origin: usize) -> Result<MergeAcc, String> {
     let mut p = P { b: json, i: 0 };
     let mut m = MergeAcc::default();
     // Counters (and float counters' exact remainders) are rebuilt as a small JSON accumulator.

@@ -254,6 +254,21 @@ fn another_major_version_is_rejected_by_name() {
 }
 
 #[test]
+fn a_newer_minor_version_with_a_good_checksum_is_rejected_by_name() {
+    // A newer minor may encode the payload in a way this merge cannot read (and would skip).
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = two(d.path());
+    let mut bytes = std::fs::read(&a).unwrap();
+    bytes[10] = bytes[10].wrapping_add(1);
+    let body = bytes.len() - 8;
+    let sum = xxhash_rust::xxh64::xxh64(&bytes[..body], 0);
+    bytes[body..].copy_from_slice(&sum.to_le_bytes());
+    std::fs::write(&a, &bytes).unwrap();
+    let o = merge_dir(&d.path().join("in"), &d.path().join("m.partial"));
+    assert_fails(&o, exit::VERSION, &[&a], &["not readable"]);
+}
+
+#[test]
 fn a_missing_input_is_unreadable() {
     let d = tempfile::tempdir().unwrap();
     let missing = d.path().join("nope.partial");
