@@ -338,8 +338,9 @@ impl RootFile {
         match parse(&probe) {
             Ok(k) => Ok(k),
             Err(e) if probe.len() == KEY_PROBE => {
-                // Long names: read the whole header using the key length.
-                let keylen = i16::from_be_bytes([probe[16], probe[17]]);
+                // Long names: read the whole header using the key length (after Nbytes,
+                // version, ObjLen and the date: bytes 14-15; 16-17 are the cycle).
+                let keylen = i16::from_be_bytes([probe[14], probe[15]]);
                 if keylen as usize <= KEY_PROBE {
                     return Err(e);
                 }

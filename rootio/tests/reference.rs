@@ -295,6 +295,32 @@ fn subdirectories_and_cycles() {
     assert!(e.contains("dir/nope"), "{e}");
 }
 
+/// A directory whose name makes its key header longer than the first read of a key (512
+/// bytes): the header is read again at its full length. Written by uproot.
+#[test]
+fn a_key_header_longer_than_the_first_read() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("long-dir.root");
+    let name = "d".repeat(600);
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import sys, numpy as np, uproot\n\
+             f = uproot.recreate(sys.argv[1])\n\
+             t = f.mktree(sys.argv[2] + '/t', {'x': np.int32})\n\
+             t.extend({'x': np.arange(10, dtype=np.int32)})\n\
+             f.close()",
+        ])
+        .arg(&path)
+        .arg(&name)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    check(path.clone());
+    let f = RootFile::open(path.to_str().unwrap()).unwrap();
+    assert_eq!(f.tree(&format!("{name}/t")).unwrap().entries, 10);
+}
+
 /// A file past 2 GiB: 64-bit seeks in the header, keys and basket tables. uproot reads the
 /// reference values for ranges at the start, across the 2 GiB mark and at the end.
 #[test]
