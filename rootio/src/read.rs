@@ -220,6 +220,9 @@ fn counts_of(v: &Values) -> Result<Vec<u64>, (usize, f64)> {
             .enumerate()
             .map(|(i, &x)| u64::try_from(x).map_err(|_| (i, x as f64)))
             .collect(),
+        // A counter that is not an integer column: refused at its first value (an empty
+        // window has no count to refuse).
+        other if other.is_empty() => Ok(Vec::new()),
         other => Err((0, other.get_f64(0))),
     }
 }
@@ -967,5 +970,19 @@ impl Tree {
             out.push((lo, stop));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_non_negative_integers_and_an_empty_window_has_none() {
+        assert_eq!(counts_of(&Values::I32(vec![2, 0, 3])), Ok(vec![2, 0, 3]));
+        assert_eq!(counts_of(&Values::I32(vec![2, -1])), Err((1, -1.0)));
+        assert_eq!(counts_of(&Values::F32(vec![1.5])), Err((0, 1.5)));
+        // Used to index the first value of an empty float column.
+        assert_eq!(counts_of(&Values::F32(vec![])), Ok(vec![]));
     }
 }
