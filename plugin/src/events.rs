@@ -114,11 +114,19 @@ impl<'a> Column<'a> {
         self.offsets
     }
 
-    /// A jagged view of `T` values.
+    /// A jagged view of `T` values, one value per item. Columns whose items are fixed arrays
+    /// (`x[n][3]`: `inner` > 1) are refused: read `offsets()` (which count items) and `values()`.
     pub fn jagged<T: Native>(&self) -> Result<Jagged<'a, T>> {
         let offsets = self
             .offsets
             .ok_or_else(|| format!("column '{}' is not jagged", self.name))?;
+        if self.inner != 1 {
+            return Err(format!(
+                "column '{}' has {} values per item: Jagged rows would cut them; use offsets() and values()",
+                self.name, self.inner
+            )
+            .into());
+        }
         Ok(Jagged {
             offsets,
             values: self.values()?,
@@ -376,5 +384,29 @@ impl EventCandidates<'_> {
             .iter()
             .map(|&q| q as i64)
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jagged_rows_are_refused_when_items_are_arrays() {
+        let values = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let bytes: Vec<u8> = values.iter().flat_map(|x| x.to_ne_bytes()).collect();
+        let offsets = [0u64, 1, 2];
+        let col = |inner| Column {
+            name: "x",
+            dtype: Dtype::F32,
+            inner,
+            bytes: &bytes,
+            offsets: Some(&offsets),
+        };
+        // Two entries of one item of three values each: a row of one value would be wrong.
+        let e = col(3).jagged::<f32>().err().unwrap().to_string();
+        assert!(e.contains("3 values per item"), "{e}");
+        let j = col(1).jagged::<f32>().unwrap();
+        assert_eq!(j.row(1), &[2.0]);
     }
 }

@@ -315,7 +315,11 @@ fn a_key_header_longer_than_the_first_read() {
         .arg(&name)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     check(path.clone());
     let f = RootFile::open(path.to_str().unwrap()).unwrap();
     assert_eq!(f.tree(&format!("{name}/t")).unwrap().entries, 10);

@@ -109,13 +109,13 @@ pub struct RunSummary {
 fn classify(e: &rootio::Error) -> ExitClass {
     use rootio::Error as E;
     match e {
-        E::Open { source, .. } | E::Io { source, .. } => match source.kind() {
-            std::io::ErrorKind::NotFound
-            | std::io::ErrorKind::PermissionDenied
-            | std::io::ErrorKind::InvalidInput
-            | std::io::ErrorKind::UnexpectedEof => ExitClass::PermanentInput,
-            _ => ExitClass::RetryableInput,
-        },
+        E::Open { source, .. } | E::Io { source, .. } => {
+            if xrd_sys::is_permanent(source.kind()) {
+                ExitClass::PermanentInput
+            } else {
+                ExitClass::RetryableInput
+            }
+        }
         E::NoBranch { .. } | E::Unsupported { .. } => ExitClass::PluginFault,
         _ => ExitClass::PermanentInput,
     }

@@ -48,7 +48,7 @@ fn abandon(bufs: Vec<Vec<u8>>) {
 }
 
 impl XrdFile {
-    /// Open `url` for reading and stat its size, each step within `timeout`.
+    /// Open `url` for reading and stat its size, both within `timeout`.
     pub fn open(url: &str, timeout: Duration) -> Result<XrdFile, XrdError> {
         Self::open_with(url, timeout, timeout)
     }
@@ -68,6 +68,8 @@ impl XrdFile {
             url: url.to_string(),
             reason: "contains a NUL byte".into(),
         })?;
+        // One deadline for the open and the stat together, as XrdOptions::open_timeout says.
+        let deadline = std::time::Instant::now() + timeout;
         let mut st = status();
         // SAFETY: valid C string and out-pointer; the shim returns NULL or an owned file.
         let raw = unsafe { shim.lib.xrd_open(curl.as_ptr(), millis(timeout), &mut st) };
@@ -103,8 +105,12 @@ impl XrdFile {
         let mut st = status();
         // SAFETY: live file, valid out-pointers.
         if unsafe {
-            shim.lib
-                .xrd_size(ptr.as_ptr(), millis(timeout), &mut size, &mut st)
+            shim.lib.xrd_size(
+                ptr.as_ptr(),
+                millis(deadline.saturating_duration_since(std::time::Instant::now())),
+                &mut size,
+                &mut st,
+            )
         } != 0
         {
             return Err(XrdError::from_status(url, "stat", &st));
