@@ -1,5 +1,5 @@
 """Plan a synthetic preprocessed fileset of 10,000 files x 100 steps (1 million chunks) and
-report wall time, peak RSS and the size of the run directory (ci/bench-plan).
+report wall time, peak RSS and the size of the run directory (run by ci/bench).
 
     python bench/bench_plan.py CASA_SUBMIT PLUGIN WRAPPER [EVENTS_PER_JOB]
 """

@@ -1,5 +1,5 @@
 """`casa-submit status` on a large synthetic run directory: N nodes with a state file each
-(ci/bench-status). Prints the wall time.
+(run by ci/bench). Prints the wall time.
 
     python bench/bench_status.py CASA_SUBMIT [NODES]
 """

@@ -238,7 +238,7 @@ impl AxisSpec {
     }
 
     /// Bins without flow.
-    pub(crate) fn bins(&self) -> usize {
+    pub fn bins(&self) -> usize {
         match self {
             AxisSpec::Regular { bins, .. } => *bins as usize,
             AxisSpec::Variable { edges, .. } => edges.len().saturating_sub(1),
@@ -258,8 +258,9 @@ impl AxisSpec {
     }
 
     /// The bin edges of a regular axis computed as boost-histogram computes them
-    /// (`regular::value`), so that exported edges match hist's bit for bit.
-    pub(crate) fn edges(&self) -> Vec<f64> {
+    /// (`regular::value`), so that exported edges match hist's bit for bit; the edges of a
+    /// variable or integer axis; empty for category axes.
+    pub fn edges(&self) -> Vec<f64> {
         match self {
             AxisSpec::Regular {
                 bins,

@@ -243,37 +243,11 @@ enum Bins {
 
 fn bins_of(a: &AxisSpec) -> Bins {
     match a {
-        AxisSpec::Regular {
-            bins,
-            start,
-            stop,
-            transform,
-            ..
-        } => {
-            // boost-histogram's edges: equal steps in the transformed space, mapped back.
-            let fwd = |x: f64| match transform {
-                Transform::None => x,
-                Transform::Log => x.ln(),
-                Transform::Sqrt => x.sqrt(),
-                Transform::Pow { power } => x.powf(*power),
-            };
-            let inv = |x: f64| match transform {
-                Transform::None => x,
-                Transform::Log => x.exp(),
-                Transform::Sqrt => x * x,
-                Transform::Pow { power } => x.powf(1.0 / *power),
-            };
-            let (a, b) = (fwd(*start), fwd(*stop));
-            let n = *bins as usize;
-            let edges = (0..=n)
-                .map(|k| inv(a + (b - a) * k as f64 / n as f64))
-                .collect();
-            Bins::Edges(edges, matches!(transform, Transform::Log))
+        // casa-hist's edges are boost-histogram's, bit for bit, as in the UHI export.
+        AxisSpec::Regular { transform, .. } => {
+            Bins::Edges(a.edges(), matches!(transform, Transform::Log))
         }
-        AxisSpec::Variable { edges, .. } => Bins::Edges(edges.clone(), false),
-        AxisSpec::Integer { start, stop, .. } => {
-            Bins::Edges((*start..=*stop).map(|k| k as f64).collect(), false)
-        }
+        AxisSpec::Variable { .. } | AxisSpec::Integer { .. } => Bins::Edges(a.edges(), false),
         AxisSpec::StrCategory { categories, .. } => Bins::Categories(categories.clone()),
         AxisSpec::IntCategory { categories, .. } => {
             Bins::Categories(categories.iter().map(|c| c.to_string()).collect())

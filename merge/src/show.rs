@@ -129,9 +129,8 @@ pub fn summarize(path: &Path) -> Result<Summary, MergeError> {
 }
 
 fn axis_summary(a: &AxisSpec) -> AxisSummary {
-    let (bins, binning) = match a {
+    let binning = match a {
         AxisSpec::Regular {
-            bins,
             start,
             stop,
             transform,
@@ -143,25 +142,20 @@ fn axis_summary(a: &AxisSpec) -> AxisSummary {
                 Transform::Sqrt => ", sqrt".into(),
                 Transform::Pow { power } => format!(", pow {power}"),
             };
-            (*bins as usize, format!("[{start}, {stop}){t}"))
+            format!("[{start}, {stop}){t}")
         }
-        AxisSpec::Variable { edges, .. } => (
-            edges.len().saturating_sub(1),
-            format!(
-                "edges {}",
-                list(edges.iter().map(|e| e.to_string()).collect())
-            ),
+        AxisSpec::Variable { edges, .. } => format!(
+            "edges {}",
+            list(edges.iter().map(|e| e.to_string()).collect())
         ),
-        AxisSpec::Integer { start, stop, .. } => {
-            ((stop - start).max(0) as usize, format!("[{start}, {stop})"))
+        AxisSpec::Integer { start, stop, .. } => format!("[{start}, {stop})"),
+        AxisSpec::StrCategory { categories, .. } => list(categories.clone()),
+        AxisSpec::IntCategory { categories, .. } => {
+            list(categories.iter().map(|c| c.to_string()).collect())
         }
-        AxisSpec::StrCategory { categories, .. } => (categories.len(), list(categories.clone())),
-        AxisSpec::IntCategory { categories, .. } => (
-            categories.len(),
-            list(categories.iter().map(|c| c.to_string()).collect()),
-        ),
-        AxisSpec::Boolean { .. } => (2, "false, true".into()),
+        AxisSpec::Boolean { .. } => "false, true".into(),
     };
+    let bins = a.bins();
     AxisSummary {
         name: a.name().to_string(),
         label: a.label().to_string(),

@@ -275,8 +275,7 @@ impl Server {
         self.paused = false;
     }
 
-    /// SIGSTOP: the server hangs (connections stay open, the kernel still accepts).
-    /// SIGSTOP, returning once every thread of the server is stopped: the signal is
+    /// SIGSTOP: the server hangs (connections stay open, the kernel still accepts). Returns once every thread of the server is stopped: the signal is
     /// delivered asynchronously, and a thread still on a CPU could answer one more request.
     pub fn pause(&mut self) {
         self.signal("STOP");

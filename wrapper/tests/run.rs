@@ -157,6 +157,7 @@ fn check_against_reference(plugin: &Path, chunks: Vec<Chunk>, threads: &str) {
     let total: f64 = want.iter().flatten().sum();
     assert!(total > 0.0, "the reference histogram is empty");
     for (c, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g.len(), w.len(), "category {c}: bins");
         for (b, (x, y)) in g.iter().zip(w).enumerate() {
             assert_eq!(x, y, "category {c} bin {b}: casa {x}, reference {y}");
         }
@@ -465,7 +466,9 @@ fn coffea_agrees_up_to_float32_bin_migrations() {
     let r = run(dimuon(), vec![chunk("ZZ", &f, "Events", 0, entries)], &[]);
     let (ours, our_entries) = ours(&r.partial().1, "ZZ");
     assert_eq!(our_entries, entries);
+    assert_eq!(coffea.len(), ours.len(), "categories");
     for (row, (a, b)) in coffea.iter().zip(&ours).enumerate() {
+        assert_eq!(a.len(), b.len(), "category {row}: bins");
         assert_eq!(
             a.iter().sum::<f64>(),
             b.iter().sum::<f64>(),
