@@ -53,12 +53,9 @@ def main():
         casa = h.values(flow=True)
 
         # 1. float64 reference, bin by bin.
-        ref = coffea_dimuon.mass_hist()
-        for url, v in spec["files"].items():
-            path = os.path.join(local, os.path.basename(url))
-            mass, q = dimuon_reference.masses(path, v["object_path"], 0, v["num_entries"])
-            ref.fill(sign="opposite", mass=mass[q == 0])
-            ref.fill(sign="same", mass=mass[q != 0])
+        ref = dimuon_reference.histogram(
+            [(os.path.join(local, os.path.basename(url)), v["object_path"], 0, v["num_entries"])
+             for url, v in spec["files"].items()])
         f64 = ref.values(flow=True)
         diff64 = int(np.count_nonzero(casa != f64))
         if diff64:
@@ -68,16 +65,7 @@ def main():
         out = coffea_dimuon.run({dataset: {"files": files, "metadata": spec.get("metadata", {})}},
                                 coffea_dimuon.ExplainingProcessor())[dataset]
         coffea = out["mass"].values(flow=True)
-        axis = coffea_dimuon.mass_hist().axes["mass"]
-        migration = np.zeros_like(coffea)
-        migrated = selected = 0
-        for row, sign in enumerate(("opposite", "same")):
-            b32 = axis.index(out[f"m32_{sign}"].value) + 1
-            b64 = axis.index(out[f"m64_{sign}"].value) + 1
-            np.add.at(migration[row], b32, 1)
-            np.add.at(migration[row], b64, -1)
-            migrated += int(np.count_nonzero(b32 != b64))
-            selected += len(b32)
+        migration, migrated, selected = coffea_dimuon.explain(out)
         if int(out["entries"]) != planned:
             failures.append(f"{dataset}: coffea saw {out['entries']} events, {planned} planned")
         if not np.array_equal(coffea.sum(axis=1), casa.sum(axis=1)):

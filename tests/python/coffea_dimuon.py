@@ -98,25 +98,30 @@ def run(fileset, processor_instance, chunksize=100_000):
     return runner(fileset, processor_instance=processor_instance)
 
 
+def explain(out):
+    """An ExplainingProcessor's output for one dataset: per-bin (float32 count - float64 count)
+    over the same events, the number of events whose bin differs, and the events filled."""
+    axis = mass_hist().axes["mass"]
+    migration = np.zeros_like(out["mass"].values(flow=True))
+    migrated = selected = 0
+    for row, sign in enumerate(("opposite", "same")):
+        # hist's index: -1 underflow, bins overflow; +1 for the flow layout.
+        b32 = axis.index(out[f"m32_{sign}"].value) + 1
+        b64 = axis.index(out[f"m64_{sign}"].value) + 1
+        np.add.at(migration[row], b32, 1)
+        np.add.at(migration[row], b64, -1)
+        migrated += int(np.count_nonzero(b32 != b64))
+        selected += len(b32)
+    return migration, migrated, selected
+
+
 def main():
     dataset, path, tree = sys.argv[1], sys.argv[2], sys.argv[3]
     chunksize = int(sys.argv[4]) if len(sys.argv) > 4 else 100_000
     fileset = {dataset: {"files": {path: tree}, "metadata": {"is_mc": True}}}
     out = run(fileset, ExplainingProcessor(), chunksize)[dataset]
     h = out["mass"]
-    axis = mass_hist().axes["mass"]
-    migration = np.zeros_like(h.values(flow=True))
-    migrated = selected = 0
-    for row, sign in enumerate(("opposite", "same")):
-        m32 = out[f"m32_{sign}"].value
-        m64 = out[f"m64_{sign}"].value
-        # hist's index: -1 underflow, bins overflow; +1 for the flow layout.
-        b32 = axis.index(m32) + 1
-        b64 = axis.index(m64) + 1
-        np.add.at(migration[row], b32, 1)
-        np.add.at(migration[row], b64, -1)
-        migrated += int(np.count_nonzero(b32 != b64))
-        selected += len(m32)
+    migration, migrated, selected = explain(out)
     print(json.dumps({
         "values": h.values(flow=True).tolist(),
         "entries": int(out["entries"]),

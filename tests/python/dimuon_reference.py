@@ -35,16 +35,21 @@ def masses(path, tree, start, stop):
     return mass, q
 
 
-def main():
-    args = sys.argv[1:]
+def histogram(chunks):
+    """The dimuon histogram over `chunks`, each (path, tree, start, stop)."""
     h = hist.Hist.new.StrCat(["opposite", "same"], name="sign").Log(1000, 0.2, 200.0, name="mass").Int64()
-    entries = 0
-    for i in range(0, len(args), 4):
-        path, tree, start, stop = args[i], args[i + 1], int(args[i + 2]), int(args[i + 3])
+    for path, tree, start, stop in chunks:
         mass, q = masses(path, tree, start, stop)
         h.fill(sign="opposite", mass=mass[q == 0])
         h.fill(sign="same", mass=mass[q != 0])
-        entries += stop - start
+    return h
+
+
+def main():
+    args = sys.argv[1:]
+    chunks = [(args[i], args[i + 1], int(args[i + 2]), int(args[i + 3])) for i in range(0, len(args), 4)]
+    h = histogram(chunks)
+    entries = sum(stop - start for _, _, start, stop in chunks)
     print(json.dumps({"values": h.values(flow=True).tolist(), "entries": entries}))
 
 
