@@ -491,6 +491,9 @@ pub fn run(
     let dag = Dag::parse(&dag_text)?;
     let n = dag.nodes.len();
     let mut status = vec![NodeStatus::Pending; n];
+    // Nodes done or skipped, and failed: kept as they change, for the progress line (counting
+    // them there would cost O(nodes) per finished attempt).
+    let (mut finished, mut failed) = (0usize, 0usize);
     let mut states: Vec<NodeState> = Vec::with_capacity(n);
     let mut report = LocalRunReport {
         done: 0,
@@ -515,6 +518,7 @@ pub fn run(
                 Ok(_) => {
                     status[i] = NodeStatus::Done;
                     report.reused += 1;
+                    finished += 1;
                 }
                 Err(e) => {
                     s.status = NodeStatus::Pending;
@@ -523,6 +527,7 @@ pub fn run(
             }
         } else if s.status == NodeStatus::Skipped {
             status[i] = NodeStatus::Skipped;
+            finished += 1;
         } else {
             if let Some(pgid) = s.pgid.take() {
                 // A runner killed mid-attempt leaves its job running: stop it before the node
@@ -648,6 +653,7 @@ pub fn run(
             } else {
                 NodeStatus::Done
             };
+            finished += 1;
             states[i].status = status[i];
             if let Ok((h, _)) = partial::read(&output_of(rundir, &node.name)) {
                 states[i].events_done = h.events;
@@ -670,12 +676,11 @@ pub fn run(
         } else {
             status[i] = NodeStatus::Failed;
             states[i].status = NodeStatus::Failed;
+            failed += 1;
         }
         states[i]
             .write(&state_path(rundir, &node.name))
             .map_err(|e| e.to_string())?;
-        let count = |s: NodeStatus| status.iter().filter(|&&x| x == s).count();
-        let finished = count(NodeStatus::Done) + count(NodeStatus::Skipped);
         let elapsed = t0.elapsed().as_secs_f64();
         let fresh = finished.saturating_sub(report.reused);
         let eta = if fresh > 0 {
@@ -691,7 +696,7 @@ pub fn run(
             finished,
             n,
             running.len(),
-            count(NodeStatus::Failed),
+            failed,
             report.events as f64 / elapsed.max(1e-9),
             node.name,
             match status[i] {
