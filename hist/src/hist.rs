@@ -433,6 +433,10 @@ impl Hist {
     /// Whether this histogram is what `declared` declares, grown or not: same storage,
     /// label and axes, where growth axes may hold more categories (or a wider range).
     pub fn is_instance_of(&self, declared: &HistSpec) -> Result<(), HistError> {
+        // The common case, checked on every fill call: the declaration as it is held.
+        if *declared == self.spec {
+            return Ok(());
+        }
         let d = declared.normalized()?;
         if d.storage != self.spec.storage {
             return Err(HistError::Incompatible {
