@@ -9,9 +9,9 @@ jets sorted by decreasing pT. MC files carry genWeight (Float_t, as NanoAOD); th
 does not. The distributions are made up but shaped so that the AGC's 4j1b and 4j2b regions
 (one tight lepton, >= 4 jets, 1 or >= 2 b-tags) get a good share of the events:
 
-  ttbar    semileptonic-like: 1 isolated lepton in ~75% of events, 4-7 jets, two of them b-like
-  single top t-channel: 1 lepton, 2-5 jets, one b-like
-  wjets    1 lepton, 0-5 jets, b-like rarely
+  ttbar    semileptonic-like: 1 isolated lepton in 80% of events, >= 4 jets, two of them b-like
+  single top t-channel: 1 lepton, >= 2 jets, one or two b-like
+  wjets    1 lepton, 0-6 jets, b-like rarely
   data     a mixture of the three
 
 The two-point ttbar samples (scaledown, scaleup, ME_var, PS_var) are the nominal generator
@@ -107,15 +107,15 @@ void write(const char* path, Long64_t n, int kind, double jet_shift, double pt_s
     int k = kind == 3 ? (rng.Rndm() < 0.5 ? 2 : (rng.Rndm() < 0.8 ? 0 : 1)) : kind;
     // Jets: multiplicity, b-like jets, falling pT spectrum.
     int nj, nb;
-    if (k == 0) { nj = 3 + rng.Poisson(1.3 + jet_shift); nb = rng.Rndm() < 0.85 ? 2 : 1; }
-    else if (k == 1) { nj = 2 + rng.Poisson(1.2 + jet_shift); nb = 1; }
-    else { nj = rng.Poisson(2.3 + jet_shift); nb = rng.Rndm() < 0.1 ? 1 : 0; }
+    if (k == 0) { nj = 4 + rng.Poisson(1.6 + jet_shift); nb = rng.Rndm() < 0.85 ? 2 : 1; }
+    else if (k == 1) { nj = 2 + rng.Poisson(1.8 + jet_shift); nb = rng.Rndm() < 0.3 ? 2 : 1; }
+    else { nj = rng.Poisson(3.0 + jet_shift); nb = rng.Rndm() < 0.2 ? 1 : 0; }
     nj = std::min(nj, MAXJ); nb = std::min(nb, nj);
     double slope = (k == 2 ? 30.0 : 45.0) * pt_scale;
     for (int j = 0; j < nj; ++j) {
       bool b = j < nb;
-      pt[j] = (float)(20.0 + rng.Exp(b ? 1.3 * slope : slope));
-      eta[j] = (float)std::max(-4.7, std::min(4.7, rng.Gaus(0, b ? 1.2 : 1.7)));
+      pt[j] = (float)(22.0 + rng.Exp(b ? 1.3 * slope : slope));
+      eta[j] = (float)std::max(-4.7, std::min(4.7, rng.Gaus(0, b ? 1.1 : 1.4)));
       phi[j] = (float)rng.Uniform(-M_PI, M_PI);
       mass[j] = (float)(pt[j] * std::max(0.02, rng.Gaus(0.13, 0.04)));
       // CSVv2: b-like jets peak near 1, light jets near 0; NanoAOD writes -10 for failed taggers.
@@ -137,15 +137,15 @@ void write(const char* path, Long64_t n, int kind, double jet_shift, double pt_s
       Jet_jetId[s] = id; Jet_jetId8[s] = (UChar_t)id;
     }
     // Leptons: the prompt one (if any) plus soft, non-isolated extras.
-    bool prompt = k == 0 ? rng.Rndm() < 0.75 : rng.Rndm() < 0.9;
+    bool prompt = k == 0 ? rng.Rndm() < 0.8 : rng.Rndm() < 0.9;
     bool is_e = rng.Rndm() < 0.5;
     nElectron = 0; nMuon = 0;
     int extra_e = rng.Poisson(0.3), extra_m = rng.Poisson(0.4);
     for (int l = 0; l < (prompt && is_e ? 1 : 0) + extra_e && (int)nElectron < MAXL; ++l) {
       bool p = prompt && is_e && l == 0;
       int e = nElectron++;
-      Electron_pt[e] = (float)(p ? 25.0 + rng.Exp(35) : 5.0 + rng.Exp(12));
-      Electron_eta[e] = (float)rng.Uniform(-2.5, 2.5);
+      Electron_pt[e] = (float)(p ? 27.0 + rng.Exp(35) : 5.0 + rng.Exp(12));
+      Electron_eta[e] = (float)(p ? std::max(-2.5, std::min(2.5, rng.Gaus(0, 1.1))) : rng.Uniform(-2.5, 2.5));
       Electron_phi[e] = (float)rng.Uniform(-M_PI, M_PI);
       Electron_mass[e] = (float)(0.000511 * (1 + rng.Gaus(0, 0.01)));
       Electron_charge[e] = rng.Rndm() < 0.5 ? -1 : 1;
@@ -156,8 +156,8 @@ void write(const char* path, Long64_t n, int kind, double jet_shift, double pt_s
     for (int l = 0; l < (prompt && !is_e ? 1 : 0) + extra_m && (int)nMuon < MAXL; ++l) {
       bool p = prompt && !is_e && l == 0;
       int m = nMuon++;
-      Muon_pt[m] = (float)(p ? 25.0 + rng.Exp(35) : 3.0 + rng.Exp(10));
-      Muon_eta[m] = (float)rng.Uniform(-2.4, 2.4);
+      Muon_pt[m] = (float)(p ? 27.0 + rng.Exp(35) : 3.0 + rng.Exp(10));
+      Muon_eta[m] = (float)(p ? std::max(-2.4, std::min(2.4, rng.Gaus(0, 1.1))) : rng.Uniform(-2.4, 2.4));
       Muon_phi[m] = (float)rng.Uniform(-M_PI, M_PI);
       Muon_mass[m] = 0.10565837f;
       Muon_charge[m] = rng.Rndm() < 0.5 ? -1 : 1;
