@@ -16,8 +16,10 @@ vectors of the nominal jets); --dump-observables writes, per dataset/region/vari
 file index, entry number, the observable as coffea filled it (float32 or float64, see
 docs/agc.md) and the same observable recomputed in float64 from the same selected jets, so a
 test can explain every bin difference from a float64 port. The jet resolution variation
-(`pt_res_up`) smears with numpy's global generator as the AGC does: --seed makes one run
-repeatable, but no other program (or chunking) reproduces it; compare it in total only.
+(`pt_res_up`) smears with numpy's global generator as the AGC does: with --seed and the
+IterativeExecutor (chunks drawn in file order) a run is repeatable, but the draws follow the
+order chunks are processed in (any parallel executor or retry changes them) and no other
+program reproduces them; compare it in total only.
 """
 
 import argparse
@@ -151,8 +153,8 @@ class AgcProcessor(processor.ProcessorABC):
         cols = {
             "file": np.full(len(obs), meta["filename"]),
             "entry": first_entry + np.nonzero(mask)[0].astype(np.int64),
-            # the dtype coffea computed the observable in: float32 for the nominal jets
-            f"obs_coffea_{obs.dtype.name}": obs,
+            # in the dtype coffea computed it in: float32 for the nominal jets, float64 for varied pT
+            "obs_coffea": obs,
             "obs_f64": obs64,
             "weight": np.asarray(w, dtype=np.float64),
         }

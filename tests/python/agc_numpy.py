@@ -187,16 +187,21 @@ def run(fileset):
         cutflow[dataset] = {}
         nevents[dataset] = 0
         for index, (path, tree) in enumerate(files.items()):
-            def fill(region, variation, entries, obs, w, index=index):
+            # One histogram per file, added to the total in file order: the sums of weights then
+            # add up in the order of a per-file job merged afterwards (coffea's one chunk per file).
+            hf = agc_hist()
+
+            def fill(region, variation, entries, obs, w, index=index, hf=hf):
                 # The AGC skips a 4j2b fill with no events (and an empty fill adds no category).
                 if len(entries):
-                    h.fill(observable=obs, region=region, process=meta["process"], variation=variation, weight=w)
+                    hf.fill(observable=obs, region=region, process=meta["process"], variation=variation, weight=w)
                 key = f"{dataset}/{region}/{variation}"
                 for field, v in (("file", np.full(len(entries), index, dtype=np.int32)),
                                  ("entry", entries.astype(np.int64)), ("obs_f64", obs), ("weight", w)):
                     dump.setdefault(f"{key}/{field}", []).append(v)
             process_file(path, tree if isinstance(tree, str) else tree["object_path"], meta, fill, cutflow[dataset])
             nevents[dataset] += uproot.open(path)[tree if isinstance(tree, str) else tree["object_path"]].num_entries
+            h = h + hf
     dump = {k: np.concatenate(v) for k, v in dump.items()}
     return h, nevents, cutflow, dump
 

@@ -14,6 +14,9 @@ does not. The distributions are made up but shaped so that the AGC's 4j1b and 4j
   wjets    1 lepton, 0-6 jets, b-like rarely
   data     a mixture of the three
 
+Every 200th event of ttbar__nominal_1.root is a bin-edge event: its HT is an edge of the
+AGC's histogram minus 4e-6 GeV, so that coffea's float32 sum falls in the next bin (the
+float32 explanation of the comparison has real cases to explain).
 The two-point ttbar samples (scaledown, scaleup, ME_var, PS_var) are the nominal generator
 with slightly different jet multiplicity and pT spectrum. Every file has its own seed
 (S * 1000 + file index): the same OUTDIR, N and S always give the same entries.
@@ -45,7 +48,7 @@ const int MAXJ = 16, MAXL = 6;
 // jet_shift: extra mean jet multiplicity; pt_scale: scales the jet pT spectrum.
 // small_ids: write Jet_jetId and Electron_cutBased as UChar_t (NanoAOD v12+) instead of Int_t.
 void write(const char* path, Long64_t n, int kind, double jet_shift, double pt_scale,
-           int seed, int algorithm, int level, bool is_mc, bool small_ids) {
+           int seed, int algorithm, int level, bool is_mc, bool small_ids, int edge_every) {
   TFile f(path, "RECREATE", "casa AGC NanoAOD-like file",
           ROOT::CompressionSettings((ROOT::RCompressionSetting::EAlgorithm::EValues)algorithm, level));
   TTree t("Events", "Events");
@@ -124,6 +127,19 @@ void write(const char* path, Long64_t n, int kind, double jet_shift, double pt_s
       qgl[j] = (float)rng.Rndm();
       flav[j] = b ? 5 : (rng.Rndm() < 0.1 ? 4 : 0);
     }
+    // Bin-edge events: four central jets, one b-tagged, whose pT sum is an HT bin edge E of the
+    // AGC histogram minus one float32 ulp of 35: (E - 120) + 45 + 40 + 34.9999962. Added in
+    // float64 that is just below E; added in float32 (as coffea does) it rounds to E, the next
+    // bin. They exercise the float32 explanation of the comparison (docs/agc.md).
+    bool edge = edge_every > 0 && i % edge_every == edge_every - 1;
+    if (edge) {
+      nj = 4; nb = 1;
+      double E = 170.0 + 20.0 * rng.Integer(19);  // 170 ... 530
+      float p4[4] = {(float)(E - 120.0), 45.f, 40.f, std::nextafter(35.f, 0.f)};
+      for (int j = 0; j < 4; ++j) {
+        pt[j] = p4[j]; eta[j] = (float)rng.Uniform(-2.0, 2.0); btag[j] = j == 0 ? 0.9f : 0.1f;
+      }
+    }
     order.clear();
     for (int j = 0; j < nj; ++j) order.push_back({pt[j], j});
     std::sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.first > b.first; });
@@ -133,7 +149,7 @@ void write(const char* path, Long64_t n, int kind, double jet_shift, double pt_s
       Jet_pt[s] = pt[j]; Jet_eta[s] = eta[j]; Jet_phi[s] = phi[j]; Jet_mass[s] = mass[j];
       Jet_btagCSVV2[s] = btag[j]; Jet_qgl[s] = qgl[j]; Jet_hadronFlavour[s] = flav[j];
       double u = rng.Rndm();
-      int id = u < 0.9 ? 6 : (u < 0.96 ? 2 : 0);  // NanoAOD v9 jetId: bit 1 tight, bit 2 tightLepVeto
+      int id = edge || u < 0.9 ? 6 : (u < 0.96 ? 2 : 0);  // NanoAOD v9 jetId: bit 1 tight, bit 2 tightLepVeto
       Jet_jetId[s] = id; Jet_jetId8[s] = (UChar_t)id;
     }
     // Leptons: the prompt one (if any) plus soft, non-isolated extras.
@@ -201,19 +217,20 @@ XSEC = {
     "data": None,
 }
 
-# (file name, process, variation, kind, jet_shift, pt_scale, algorithm, level, is_mc, small_ids, events factor)
+# (file name, process, variation, kind, jet_shift, pt_scale, algorithm, level, is_mc, small_ids, events factor,
+#  every how many events a bin-edge event is written, 0 for none)
 # Algorithms: 2 lzma, 5 zstd (ROOT::RCompressionSetting::EAlgorithm).
 FILES = [
-    ("ttbar__nominal_0.root", "ttbar", "nominal", 0, 0.0, 1.0, 5, 5, True, False, 1.0),
-    ("ttbar__nominal_1.root", "ttbar", "nominal", 0, 0.0, 1.0, 5, 5, True, False, 1.0),
-    ("ttbar__scaledown.root", "ttbar", "scaledown", 0, -0.15, 0.97, 5, 5, True, False, 0.5),
-    ("ttbar__scaleup.root", "ttbar", "scaleup", 0, 0.15, 1.03, 5, 5, True, False, 0.5),
-    ("ttbar__ME_var.root", "ttbar", "ME_var", 0, 0.05, 1.01, 5, 5, True, False, 0.5),
-    ("ttbar__PS_var.root", "ttbar", "PS_var", 0, -0.05, 0.99, 5, 5, True, False, 0.5),
-    ("single_top_t_chan__nominal.root", "single_top_t_chan", "nominal", 1, 0.0, 1.0, 5, 5, True, True, 0.5),
-    ("wjets__nominal.root", "wjets", "nominal", 2, 0.0, 1.0, 5, 5, True, False, 1.0),
+    ("ttbar__nominal_0.root", "ttbar", "nominal", 0, 0.0, 1.0, 5, 5, True, False, 1.0, 0),
+    ("ttbar__nominal_1.root", "ttbar", "nominal", 0, 0.0, 1.0, 5, 5, True, False, 1.0, 200),
+    ("ttbar__scaledown.root", "ttbar", "scaledown", 0, -0.15, 0.97, 5, 5, True, False, 0.5, 0),
+    ("ttbar__scaleup.root", "ttbar", "scaleup", 0, 0.15, 1.03, 5, 5, True, False, 0.5, 0),
+    ("ttbar__ME_var.root", "ttbar", "ME_var", 0, 0.05, 1.01, 5, 5, True, False, 0.5, 0),
+    ("ttbar__PS_var.root", "ttbar", "PS_var", 0, -0.05, 0.99, 5, 5, True, False, 0.5, 0),
+    ("single_top_t_chan__nominal.root", "single_top_t_chan", "nominal", 1, 0.0, 1.0, 5, 5, True, True, 0.5, 0),
+    ("wjets__nominal.root", "wjets", "nominal", 2, 0.0, 1.0, 5, 5, True, False, 1.0, 0),
     # NanoAOD is written with LZMA level 9.
-    ("data__nominal.root", "data", "nominal", 3, 0.0, 1.0, 2, 9, False, False, 1.0),
+    ("data__nominal.root", "data", "nominal", 3, 0.0, 1.0, 2, 9, False, False, 1.0, 0),
 ]
 
 MANIFEST = "agc-files.json"
@@ -225,11 +242,11 @@ def write(out, events, seed):
     ROOT.gROOT.SetBatch(True)
     ROOT.gInterpreter.Declare(WRITER)
     manifest = []
-    for index, (name, process, variation, kind, shift, scale, alg, lvl, is_mc, small, factor) in enumerate(FILES):
+    for index, (name, process, variation, kind, shift, scale, alg, lvl, is_mc, small, factor, edge) in enumerate(FILES):
         n = max(int(events * factor), 1)
         path = os.path.join(out, name)
         tmp = path + ".tmp"
-        ROOT.casa_agc.write(tmp, n, kind, shift, scale, seed * 1000 + index, alg, lvl, is_mc, small)
+        ROOT.casa_agc.write(tmp, n, kind, shift, scale, seed * 1000 + index, alg, lvl, is_mc, small, edge)
         os.replace(tmp, path)
         manifest.append({"file": name, "process": process, "variation": variation, "entries": n,
                          "is_mc": is_mc, "xsec": XSEC[process]})
