@@ -30,7 +30,6 @@ import uproot  # noqa: E402
 LUMI = 3378.0  # /pb
 B_TAG_THRESHOLD = 0.5
 PT_SCALE_UP = 1.03
-BTAG_SLOPE = 0.075 / 50  # documentation only: the weight is computed as 1 +- (pt * 0.075 / 50)
 SCALE_VAR = {"up": 1.025, "down": 0.975}
 REGIONS = ("4j1b", "4j2b")
 COLUMNS = ["Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_btagCSVV2", "Jet_jetId",
@@ -199,8 +198,12 @@ def run(fileset):
                 for field, v in (("file", np.full(len(entries), index, dtype=np.int32)),
                                  ("entry", entries.astype(np.int64)), ("obs_f64", obs), ("weight", w)):
                     dump.setdefault(f"{key}/{field}", []).append(v)
-            process_file(path, tree if isinstance(tree, str) else tree["object_path"], meta, fill, cutflow[dataset])
-            nevents[dataset] += uproot.open(path)[tree if isinstance(tree, str) else tree["object_path"]].num_entries
+            tree = tree if isinstance(tree, str) else tree["object_path"]
+            try:
+                process_file(path, tree, meta, fill, cutflow[dataset])
+                nevents[dataset] += uproot.open(path)[tree].num_entries
+            except (OSError, KeyError, ValueError) as e:
+                raise SystemExit(f"agc_numpy.py: dataset {dataset}, file {path}, tree {tree}: {e}")
             h = h + hf
     dump = {k: np.concatenate(v) for k, v in dump.items()}
     return h, nevents, cutflow, dump
