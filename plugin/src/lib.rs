@@ -42,14 +42,19 @@
 //! C and C++ plugins use `include/casa_plugin.h` directly; this crate mirrors it in [`abi`].
 
 pub mod abi;
+pub mod collection;
 mod events;
 #[doc(hidden)]
 pub mod ffi;
 mod hist;
 mod output;
+pub mod testing;
 pub mod vec4;
 
-pub use events::{Candidate, Candidates, Column, Dtype, EventCandidates, Events, Jagged};
+pub use collection::{Collection, Field, Subset, P4};
+pub use events::{
+    Candidate, Candidates, Column, Dtype, Element, EventCandidates, Events, Jagged,
+};
 pub use hist::{Hist, HistDecl};
 pub use output::{Fill, HistId, Output};
 pub use vec4::{LorentzVector, PtEtaPhiM};
