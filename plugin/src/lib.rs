@@ -48,6 +48,7 @@ mod events;
 pub mod ffi;
 mod hist;
 mod output;
+pub mod random;
 pub mod testing;
 pub mod vec4;
 
