@@ -49,6 +49,7 @@ pub mod ffi;
 mod hist;
 mod output;
 pub mod random;
+mod selection;
 pub mod testing;
 pub mod vec4;
 
@@ -58,6 +59,8 @@ pub use events::{
 };
 pub use hist::{Hist, HistDecl};
 pub use output::{Fill, HistId, Output};
+pub use random::Rng;
+pub use selection::{Cutflow, PackedSelection};
 pub use vec4::{LorentzVector, PtEtaPhiM};
 
 /// Errors a plugin returns; any error type converts into it.
