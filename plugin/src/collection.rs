@@ -414,6 +414,60 @@ impl P4<'_> {
         self.get(k).to_cartesian()
     }
 
+    /// The Cartesian four-vectors of `objects` (one event's selection), each computed once,
+    /// into `out` (cleared first; reuse it across events): for combinatorics, where each
+    /// object enters many sums.
+    ///
+    /// ```
+    /// # use casa_plugin::testing::TestBatch;
+    /// use casa_plugin::collection::{max_by, triples};
+    /// # let b = TestBatch::new(1)
+    /// #     .jagged("Jet_pt", &[&[40.0f32, 30.0, 20.0, 10.0][..]])
+    /// #     .jagged("Jet_eta", &[&[0.0f32, 1.0, -1.0, 0.5][..]])
+    /// #     .jagged("Jet_phi", &[&[0.0f32, 3.0, 1.5, -1.0][..]])
+    /// #     .jagged("Jet_mass", &[&[5.0f32, 0.0, 2.0, 1.0][..]])
+    /// #     .jagged("Jet_btagCSVV2", &[&[0.1f32, 0.2, 0.3, 0.9][..]]);
+    /// # let ev = b.events();
+    /// let jets = ev.collection("Jet").unwrap();
+    /// let (p4, btag) = (jets.p4().unwrap(), jets.field::<f32>("btagCSVV2").unwrap());
+    /// let mut jv = Vec::new(); // outside the event loop
+    /// p4.vectors(jets.all().event(0), &mut jv);
+    /// // The highest-pT trijet with a b-tagged jet:
+    /// let top = max_by(
+    ///     triples(&jv).filter(|t| t.iter().any(|j| btag[j.k] > 0.5)).map(|[a, b, c]| a.v + b.v + c.v),
+    ///     |t| t.pt(),
+    /// ).unwrap();
+    /// // The same by brute force: only jet 3 is b-tagged.
+    /// let sums = [[0, 1, 3], [0, 2, 3], [1, 2, 3]].map(|t| p4.sum(&t));
+    /// let want = sums.into_iter().reduce(|a, b| if b.pt() > a.pt() { b } else { a }).unwrap();
+    /// assert_eq!(top, want);
+    /// ```
+    pub fn vectors(&self, objects: &[u32], out: &mut Vec<ObjVec>) {
+        out.clear();
+        out.extend(objects.iter().map(|&k| ObjVec {
+            k: k as usize,
+            v: self.vec(k as usize),
+        }));
+    }
+
+    /// Every object of the batch as a Cartesian four-vector (index it with the global object
+    /// index). Prefer [`P4::vectors`] when only some events' objects are combined.
+    ///
+    /// ```
+    /// # use casa_plugin::testing::TestBatch;
+    /// # let b = TestBatch::new(1)
+    /// #     .jagged("Jet_pt", &[&[40.0f32, 30.0][..]]).jagged("Jet_eta", &[&[0.0f32, 1.0][..]])
+    /// #     .jagged("Jet_phi", &[&[0.0f32, 3.0][..]]).jagged("Jet_mass", &[&[5.0f32, 0.0][..]]);
+    /// # let ev = b.events();
+    /// let p4 = ev.collection("Jet").unwrap().p4().unwrap();
+    /// let v = p4.cartesian();
+    /// assert_eq!(v[1], p4.vec(1));
+    /// assert_eq!(v[0] + v[1], p4.sum(&[0, 1]));
+    /// ```
+    pub fn cartesian(&self) -> Vec<LorentzVector> {
+        (0..self.pt.len()).map(|k| self.vec(k)).collect()
+    }
+
     /// The sum of the four-vectors of `objects` (a dijet, a trijet).
     ///
     /// ```
@@ -497,6 +551,13 @@ impl P4<'_> {
         }
         best
     }
+}
+
+/// An object's global index and Cartesian four-vector (see [`P4::vectors`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ObjVec {
+    pub k: usize,
+    pub v: LorentzVector,
 }
 
 /// Global indices of a target collection, one per object of the source (see
@@ -698,9 +759,8 @@ pub fn min_by<I: IntoIterator>(items: I, mut key: impl FnMut(&I::Item) -> f64) -
 /// let v: Vec<[u32; 2]> = pairs(&[4, 5, 6]).collect();
 /// assert_eq!(v, [[4, 5], [4, 6], [5, 6]]);
 /// ```
-pub fn pairs(objects: &[u32]) -> impl Iterator<Item = [u32; 2]> + '_ {
-    let n = objects.len();
-    (0..n).flat_map(move |a| ((a + 1)..n).map(move |b| [objects[a], objects[b]]))
+pub fn pairs<T: Copy>(objects: &[T]) -> Combinations<'_, T, 2> {
+    Combinations::new(objects)
 }
 
 /// The unordered triples of `objects`, in `ak.combinations(x, 3)` order.
@@ -710,12 +770,58 @@ pub fn pairs(objects: &[u32]) -> impl Iterator<Item = [u32; 2]> + '_ {
 /// let v: Vec<[u32; 3]> = triples(&[1, 2, 3, 4]).collect();
 /// assert_eq!(v, [[1, 2, 3], [1, 2, 4], [1, 3, 4], [2, 3, 4]]);
 /// ```
-pub fn triples(objects: &[u32]) -> impl Iterator<Item = [u32; 3]> + '_ {
-    let n = objects.len();
-    (0..n).flat_map(move |a| {
-        ((a + 1)..n)
-            .flat_map(move |b| ((b + 1)..n).map(move |c| [objects[a], objects[b], objects[c]]))
-    })
+pub fn triples<T: Copy>(objects: &[T]) -> Combinations<'_, T, 3> {
+    Combinations::new(objects)
+}
+
+/// The `K`-element combinations of a list (object indices, or [`ObjVec`]s), in lexicographic
+/// order of positions (as `ak.combinations`); no allocation.
+#[derive(Debug, Clone)]
+pub struct Combinations<'s, T, const K: usize> {
+    objects: &'s [T],
+    /// Positions of the next combination, or `None` when done.
+    pos: Option<[usize; K]>,
+}
+
+impl<'s, T: Copy, const K: usize> Combinations<'s, T, K> {
+    fn new(objects: &'s [T]) -> Self {
+        let mut pos = [0; K];
+        for (i, p) in pos.iter_mut().enumerate() {
+            *p = i;
+        }
+        Combinations {
+            objects,
+            pos: (objects.len() >= K && K > 0).then_some(pos),
+        }
+    }
+}
+
+impl<T: Copy, const K: usize> Iterator for Combinations<'_, T, K> {
+    type Item = [T; K];
+
+    #[inline]
+    fn next(&mut self) -> Option<[T; K]> {
+        let pos = self.pos.as_mut()?;
+        let n = self.objects.len();
+        let out = std::array::from_fn(|i| self.objects[pos[i]]);
+        // Advance: the rightmost position that can move, then the ones after it follow.
+        let mut i = K;
+        loop {
+            if i == 0 {
+                self.pos = None;
+                break;
+            }
+            i -= 1;
+            if pos[i] < n - K + i {
+                pos[i] += 1;
+                for j in i + 1..K {
+                    pos[j] = pos[j - 1] + 1;
+                }
+                break;
+            }
+        }
+        Some(out)
+    }
 }
 
 #[cfg(test)]

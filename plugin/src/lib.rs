@@ -53,7 +53,7 @@ mod selection;
 pub mod testing;
 pub mod vec4;
 
-pub use collection::{Collection, Field, Subset, P4};
+pub use collection::{Collection, Field, ObjVec, Subset, P4};
 pub use events::{
     Candidate, Candidates, Column, Dtype, Element, EventCandidates, Events, Jagged,
 };
