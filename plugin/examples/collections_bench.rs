@@ -49,14 +49,18 @@ fn batch(start: u64, n: usize) -> TestBatch {
                     .map(|j| match f {
                         0 => 25.0 + 150.0 * u(j).powi(2) as f32,
                         1 => (5.0 * u(j + 100) - 2.5) as f32,
-                        2 => (6.28 * u(j + 200) - 3.14) as f32,
+                        2 => (std::f64::consts::TAU * u(j + 200) - std::f64::consts::PI) as f32,
                         3 => (5.0 + 15.0 * u(j + 300)) as f32,
                         _ => u(j + 400) as f32,
                     })
                     .collect(),
             );
         }
-        jet_id.push((0..nj as u32).map(|j| if u(j + 500) < 0.9 { 6 } else { 2 }).collect());
+        jet_id.push(
+            (0..nj as u32)
+                .map(|j| if u(j + 500) < 0.9 { 6 } else { 2 })
+                .collect(),
+        );
         for (f, v) in el.iter_mut().enumerate() {
             v.push(
                 (0..ne as u32)
@@ -107,15 +111,27 @@ fn batch(start: u64, n: usize) -> TestBatch {
 
 /// The AGC selection with the SDK: what an analysis writes.
 fn with_sdk(ev: &Events) -> Result<(Vec<f64>, Vec<f64>)> {
-    let (jets, el, mu) = (ev.collection("Jet")?, ev.collection("Electron")?, ev.collection("Muon")?);
+    let (jets, el, mu) = (
+        ev.collection("Jet")?,
+        ev.collection("Electron")?,
+        ev.collection("Muon")?,
+    );
     let jp4 = jets.p4()?;
     let (btag, jet_id) = (jets.field::<f32>("btagCSVV2")?, jets.field::<u8>("jetId")?);
     let (ept, eeta) = (el.field::<f32>("pt")?, el.field::<f32>("eta")?);
     let (ecut, esip) = (el.field::<u8>("cutBased")?, el.field::<f32>("sip3d")?);
-    let (mpt, meta, mtight) = (mu.field::<f32>("pt")?, mu.field::<f32>("eta")?, mu.field::<bool>("tightId")?);
-    let (msip, miso) = (mu.field::<f32>("sip3d")?, mu.field::<f32>("pfRelIso04_all")?);
+    let (mpt, meta, mtight) = (
+        mu.field::<f32>("pt")?,
+        mu.field::<f32>("eta")?,
+        mu.field::<bool>("tightId")?,
+    );
+    let (msip, miso) = (
+        mu.field::<f32>("sip3d")?,
+        mu.field::<f32>("pfRelIso04_all")?,
+    );
 
-    let good_el = el.select(|k| ept[k] > 30.0 && eeta[k].abs() < 2.1 && ecut[k] == 4 && esip[k] < 4.0);
+    let good_el =
+        el.select(|k| ept[k] > 30.0 && eeta[k].abs() < 2.1 && ecut[k] == 4 && esip[k] < 4.0);
     let good_mu = mu.select(|k| {
         mpt[k] > 30.0 && meta[k].abs() < 2.1 && mtight[k] && msip[k] < 4.0 && miso[k] < 0.15
     });
@@ -152,13 +168,25 @@ fn by_hand(ev: &Events) -> Result<(Vec<f64>, Vec<f64>)> {
     let jo = ev.jagged::<f32>("Jet_pt")?.offsets;
     let (jpt, jeta) = (ev.flat::<f32>("Jet_pt")?, ev.flat::<f32>("Jet_eta")?);
     let (jphi, jm) = (ev.flat::<f32>("Jet_phi")?, ev.flat::<f32>("Jet_mass")?);
-    let (btag, jid) = (ev.flat::<f32>("Jet_btagCSVV2")?, ev.flat::<i32>("Jet_jetId")?);
+    let (btag, jid) = (
+        ev.flat::<f32>("Jet_btagCSVV2")?,
+        ev.flat::<i32>("Jet_jetId")?,
+    );
     let eo = ev.jagged::<f32>("Electron_pt")?.offsets;
-    let (ept, eeta) = (ev.flat::<f32>("Electron_pt")?, ev.flat::<f32>("Electron_eta")?);
-    let (ecut, esip) = (ev.flat::<i32>("Electron_cutBased")?, ev.flat::<f32>("Electron_sip3d")?);
+    let (ept, eeta) = (
+        ev.flat::<f32>("Electron_pt")?,
+        ev.flat::<f32>("Electron_eta")?,
+    );
+    let (ecut, esip) = (
+        ev.flat::<i32>("Electron_cutBased")?,
+        ev.flat::<f32>("Electron_sip3d")?,
+    );
     let mo = ev.jagged::<f32>("Muon_pt")?.offsets;
     let (mpt, meta) = (ev.flat::<f32>("Muon_pt")?, ev.flat::<f32>("Muon_eta")?);
-    let (mt, msip) = (ev.flat::<bool>("Muon_tightId")?, ev.flat::<f32>("Muon_sip3d")?);
+    let (mt, msip) = (
+        ev.flat::<bool>("Muon_tightId")?,
+        ev.flat::<f32>("Muon_sip3d")?,
+    );
     let miso = ev.flat::<f32>("Muon_pfRelIso04_all")?;
     let (mut ht, mut m3) = (Vec::new(), Vec::new());
     let mut good: Vec<usize> = Vec::with_capacity(32);
@@ -222,7 +250,10 @@ fn main() -> Result<()> {
         .collect();
     type Analysis = fn(&Events) -> Result<(Vec<f64>, Vec<f64>)>;
     let mut results = Vec::new();
-    for (name, f) in [("sdk", with_sdk as Analysis), ("by hand", by_hand as Analysis)] {
+    for (name, f) in [
+        ("sdk", with_sdk as Analysis),
+        ("by hand", by_hand as Analysis),
+    ] {
         let mut best = f64::INFINITY;
         let mut out = (Vec::new(), Vec::new());
         for _ in 0..5 {
@@ -244,6 +275,9 @@ fn main() -> Result<()> {
         results.push(out);
     }
     // Both must select the same events and compute the same observables.
-    assert_eq!(results[0], results[1], "the SDK and the hand-written loops disagree");
+    assert_eq!(
+        results[0], results[1],
+        "the SDK and the hand-written loops disagree"
+    );
     Ok(())
 }

@@ -120,6 +120,16 @@ impl<'a> Collection<'a> {
     }
 
     /// The global indices of the objects of event `i`.
+    ///
+    /// ```
+    /// # use casa_plugin::testing::TestBatch;
+    /// let b = TestBatch::new(2).jagged("Jet_pt", &[&[40.0f32, 25.0][..], &[30.0]]);
+    /// let ev = b.events();
+    /// let jets = ev.collection("Jet").unwrap();
+    /// assert_eq!(jets.range(1), 2..3);
+    /// assert_eq!(jets.n_objects(), 3);
+    /// assert_eq!(jets.offsets(), &[0, 2, 3]);
+    /// ```
     #[inline]
     pub fn range(&self, i: usize) -> Range<usize> {
         self.offsets[i] as usize..self.offsets[i + 1] as usize
@@ -136,9 +146,10 @@ impl<'a> Collection<'a> {
     }
 
     fn column(&self, field: &str) -> Option<Column<'a>> {
-        self.columns.iter().copied().find(|c| {
-            c.name.len() == self.name.len() + 1 + field.len() && c.name.ends_with(field)
-        })
+        self.columns
+            .iter()
+            .copied()
+            .find(|c| c.name.len() == self.name.len() + 1 + field.len() && c.name.ends_with(field))
     }
 
     /// The field `{name}_{field}` as `T` (converted if the file stores another number type:
@@ -665,9 +676,8 @@ impl Subset {
     fn sort_by(&mut self, cmp: impl Fn(usize, usize) -> Option<std::cmp::Ordering>) {
         for i in 0..self.len() {
             let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
-            self.idx[a..b].sort_by(|&x, &y| {
-                cmp(x as usize, y as usize).unwrap_or(std::cmp::Ordering::Equal)
-            });
+            self.idx[a..b]
+                .sort_by(|&x, &y| cmp(x as usize, y as usize).unwrap_or(std::cmp::Ordering::Equal));
         }
     }
 

@@ -159,7 +159,10 @@ impl Element for bool {
 fn convert<T: Element>(dtype: Dtype, bytes: &[u8]) -> Vec<T> {
     macro_rules! conv {
         ($s:ty, $f:ident, $w:ty) => {
-            view_as::<$s>(bytes).iter().map(|&x| T::$f(x as $w)).collect()
+            view_as::<$s>(bytes)
+                .iter()
+                .map(|&x| T::$f(x as $w))
+                .collect()
         };
     }
     match dtype {
@@ -419,6 +422,12 @@ impl<'a> Events<'a> {
     }
 
     /// The file's entry number of event `i` of this batch (`entry_start + i`).
+    ///
+    /// ```
+    /// # use casa_plugin::testing::TestBatch;
+    /// let b = TestBatch::new(3).entry_start(500);
+    /// assert_eq!(b.events().entry(2), 502);
+    /// ```
     pub fn entry(&self, i: usize) -> u64 {
         self.entry_start + i as u64
     }
@@ -452,9 +461,8 @@ impl<'a> Events<'a> {
 
     /// A column by branch name; an error if the batch does not have it.
     pub fn column(&self, name: &str) -> Result<Column<'a>> {
-        self.get(name).ok_or_else(|| {
-            format!("no column '{name}' in this batch (list it in COLUMNS)").into()
-        })
+        self.get(name)
+            .ok_or_else(|| format!("no column '{name}' in this batch (list it in COLUMNS)").into())
     }
 
     /// A column by branch name, or `None`: an optional column the file lacks.

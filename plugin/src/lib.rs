@@ -5,7 +5,7 @@
 //! `process` looks at a batch of events and fills. Results are keyed by dataset by the host,
 //! as coffea's Runner does, so plugins never handle datasets themselves.
 //!
-//! ```ignore
+//! ```
 //! use casa_plugin::{export_plugin, Events, Fill, Hist, HistId, Output, Processor, Result};
 //!
 //! struct Dimuon { mass: HistId }
@@ -54,9 +54,7 @@ pub mod testing;
 pub mod vec4;
 
 pub use collection::{Collection, Field, ObjVec, Subset, P4};
-pub use events::{
-    Candidate, Candidates, Column, Dtype, Element, EventCandidates, Events, Jagged,
-};
+pub use events::{Candidate, Candidates, Column, Dtype, Element, EventCandidates, Events, Jagged};
 pub use hist::{Hist, HistDecl};
 pub use output::{Fill, HistId, Output};
 pub use random::Rng;
@@ -85,6 +83,33 @@ pub trait Processor: Sized + 'static {
     ///
     /// [`COLUMNS`]: Processor::COLUMNS
     /// [`OPTIONAL`]: Processor::OPTIONAL
+    ///
+    /// ```
+    /// use casa_plugin::{Columns, Dataset, Events, Output, Processor, Result};
+    ///
+    /// struct Ttbar;
+    /// #[derive(serde::Deserialize)]
+    /// struct Meta { #[serde(default)] is_mc: bool }
+    ///
+    /// impl Processor for Ttbar {
+    ///     const NAME: &'static str = "ttbar";
+    ///     const COLUMNS: &'static [&'static str] = &["Jet_pt", "Jet_eta"];
+    ///     const OPTIONAL: &'static [&'static str] = &["genWeight"];
+    ///     fn init(_: &mut Output) -> Result<Self> { Ok(Ttbar) }
+    ///     fn columns(&self, ds: &Dataset) -> Result<Columns> {
+    ///         let c = Columns::new().require(Self::COLUMNS).optional(Self::OPTIONAL);
+    ///         Ok(if ds.meta::<Meta>()?.is_mc { c.fields("Jet", &["hadronFlavour"]) } else { c })
+    ///     }
+    ///     fn process(&mut self, _: &Events, _: &mut Output) -> Result<()> { Ok(()) }
+    /// }
+    ///
+    /// let mc = Dataset { name: "ttbar", metadata_json: r#"{"is_mc": true}"# };
+    /// let c = Ttbar.columns(&mc).unwrap();
+    /// assert_eq!(c.required, ["Jet_pt", "Jet_eta", "Jet_hadronFlavour"]);
+    /// assert_eq!(c.optional, ["genWeight"]);
+    /// let data = Dataset { name: "data", metadata_json: r#"{"is_mc": false}"# };
+    /// assert_eq!(Ttbar.columns(&data).unwrap().required, ["Jet_pt", "Jet_eta"]);
+    /// ```
     fn columns(&self, dataset: &Dataset<'_>) -> Result<Columns> {
         let _ = dataset;
         Ok(Columns::new()

@@ -104,11 +104,7 @@ impl PackedSelection {
             .position(|n| n == name)
             .map(|p| 1u64 << p)
             .ok_or_else(|| {
-                format!(
-                    "no selection '{name}' (have: {})",
-                    self.names.join(", ")
-                )
-                .into()
+                format!("no selection '{name}' (have: {})", self.names.join(", ")).into()
             })
     }
 
@@ -124,6 +120,15 @@ impl PackedSelection {
     }
 
     /// Whether event `i` passes the cut `name`.
+    ///
+    /// ```
+    /// use casa_plugin::PackedSelection;
+    /// let mut sel = PackedSelection::new(2);
+    /// sel.add_mask("trigger", &[true, false]).unwrap();
+    /// assert!(sel.get(0, "trigger").unwrap() && !sel.get(1, "trigger").unwrap());
+    /// assert!(sel.get(0, "trigeer").is_err()); // names the cuts it has
+    /// assert_eq!(sel.names(), ["trigger"]);
+    /// ```
     pub fn get(&self, i: usize, name: &str) -> Result<bool> {
         Ok(self.passes(i, self.bit(name)?))
     }
@@ -234,12 +239,7 @@ impl Cutflow {
         let ones;
         let w = match weights {
             Some(w) if w.len() != sel.len() => {
-                return Err(format!(
-                    "cutflow: {} weights for {} events",
-                    w.len(),
-                    sel.len()
-                )
-                .into())
+                return Err(format!("cutflow: {} weights for {} events", w.len(), sel.len()).into())
             }
             Some(w) => w,
             None => {

@@ -92,9 +92,17 @@ fn c_and_rust_draw_the_same_numbers() {
     let want = expected();
     // The known answer first: both sides implement Philox as Random123 does.
     assert!(want.starts_with("d16cfe09 94fdcceb 5001e420 24126ea1\n"));
-    let c = compile_and_run("gcc", "c", &["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]);
+    let c = compile_and_run(
+        "gcc",
+        "c",
+        &["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"],
+    );
     assert_eq!(c, want, "C (gcc)");
-    let cpp = compile_and_run("g++", "cpp", &["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror"]);
+    let cpp = compile_and_run(
+        "g++",
+        "cpp",
+        &["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror"],
+    );
     assert_eq!(cpp, want, "C++ (g++)");
     let _ = std::fs::remove_dir_all(tempfile_dir());
 }

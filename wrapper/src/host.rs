@@ -11,16 +11,22 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use ::casa_plugin::abi::{
-    self, casa_batch, casa_column_lists, casa_fill_arg, casa_host,
-    casa_plugin_v1 as PluginDescV1, EntryFn, SelectColumnsFn, CASA_ABI_MIN_VERSION,
-    CASA_ABI_VERSION, ENTRY_SYMBOL, ENTRY_SYMBOL_V1,
+    self, casa_batch, casa_column_lists, casa_fill_arg, casa_host, casa_plugin_v1 as PluginDescV1,
+    EntryFn, SelectColumnsFn, CASA_ABI_MIN_VERSION, CASA_ABI_VERSION, ENTRY_SYMBOL,
+    ENTRY_SYMBOL_V1,
 };
 use casa_hist::{Accumulator, Counter, FillArg, HistSpec, Weights};
 
 /// The callbacks of a plugin, from a descriptor of either ABI version.
 struct Callbacks {
     init: unsafe extern "C" fn(*const casa_host, *mut c_char, u64) -> *mut c_void,
-    process: unsafe extern "C" fn(*mut c_void, *const casa_host, *const casa_batch, *mut c_char, u64) -> i32,
+    process: unsafe extern "C" fn(
+        *mut c_void,
+        *const casa_host,
+        *const casa_batch,
+        *mut c_char,
+        u64,
+    ) -> i32,
     destroy: unsafe extern "C" fn(*mut c_void),
     select_columns: Option<SelectColumnsFn>,
 }
@@ -98,13 +104,16 @@ impl Plugin {
         let lib = unsafe { libloading::Library::new(path) }
             .map_err(|e| err(format!("cannot load: {e}")))?;
         // This host's version first, then the older ones it still speaks.
-        let found = [(CASA_ABI_VERSION, ENTRY_SYMBOL), (CASA_ABI_MIN_VERSION, ENTRY_SYMBOL_V1)]
-            .into_iter()
-            .find_map(|(v, sym)| {
-                unsafe { lib.get::<EntryFn>(sym.as_bytes()) }
-                    .ok()
-                    .map(|s| (v, sym, *s))
-            });
+        let found = [
+            (CASA_ABI_VERSION, ENTRY_SYMBOL),
+            (CASA_ABI_MIN_VERSION, ENTRY_SYMBOL_V1),
+        ]
+        .into_iter()
+        .find_map(|(v, sym)| {
+            unsafe { lib.get::<EntryFn>(sym.as_bytes()) }
+                .ok()
+                .map(|s| (v, sym, *s))
+        });
         let Some((version, symbol, entry)) = found else {
             let other = (0..10u32)
                 .filter(|v| !(CASA_ABI_MIN_VERSION..=CASA_ABI_VERSION).contains(v))
@@ -140,7 +149,14 @@ impl Plugin {
                 destroy: d.destroy,
                 select_columns: d.select_columns,
             };
-            unsafe { (c_str(d.name), c_list(d.columns), c_list(d.optional_columns), calls) }
+            unsafe {
+                (
+                    c_str(d.name),
+                    c_list(d.columns),
+                    c_list(d.optional_columns),
+                    calls,
+                )
+            }
         } else {
             let d = unsafe { &*(desc as *const PluginDescV1) };
             let calls = Callbacks {
@@ -216,8 +232,7 @@ impl<'p> Session<'p> {
             last_error: host_last_error,
         });
         let mut err = vec![0u8; ERR_LEN];
-        let state =
-            unsafe { (plugin.calls.init)(&*host, err.as_mut_ptr().cast(), ERR_LEN as u64) };
+        let state = unsafe { (plugin.calls.init)(&*host, err.as_mut_ptr().cast(), ERR_LEN as u64) };
         if state.is_null() {
             return Err(PluginError {
                 path: plugin.path.clone(),

@@ -8,8 +8,8 @@
 //! `cutflow` (nMuon >= 1, >= 2 with weight 0.5); anything else counts events.
 
 use casa_plugin::{
-    export_plugin, Columns, Cutflow, Dataset, Events, Fill, Hist, HistId, Output,
-    PackedSelection, Processor, Result,
+    export_plugin, Columns, Cutflow, Dataset, Events, Fill, Hist, HistId, Output, PackedSelection,
+    Processor, Result,
 };
 
 struct Misbehave {
