@@ -178,11 +178,11 @@ impl PackedSelection {
     }
 }
 
-/// Events and sums of weights after each cut, per dataset: two histograms with a `cut` axis
-/// (`"all"`, then the cuts in order) and a boolean `passed` axis (the events that reached the
-/// cut and passed it, and the others):
-/// `{name}` (Int64: events) and `{name}_weighted` (Weight: sum of weights and of their
-/// squares). Histograms merge exactly, whatever the chunking.
+/// Events and sums of weights after each cut, per dataset: two one-dimensional histograms
+/// over a `cut` axis (`"all"`, then the cuts in order), `{name}` (Double: events, exact integer
+/// counts) and `{name}_weighted` (Weight: sum of weights and of their squares). The bin of a
+/// cut holds the events passing it and every cut before it. Histograms merge exactly,
+/// whatever the chunking, and are plotted as bar charts.
 ///
 /// ```no_run
 /// # use casa_plugin::{Cutflow, Events, Output, PackedSelection, Result};
@@ -211,8 +211,10 @@ impl Cutflow {
         let mut labels = vec!["all".to_string()];
         labels.extend(cuts.iter().map(|c| c.to_string()));
         let cats: Vec<&str> = labels.iter().map(String::as_str).collect();
-        let h = || Hist::new().str_cat(&cats, "cut").boolean("passed");
-        let events = out.hist(name, h().int64())?;
+        let h = || Hist::new().str_cat(&cats, "cut");
+        // Double, not Int64: a fill's entry count comes from its weights (the cut is one
+        // label for all entries), and Int64 takes no weights. Sums of ones are exact.
+        let events = out.hist(name, h().double())?;
         let weighted = out.hist(&format!("{name}_weighted"), h().weight())?;
         Ok(Cutflow {
             events,
@@ -236,25 +238,31 @@ impl Cutflow {
     ) -> Result<()> {
         let cuts: Vec<&str> = self.labels[1..].iter().map(String::as_str).collect();
         let reached = sel.reached(&cuts)?;
-        let ones;
+        let unit;
         let w = match weights {
             Some(w) if w.len() != sel.len() => {
                 return Err(format!("cutflow: {} weights for {} events", w.len(), sel.len()).into())
             }
             Some(w) => w,
             None => {
-                ones = vec![1.0; sel.len()];
-                &ones
+                unit = vec![1.0; sel.len()];
+                &unit
             }
         };
-        let mut passed = vec![false; sel.len()];
+        let ones = vec![1.0; sel.len()];
+        let mut passing: Vec<f64> = Vec::with_capacity(sel.len());
         for (c, label) in self.labels.iter().enumerate() {
-            for (p, &r) in passed.iter_mut().zip(&reached) {
-                *p = r as usize >= c;
-            }
-            let args = [Fill::OneStr(label), Fill::Bool(&passed)];
-            out.fill(self.events, &args)?;
-            out.fill_weighted(self.weighted, &args, w)?;
+            passing.clear();
+            passing.extend(
+                reached
+                    .iter()
+                    .zip(w)
+                    .filter(|(&r, _)| r as usize >= c)
+                    .map(|(_, &w)| w),
+            );
+            let args = [Fill::OneStr(label)];
+            out.fill_weighted(self.events, &args, &ones[..passing.len()])?;
+            out.fill_weighted(self.weighted, &args, &passing)?;
         }
         Ok(())
     }
