@@ -655,6 +655,105 @@ impl EventCandidates<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::TestBatch;
+
+    #[test]
+    fn conversions_follow_as() {
+        let b = TestBatch::new(4)
+            .flat("i", &[-1i32, 300, 7, i32::MIN])
+            .flat("f", &[2.9f32, -2.9, 1e10, f32::NAN])
+            .flat("u", &[u64::MAX, 0, 1 << 53, (1 << 53) + 1])
+            .flat("b", &[true, false, true, false]);
+        let ev = b.events();
+        assert_eq!(&ev.values_as::<u8>("i").unwrap()[..], &[255, 44, 7, 0]);
+        assert_eq!(
+            &ev.values_as::<i64>("i").unwrap()[..],
+            &[-1, 300, 7, i32::MIN as i64]
+        );
+        assert_eq!(
+            &ev.values_as::<bool>("i").unwrap()[..],
+            &[true, true, true, true]
+        );
+        assert_eq!(
+            &ev.values_as::<i32>("f").unwrap()[..],
+            &[2, -2, i32::MAX, 0]
+        );
+        assert_eq!(
+            &ev.values_as::<u64>("u").unwrap()[..],
+            &[u64::MAX, 0, 1 << 53, (1 << 53) + 1]
+        );
+        assert_eq!(ev.values_as::<f64>("u").unwrap()[2], 9007199254740992.0);
+        assert_eq!(&ev.values_as::<u8>("b").unwrap()[..], &[1, 0, 1, 0]);
+        assert_eq!(
+            &ev.values_as::<f32>("b").unwrap()[..],
+            &[1.0, 0.0, 1.0, 0.0]
+        );
+        // Strict reads refuse another type; a bool column also reads as bytes.
+        assert!(ev.flat::<u8>("i").is_err());
+        assert_eq!(ev.flat::<u8>("b").unwrap(), &[1, 0, 1, 0]);
+        assert!(matches!(
+            ev.values_as::<bool>("b").unwrap(),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn bool_columns_with_other_bytes_are_refused() {
+        let bytes = [0u8, 1, 2];
+        let name = c"flag";
+        let col = abi::casa_column {
+            name: name.as_ptr(),
+            dtype: abi::CASA_BOOL,
+            inner: 1,
+            n_values: 3,
+            values: bytes.as_ptr().cast(),
+            offsets: std::ptr::null(),
+        };
+        let batch = casa_batch {
+            dataset: std::ptr::null(),
+            file: std::ptr::null(),
+            tree: std::ptr::null(),
+            file_uuid: std::ptr::null(),
+            metadata_json: std::ptr::null(),
+            entry_start: 0,
+            entry_stop: 3,
+            n_entries: 3,
+            n_columns: 1,
+            columns: &col,
+        };
+        let e = unsafe { Events::from_raw(&batch, &[]) }
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("flag") && e.contains("0 or 1"), "{e}");
+    }
+
+    #[test]
+    fn metadata_is_parsed_once_per_text_and_type() {
+        #[derive(serde::Deserialize)]
+        struct A {
+            x: i32,
+        }
+        let cache = MetaCache::default();
+        let a1 = cache.get::<A>(r#"{"x": 1}"#, "d").unwrap();
+        let a2 = cache.get::<A>(r#"{"x": 1}"#, "d").unwrap();
+        assert!(Rc::ptr_eq(&a1, &a2));
+        assert_eq!(a1.x, 1);
+        let v = cache.get::<serde_json::Value>(r#"{"x": 1}"#, "d").unwrap();
+        assert_eq!(v["x"], 1);
+        let a3 = cache.get::<A>(r#"{"x": 2}"#, "d").unwrap();
+        assert_eq!(a3.x, 2);
+        let e = cache
+            .get::<A>(r#"{"y": 2}"#, "ttbar")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("ttbar") && e.contains("missing field `x`"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn jagged_rows_are_refused_when_items_are_arrays() {

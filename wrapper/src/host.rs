@@ -287,10 +287,13 @@ impl<'p> Session<'p> {
                 err_text(&err)
             )));
         }
-        Ok(ColumnChoice {
-            required: unsafe { c_list(lists.required) },
-            optional: unsafe { c_list(lists.optional) },
-        })
+        let mut required = unsafe { c_list(lists.required) };
+        let mut optional = unsafe { c_list(lists.optional) };
+        // A column is read once: drop repeats, and optional ones that are also required.
+        let mut seen = std::collections::HashSet::new();
+        required.retain(|c| seen.insert(c.clone()));
+        optional.retain(|c| seen.insert(c.clone()));
+        Ok(ColumnChoice { required, optional })
     }
 
     /// Hand one batch to the plugin; results go to `dataset`.

@@ -57,7 +57,8 @@ impl Processor for Misbehave {
     fn columns(&self, ds: &Dataset) -> Result<Columns> {
         let c = Columns::new().require(Self::COLUMNS);
         Ok(match self.mode.as_str() {
-            "optional" => c.optional(&["Muon_pt", "genWeight_not_in_any_file"]),
+            // nMuon is also required: read once.
+            "optional" => c.optional(&["Muon_pt", "nMuon", "genWeight_not_in_any_file"]),
             "mc-only" if ds.meta::<Meta>()?.is_mc => c.require(&["GenPart_not_in_any_file"]),
             "nanoaod" => c
                 .fields(
