@@ -704,3 +704,62 @@ fn collections_on_real_nanoaod_match_an_independent_computation() {
         assert_ne!(w.as_f64(), Some(0.0), "{name}");
     }
 }
+
+/// A C plugin against `casa_plugin.h` with static optional columns and no `select_columns`:
+/// the present one arrives, the absent one is left out, the job succeeds.
+#[test]
+fn a_c_plugin_declares_optional_columns() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("optional.c");
+    std::fs::write(
+        &src,
+        r#"
+#include <casa_plugin.h>
+#include <string.h>
+static int state;
+static void *init(const casa_host *h, char *e, uint64_t n) { (void)e; (void)n; return h->abi_version == 2 ? &state : NULL; }
+static int32_t process(void *s, const casa_host *h, const casa_batch *b, char *e, uint64_t n) {
+  (void)s; (void)e; (void)n;
+  double pt = 0, absent = 0;
+  for (uint64_t c = 0; c < b->n_columns; ++c) {
+    if (strcmp(b->columns[c].name, "Muon_pt") == 0) pt += (double)b->columns[c].n_values;
+    if (strcmp(b->columns[c].name, "not_in_this_file") == 0) absent += 1;
+  }
+  if (h->count(h->ctx, "muon_pt_values", pt, 1) || h->count(h->ctx, "absent", absent, 1)) return -1;
+  return 0;
+}
+static void destroy(void *s) { (void)s; }
+static const char *const columns[] = {"nMuon", NULL};
+static const char *const optional[] = {"Muon_pt", "not_in_this_file", NULL};
+static const casa_plugin plugin = {CASA_ABI_VERSION, "optional-c", columns, init, process,
+                                   destroy, optional, NULL};
+const casa_plugin *casa_plugin_v2(void) { return &plugin; }
+"#,
+    )
+    .unwrap();
+    let so = d.path().join("liboptional.so");
+    let st = Command::new("gcc")
+        .args([
+            "-std=c99", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I",
+        ])
+        .arg(workspace().join("plugin/include"))
+        .arg("-o")
+        .arg(&so)
+        .arg(&src)
+        .arg("-lm")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let f = fixture("root-zstd.root");
+    let (_, acc) = run(&so, vec![chunk("ZZ", &f, "Events", 0, 5000)], &[]).partial();
+    let want = python_json(
+        "import sys, json, uproot; t = uproot.open(sys.argv[1])['Events']; \
+         print(json.dumps(int(t['nMuon'].array(library='np', entry_stop=5000).sum())))",
+        &[f.to_str().unwrap()],
+    );
+    assert_eq!(
+        counter(&acc, "ZZ", "muon_pt_values"),
+        want.as_i64().unwrap()
+    );
+    assert_eq!(counter(&acc, "ZZ", "absent"), 0);
+}
