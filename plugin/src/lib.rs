@@ -39,7 +39,21 @@
 //! export_plugin!(Dimuon);
 //! ```
 //!
+//! Beyond that:
+//!
+//! - columns of any number type read as the type you ask ([`Element`], [`Events::values_as`]),
+//!   optional columns ([`Processor::OPTIONAL`], [`Events::optional`]) and columns chosen per
+//!   dataset ([`Processor::columns`]); typed, cached metadata ([`Events::meta`]);
+//! - NanoAOD collections ([`Events::collection`], [`collection`]): fields by name, four-vectors,
+//!   selections as index lists, sorting, argmax, combinations, cross references, ΔR matching;
+//! - named cuts and cutflows ([`PackedSelection`], [`Cutflow`]);
+//! - reproducible random numbers keyed by file and entry ([`Events::rng`], [`random`]);
+//! - in-memory batches for unit tests ([`testing::TestBatch`]).
+//!
 //! C and C++ plugins use `include/casa_plugin.h` directly; this crate mirrors it in [`abi`].
+//! The collections, conversions, selections and test batches are Rust-only conveniences; what
+//! needs the host (optional and per-dataset columns, the entry range and file UUID, the
+//! random-number definition) is in the header too.
 
 pub mod abi;
 pub mod collection;
