@@ -115,6 +115,7 @@ impl<'a> Collection<'a> {
 
     /// Number of objects in event `i`.
     #[inline]
+    #[track_caller]
     pub fn count(&self, i: usize) -> usize {
         (self.offsets[i + 1] - self.offsets[i]) as usize
     }
@@ -131,6 +132,7 @@ impl<'a> Collection<'a> {
     /// assert_eq!(jets.offsets(), &[0, 2, 3]);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn range(&self, i: usize) -> Range<usize> {
         self.offsets[i] as usize..self.offsets[i + 1] as usize
     }
@@ -352,6 +354,7 @@ pub struct Field<'a, T: Element> {
 
 impl<'a, T: Element> Field<'a, T> {
     /// The values of event `i`.
+    #[track_caller]
     pub fn row(&self, i: usize) -> &[T] {
         &self.values[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
@@ -410,6 +413,7 @@ pub struct P4<'a> {
 impl P4<'_> {
     /// Object `k` in (pt, eta, phi, m), in f64.
     #[inline]
+    #[track_caller]
     pub fn get(&self, k: usize) -> PtEtaPhiM {
         PtEtaPhiM::new(
             self.pt[k] as f64,
@@ -421,6 +425,7 @@ impl P4<'_> {
 
     /// Object `k` as a Cartesian four-vector.
     #[inline]
+    #[track_caller]
     pub fn vec(&self, k: usize) -> LorentzVector {
         self.get(k).to_cartesian()
     }
@@ -581,6 +586,7 @@ pub struct XRef {
 impl XRef {
     /// The target object of source object `k`, or `None` (index -1 or out of range).
     #[inline]
+    #[track_caller]
     pub fn get(&self, k: usize) -> Option<usize> {
         match self.target[k] {
             u32::MAX => None,
@@ -618,12 +624,14 @@ impl Subset {
 
     /// The selected objects of event `i` (global indices).
     #[inline]
+    #[track_caller]
     pub fn event(&self, i: usize) -> &[u32] {
         &self.idx[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 
     /// Number of selected objects in event `i` (`ak.num`).
     #[inline]
+    #[track_caller]
     pub fn count(&self, i: usize) -> usize {
         (self.offsets[i + 1] - self.offsets[i]) as usize
     }

@@ -230,14 +230,7 @@ unsafe extern "C" fn process<P: Processor>(
         Err(p) => {
             // The host adds dataset, file and entry range to every failure; the location is
             // only known here.
-            let b = &*batch;
-            let msg = format!(
-                "{} (in the batch of entries {}:{})",
-                panic_message(p),
-                b.entry_start,
-                b.entry_stop
-            );
-            write_err(err, err_len, &msg);
+            write_err(err, err_len, &panic_message(p));
             -1
         }
     }

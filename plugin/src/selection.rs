@@ -115,6 +115,7 @@ impl PackedSelection {
 
     /// Whether event `i` passes every cut in `bits`.
     #[inline]
+    #[track_caller]
     pub fn passes(&self, i: usize, bits: u64) -> bool {
         self.bits[i] & bits == bits
     }

@@ -377,7 +377,7 @@ fn plugin_panics_errors_and_bad_fills_are_plugin_faults() {
             "deliberate panic",
             "ZZ",
             "panicked at tests/plugins/misbehave/src/lib.rs:",
-            "in the batch of entries 0:",
+            "entries 0:",
         ],
     );
     expect_failure(
