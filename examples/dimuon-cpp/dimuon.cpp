@@ -110,8 +110,9 @@ int32_t process(void *state, const casa_host *host, const casa_batch *b, char *e
 
 void destroy(void *state) { delete static_cast<State *>(state); }
 
-const casa_plugin kPlugin = {CASA_ABI_VERSION, "dimuon-cpp", kColumns, init, process, destroy};
+const casa_plugin kPlugin = {CASA_ABI_VERSION, "dimuon-cpp", kColumns, init, process, destroy,
+                             /*optional_columns=*/nullptr, /*select_columns=*/nullptr};
 
 }  // namespace
 
-extern "C" const casa_plugin *casa_plugin_v1(void) { return &kPlugin; }
+extern "C" const casa_plugin *casa_plugin_v2(void) { return &kPlugin; }

@@ -1,11 +1,16 @@
 /*
  * casa_plugin.h: the C ABI between casa-wrapper (the host) and an analysis plugin (a shared
- * library). ABI version 1.
+ * library). ABI version 2.
  *
- * A plugin exports one function, `casa_plugin_v1`, returning a static description: its name,
- * the branches (columns) it reads, and three callbacks. For each job the host calls `init`
- * once, `process` once per batch of events (all columns of the batch, as contiguous native
- * arrays), and `destroy` at the end. The plugin never owns results: it declares histograms and
+ * A plugin exports one function, `casa_plugin_v2`, returning a static description: its name,
+ * the branches (columns) it reads, and its callbacks. For each job the host calls `init`
+ * once, `select_columns` (if given) before each chunk, `process` once per batch of events (all
+ * columns of the batch, as contiguous native arrays), and `destroy` at the end.
+ *
+ * Versions: version 2 appends `optional_columns` and `select_columns` to version 1's
+ * `casa_plugin`; batches and the host table are unchanged. A version-2 host still loads
+ * version-1 plugins (which export `casa_plugin_v1` and end their descriptor at `destroy`); an
+ * older host refuses a version-2 plugin, naming both versions. The plugin never owns results: it declares histograms and
  * fills them, and adds to counters, through the host's function table, and the host keys
  * everything by the batch's dataset (as coffea's Runner does). A callback reports failure by
  * returning non-zero (init: NULL) and writing a message into `err` (at most `err_len` bytes,
@@ -17,13 +22,14 @@
 #ifndef CASA_PLUGIN_H
 #define CASA_PLUGIN_H
 
+#include <math.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define CASA_ABI_VERSION 1
+#define CASA_ABI_VERSION 2
 
 /* Element types of column values (native endianness; bool is one byte, 0 or 1). */
 enum casa_dtype {
@@ -52,7 +58,10 @@ typedef struct casa_column {
   const uint64_t *offsets;  /* NULL for flat columns */
 } casa_column;
 
-/* One batch: consecutive entries of one file, with every column the plugin asked for. */
+/* One batch: consecutive entries of one file, with every required column the plugin asked
+ * for and the optional ones this file has (an absent optional column is not in `columns`).
+ * Event i of the batch is entry `entry_start + i` of the file: with `file_uuid` it names the
+ * event for good (the key of the random numbers below). */
 typedef struct casa_batch {
   const char *dataset;
   const char *file;
@@ -106,18 +115,101 @@ typedef struct casa_host {
   const char *(*last_error)(void *ctx);
 } casa_host;
 
+/* The columns a plugin reads for one dataset: NULL-terminated lists (either may be NULL),
+ * owned by the plugin and valid until its next `select_columns` or `destroy` call. */
+typedef struct casa_column_lists {
+  const char *const *required; /* a file without one of them fails the job (exit 12) */
+  const char *const *optional; /* read when the file has them */
+} casa_column_lists;
+
 typedef struct casa_plugin {
   uint32_t abi_version;            /* CASA_ABI_VERSION */
   const char *name;
-  const char *const *columns;      /* NULL-terminated list of branch names */
+  const char *const *columns;      /* NULL-terminated list of required branch names */
   void *(*init)(const casa_host *host, char *err, uint64_t err_len);
   int32_t (*process)(void *state, const casa_host *host, const casa_batch *batch,
                      char *err, uint64_t err_len);
   void (*destroy)(void *state);
+  /* Version 2. Branches read when the file has them (MC-only ones such as genWeight):
+   * NULL-terminated, or NULL. */
+  const char *const *optional_columns;
+  /* Version 2, may be NULL. Chooses the columns for a dataset from its name and fileset
+   * metadata (JSON) and the plugin's state; called after `init`, before each chunk. Fill
+   * `out` and return 0, or return -1 with a message. NULL: `columns` and `optional_columns`. */
+  int32_t (*select_columns)(void *state, const char *dataset, const char *metadata_json,
+                            casa_column_lists *out, char *err, uint64_t err_len);
 } casa_plugin;
 
 /* The one symbol a plugin exports. */
-const casa_plugin *casa_plugin_v1(void);
+const casa_plugin *casa_plugin_v2(void);
+
+/* ---- Reproducible random numbers ---------------------------------------------------------
+ * The same numbers as the Rust SDK's `casa_plugin::random` (its docs define the algorithm):
+ * Philox4x32-10 keyed by FNV-1a(file UUID, 0xFF, stream name), counted by
+ * (entry low, entry high, object index, 0). A draw depends only on the file, the stream, the
+ * entry and the object, never on how the fileset was cut into jobs and batches.
+ *
+ *   casa_rng r = casa_rng_new(batch->file_uuid, "jer");
+ *   double f = 1.0 + 0.05 * casa_rng_normal(&r, batch->entry_start + i, j);
+ */
+typedef struct casa_rng {
+  uint32_t key[2];
+} casa_rng;
+
+static inline void casa_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2],
+                                      uint32_t out[4]) {
+  uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3], k0 = key[0], k1 = key[1];
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
+    uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+    c1 = (uint32_t)p1;
+    c3 = (uint32_t)p0;
+    c0 = n0;
+    c2 = n2;
+  }
+  out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+}
+
+static inline casa_rng casa_rng_new(const char *file_uuid, const char *stream) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const unsigned char *p = (const unsigned char *)file_uuid; *p; ++p)
+    h = (h ^ *p) * 0x100000001b3ull;
+  h = (h ^ 0xFFu) * 0x100000001b3ull;
+  for (const unsigned char *p = (const unsigned char *)stream; *p; ++p)
+    h = (h ^ *p) * 0x100000001b3ull;
+  casa_rng r = {{(uint32_t)h, (uint32_t)(h >> 32)}};
+  return r;
+}
+
+static inline void casa_rng_block(const casa_rng *r, uint64_t entry, uint32_t index,
+                                  uint32_t out[4]) {
+  uint32_t ctr[4] = {(uint32_t)entry, (uint32_t)(entry >> 32), index, 0};
+  casa_philox4x32_10(ctr, r->key, out);
+}
+
+static inline double casa_rng_unit_(uint32_t hi, uint32_t lo) {
+  uint64_t x = (((uint64_t)hi << 32) | lo) >> 12;
+  return ((double)x + 0.5) * (1.0 / 4503599627370496.0); /* 2^-52 */
+}
+
+/* Uniform in (0, 1) for file entry `entry`, object `index` (0 for per-event draws). */
+static inline double casa_rng_uniform(const casa_rng *r, uint64_t entry, uint32_t index) {
+  uint32_t w[4];
+  casa_rng_block(r, entry, index, w);
+  return casa_rng_unit_(w[0], w[1]);
+}
+
+/* Standard normal for file entry `entry`, object `index` (Box-Muller, cosine branch). */
+static inline double casa_rng_normal(const casa_rng *r, uint64_t entry, uint32_t index) {
+  uint32_t w[4];
+  casa_rng_block(r, entry, index, w);
+  double u1 = casa_rng_unit_(w[0], w[1]), u2 = casa_rng_unit_(w[2], w[3]);
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
 
 #ifdef __cplusplus
 }

@@ -1,11 +1,21 @@
-//! The C ABI of `include/casa_plugin.h`, mirrored field for field. Version 1.
+//! The C ABI of `include/casa_plugin.h`, mirrored field for field. Version 2.
+//!
+//! Version 2 appends to version 1's plugin descriptor (optional columns, and a callback that
+//! chooses the columns per dataset); the batch and host table are unchanged. A host speaking
+//! version 2 also loads version-1 plugins (`casa_plugin_v1`, read with [`casa_plugin_v1`]'s
+//! layout); a version-2 plugin exports `casa_plugin_v2`, which an older host does not look
+//! up, and that host names the version it found in its error.
 #![allow(non_camel_case_types)]
 
 use std::ffi::{c_char, c_void};
 
-pub const CASA_ABI_VERSION: u32 = 1;
+pub const CASA_ABI_VERSION: u32 = 2;
+/// The oldest plugin ABI version a host still loads.
+pub const CASA_ABI_MIN_VERSION: u32 = 1;
 /// The symbol a plugin exports for this ABI version.
-pub const ENTRY_SYMBOL: &str = "casa_plugin_v1";
+pub const ENTRY_SYMBOL: &str = "casa_plugin_v2";
+/// The symbol of version-1 plugins.
+pub const ENTRY_SYMBOL_V1: &str = "casa_plugin_v1";
 
 pub const CASA_BOOL: i32 = 0;
 pub const CASA_I8: i32 = 1;
@@ -84,6 +94,43 @@ pub struct casa_host {
     pub last_error: unsafe extern "C" fn(ctx: *mut c_void) -> *const c_char,
 }
 
+/// The columns a plugin reads for one dataset: NULL-terminated lists (either may be NULL),
+/// owned by the plugin and valid until its next `select_columns` or `destroy`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct casa_column_lists {
+    pub required: *const *const c_char,
+    pub optional: *const *const c_char,
+}
+
+/// Chooses the columns for a dataset (see `casa_plugin.h`).
+pub type SelectColumnsFn = unsafe extern "C" fn(
+    state: *mut c_void,
+    dataset: *const c_char,
+    metadata_json: *const c_char,
+    out: *mut casa_column_lists,
+    err: *mut c_char,
+    err_len: u64,
+) -> i32;
+
+/// The plugin descriptor of ABI version 1, which version 2 extends.
+#[repr(C)]
+pub struct casa_plugin_v1 {
+    pub abi_version: u32,
+    pub name: *const c_char,
+    pub columns: *const *const c_char,
+    pub init:
+        unsafe extern "C" fn(host: *const casa_host, err: *mut c_char, err_len: u64) -> *mut c_void,
+    pub process: unsafe extern "C" fn(
+        state: *mut c_void,
+        host: *const casa_host,
+        batch: *const casa_batch,
+        err: *mut c_char,
+        err_len: u64,
+    ) -> i32,
+    pub destroy: unsafe extern "C" fn(state: *mut c_void),
+}
+
 #[repr(C)]
 pub struct casa_plugin {
     pub abi_version: u32,
@@ -99,6 +146,11 @@ pub struct casa_plugin {
         err_len: u64,
     ) -> i32,
     pub destroy: unsafe extern "C" fn(state: *mut c_void),
+    /// Version 2: columns read when the file has them (NULL-terminated, or NULL).
+    pub optional_columns: *const *const c_char,
+    /// Version 2: chooses the columns per dataset, or NULL for `columns` and
+    /// `optional_columns`.
+    pub select_columns: Option<SelectColumnsFn>,
 }
 
 /// Signature of the exported entry point.

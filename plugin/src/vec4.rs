@@ -65,3 +65,39 @@ impl Add for LorentzVector {
         }
     }
 }
+
+/// φ1 − φ2 wrapped into [−π, π).
+///
+/// ```
+/// use casa_plugin::vec4::delta_phi;
+/// assert!((delta_phi(3.0, -3.0) - (6.0 - 2.0 * std::f64::consts::PI)).abs() < 1e-12);
+/// ```
+#[inline]
+pub fn delta_phi(phi1: f64, phi2: f64) -> f64 {
+    use std::f64::consts::PI;
+    (phi1 - phi2 + PI).rem_euclid(2.0 * PI) - PI
+}
+
+/// ΔR = sqrt(Δη² + Δφ²), in f64 (coffea computes it in the inputs' float32).
+///
+/// ```
+/// use casa_plugin::vec4::delta_r;
+/// assert!((delta_r(0.0, 0.0, 0.3, 0.4) - 0.5).abs() < 1e-12);
+/// ```
+#[inline]
+pub fn delta_r(eta1: f64, phi1: f64, eta2: f64, phi2: f64) -> f64 {
+    (eta1 - eta2).hypot(delta_phi(phi1, phi2))
+}
+
+impl PtEtaPhiM {
+    /// ΔR to another vector.
+    ///
+    /// ```
+    /// use casa_plugin::PtEtaPhiM;
+    /// let a = PtEtaPhiM::new(10.0, 0.0, 0.0, 0.0);
+    /// assert!((a.delta_r(&PtEtaPhiM::new(5.0, 0.3, 0.4, 0.0)) - 0.5).abs() < 1e-12);
+    /// ```
+    pub fn delta_r(&self, other: &PtEtaPhiM) -> f64 {
+        delta_r(self.eta, self.phi, other.eta, other.phi)
+    }
+}

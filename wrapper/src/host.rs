@@ -11,19 +11,61 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use ::casa_plugin::abi::{
-    self, casa_batch, casa_fill_arg, casa_host, casa_plugin as PluginDesc, EntryFn,
-    CASA_ABI_VERSION, ENTRY_SYMBOL,
+    self, casa_batch, casa_column_lists, casa_fill_arg, casa_host, casa_plugin_v1 as PluginDescV1,
+    EntryFn, SelectColumnsFn, CASA_ABI_MIN_VERSION, CASA_ABI_VERSION, ENTRY_SYMBOL,
+    ENTRY_SYMBOL_V1,
 };
 use casa_hist::{Accumulator, Counter, FillArg, HistSpec, Weights};
 
+/// The callbacks of a plugin, from a descriptor of either ABI version.
+struct Callbacks {
+    init: unsafe extern "C" fn(*const casa_host, *mut c_char, u64) -> *mut c_void,
+    process: unsafe extern "C" fn(
+        *mut c_void,
+        *const casa_host,
+        *const casa_batch,
+        *mut c_char,
+        u64,
+    ) -> i32,
+    destroy: unsafe extern "C" fn(*mut c_void),
+    select_columns: Option<SelectColumnsFn>,
+}
+
 /// A loaded plugin.
 pub struct Plugin {
-    // Keep the library loaded while its descriptor is in use.
+    // Keep the library loaded while its callbacks are in use.
     _lib: libloading::Library,
-    desc: *const PluginDesc,
+    calls: Callbacks,
     pub name: String,
+    /// The ABI version the plugin was built for (1 or 2).
+    pub abi_version: u32,
+    /// The static column lists: required, and (ABI 2) read when present.
     pub columns: Vec<String>,
+    pub optional: Vec<String>,
     pub path: String,
+}
+
+/// The columns a plugin reads for one dataset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnChoice {
+    pub required: Vec<String>,
+    pub optional: Vec<String>,
+}
+
+/// A NULL-terminated list of C strings (at most 100 000, against a missing terminator).
+unsafe fn c_list(p: *const *const c_char) -> Vec<String> {
+    let mut out = Vec::new();
+    if p.is_null() {
+        return out;
+    }
+    while out.len() <= 100_000 {
+        let c = unsafe { *p.add(out.len()) };
+        if c.is_null() {
+            break;
+        }
+        out.push(unsafe { c_str(c) });
+    }
+    out
 }
 
 /// Why a plugin could not be used: always the plugin's fault (exit class plugin_fault).
@@ -61,56 +103,79 @@ impl Plugin {
         // Loading runs the library's initialisers: that is what loading a plugin means.
         let lib = unsafe { libloading::Library::new(path) }
             .map_err(|e| err(format!("cannot load: {e}")))?;
-        let entry: libloading::Symbol<EntryFn> = match unsafe { lib.get(ENTRY_SYMBOL.as_bytes()) } {
-            Ok(s) => s,
-            Err(_) => {
-                let other = (0..10u32).filter(|v| *v != CASA_ABI_VERSION).find(|v| {
+        // This host's version first, then the older ones it still speaks.
+        let found = [
+            (CASA_ABI_VERSION, ENTRY_SYMBOL),
+            (CASA_ABI_MIN_VERSION, ENTRY_SYMBOL_V1),
+        ]
+        .into_iter()
+        .find_map(|(v, sym)| {
+            unsafe { lib.get::<EntryFn>(sym.as_bytes()) }
+                .ok()
+                .map(|s| (v, sym, *s))
+        });
+        let Some((version, symbol, entry)) = found else {
+            let other = (0..10u32)
+                .filter(|v| !(CASA_ABI_MIN_VERSION..=CASA_ABI_VERSION).contains(v))
+                .find(|v| {
                     unsafe { lib.get::<EntryFn>(format!("casa_plugin_v{v}").as_bytes()) }.is_ok()
                 });
-                return Err(err(match other {
-                    Some(v) => format!(
-                        "built for casa plugin ABI version {v}; this casa-wrapper speaks version {CASA_ABI_VERSION} (rebuild the plugin against this casa)"
-                    ),
-                    None => format!("exports no `{ENTRY_SYMBOL}`: not a casa plugin"),
-                }));
-            }
+            return Err(err(match other {
+                Some(v) => format!(
+                    "built for casa plugin ABI version {v}; this casa-wrapper speaks versions {CASA_ABI_MIN_VERSION} to {CASA_ABI_VERSION} (rebuild the plugin against this casa)"
+                ),
+                None => format!(
+                    "exports neither `{ENTRY_SYMBOL}` nor `{ENTRY_SYMBOL_V1}`: not a casa plugin"
+                ),
+            }));
         };
         let desc =
             catch_unwind(|| unsafe { entry() }).map_err(|_| err("entry point panicked".into()))?;
         if desc.is_null() {
-            return Err(err(format!("`{ENTRY_SYMBOL}` returned null")));
+            return Err(err(format!("`{symbol}` returned null")));
         }
-        let d = unsafe { &*desc };
-        if d.abi_version != CASA_ABI_VERSION {
+        // Both layouts start with the version; read only as much as that version has.
+        let declared = unsafe { (*(desc as *const PluginDescV1)).abi_version };
+        if declared != version {
             return Err(err(format!(
-                "declares ABI version {}, this casa-wrapper speaks version {CASA_ABI_VERSION}",
-                d.abi_version
+                "`{symbol}` declares ABI version {declared}, not {version}"
             )));
         }
-        let name = unsafe { c_str(d.name) };
-        let mut columns = Vec::new();
-        if !d.columns.is_null() {
-            let mut i = 0;
-            loop {
-                let c = unsafe { *d.columns.add(i) };
-                if c.is_null() || i > 100_000 {
-                    break;
-                }
-                columns.push(unsafe { c_str(c) });
-                i += 1;
+        let (name, columns, optional, calls) = if version == CASA_ABI_VERSION {
+            let d = unsafe { &*desc };
+            let calls = Callbacks {
+                init: d.init,
+                process: d.process,
+                destroy: d.destroy,
+                select_columns: d.select_columns,
+            };
+            unsafe {
+                (
+                    c_str(d.name),
+                    c_list(d.columns),
+                    c_list(d.optional_columns),
+                    calls,
+                )
             }
-        }
+        } else {
+            let d = unsafe { &*(desc as *const PluginDescV1) };
+            let calls = Callbacks {
+                init: d.init,
+                process: d.process,
+                destroy: d.destroy,
+                select_columns: None,
+            };
+            unsafe { (c_str(d.name), c_list(d.columns), Vec::new(), calls) }
+        };
         Ok(Plugin {
             _lib: lib,
-            desc,
+            calls,
             name,
+            abi_version: version,
             columns,
+            optional,
             path: p,
         })
-    }
-
-    fn desc(&self) -> &PluginDesc {
-        unsafe { &*self.desc }
     }
 }
 
@@ -159,7 +224,7 @@ impl<'p> Session<'p> {
             last_error: CString::default(),
         });
         let host = Box::new(casa_host {
-            abi_version: CASA_ABI_VERSION,
+            abi_version: plugin.abi_version,
             ctx: (&mut *hs as *mut HostState).cast(),
             declare_hist: host_declare_hist,
             fill: host_fill,
@@ -167,8 +232,7 @@ impl<'p> Session<'p> {
             last_error: host_last_error,
         });
         let mut err = vec![0u8; ERR_LEN];
-        let state =
-            unsafe { (plugin.desc().init)(&*host, err.as_mut_ptr().cast(), ERR_LEN as u64) };
+        let state = unsafe { (plugin.calls.init)(&*host, err.as_mut_ptr().cast(), ERR_LEN as u64) };
         if state.is_null() {
             return Err(PluginError {
                 path: plugin.path.clone(),
@@ -183,6 +247,55 @@ impl<'p> Session<'p> {
         })
     }
 
+    /// The columns to read for `dataset`: the plugin's choice (ABI 2, asked before each
+    /// chunk), or its static lists.
+    pub fn columns(
+        &mut self,
+        dataset: &str,
+        metadata_json: &str,
+    ) -> Result<ColumnChoice, PluginError> {
+        let Some(select) = self.plugin.calls.select_columns else {
+            return Ok(ColumnChoice {
+                required: self.plugin.columns.clone(),
+                optional: self.plugin.optional.clone(),
+            });
+        };
+        let fail = |what: String| PluginError {
+            path: self.plugin.path.clone(),
+            what,
+        };
+        let cds = CString::new(dataset.replace('\0', " ")).expect("NULs replaced");
+        let cmeta = CString::new(metadata_json.replace('\0', " ")).expect("NULs replaced");
+        let mut lists = casa_column_lists {
+            required: std::ptr::null(),
+            optional: std::ptr::null(),
+        };
+        let mut err = vec![0u8; ERR_LEN];
+        let rc = unsafe {
+            select(
+                self.state,
+                cds.as_ptr(),
+                cmeta.as_ptr(),
+                &mut lists,
+                err.as_mut_ptr().cast(),
+                ERR_LEN as u64,
+            )
+        };
+        if rc != 0 {
+            return Err(fail(format!(
+                "choosing the columns of dataset {dataset} failed: {}",
+                err_text(&err)
+            )));
+        }
+        let mut required = unsafe { c_list(lists.required) };
+        let mut optional = unsafe { c_list(lists.optional) };
+        // A column is read once: drop repeats, and optional ones that are also required.
+        let mut seen = std::collections::HashSet::new();
+        required.retain(|c| seen.insert(c.clone()));
+        optional.retain(|c| seen.insert(c.clone()));
+        Ok(ColumnChoice { required, optional })
+    }
+
     /// Hand one batch to the plugin; results go to `dataset`.
     pub fn process(&mut self, dataset: &str, batch: &casa_batch) -> Result<(), PluginError> {
         if self.hs.dataset != dataset {
@@ -190,7 +303,7 @@ impl<'p> Session<'p> {
         }
         let mut err = vec![0u8; ERR_LEN];
         let rc = unsafe {
-            (self.plugin.desc().process)(
+            (self.plugin.calls.process)(
                 self.state,
                 &*self.host,
                 batch,
@@ -210,7 +323,7 @@ impl<'p> Session<'p> {
     /// Destroy the plugin state and return what it filled.
     pub fn finish(mut self) -> Accumulator {
         let state = std::mem::replace(&mut self.state, std::ptr::null_mut());
-        unsafe { (self.plugin.desc().destroy)(state) };
+        unsafe { (self.plugin.calls.destroy)(state) };
         std::mem::take(&mut self.hs.acc)
     }
 }
@@ -218,7 +331,7 @@ impl<'p> Session<'p> {
 impl Drop for Session<'_> {
     fn drop(&mut self) {
         if !self.state.is_null() {
-            unsafe { (self.plugin.desc().destroy)(self.state) };
+            unsafe { (self.plugin.calls.destroy)(self.state) };
         }
     }
 }

@@ -268,8 +268,6 @@ fn run_inner(
     metrics.node = job.node.clone();
     let plugin = Plugin::load(&opts.plugin)
         .map_err(|e| Failure::new(ExitClass::PluginFault, e.to_string()))?;
-    let names: Vec<&str> = plugin.columns.iter().map(String::as_str).collect();
-    let cnames: Vec<CString> = names.iter().map(|n| cstring(n)).collect();
     let mut session =
         Session::start(&plugin).map_err(|e| Failure::new(ExitClass::PluginFault, e.to_string()))?;
     let latency: Latencies = Arc::default();
@@ -310,6 +308,25 @@ fn run_inner(
             }
         }
         let tree = file.tree(&chunk.tree).map_err(fail_input)?;
+        let meta = chunk.metadata.to_string();
+        // The plugin's columns for this dataset: required ones must exist (checked below),
+        // optional ones (MC-only branches) are read when this file has them.
+        let choice = session
+            .columns(&chunk.dataset, &meta)
+            .map_err(|e| Failure::new(ExitClass::PluginFault, e.to_string()))?;
+        let names: Vec<&str> = choice
+            .required
+            .iter()
+            .map(String::as_str)
+            .chain(
+                choice
+                    .optional
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|n| tree.branch_index(n).is_ok()),
+            )
+            .collect();
+        let cnames: Vec<CString> = names.iter().map(|n| cstring(n)).collect();
         for n in &names {
             let b = tree.branch_index(n).map_err(fail_input)?;
             tree.column_type(b).map_err(fail_input)?;
@@ -328,7 +345,7 @@ fn run_inner(
         let cfile = cstring(&chunk.file);
         let ctree = cstring(&chunk.tree);
         let cuuid = cstring(&uuid);
-        let cmeta = cstring(&chunk.metadata.to_string());
+        let cmeta = cstring(&meta);
         // Batches: the first one a single cluster, so the plugin starts early; then about
         // `batch_entries` entries each, always on common basket boundaries.
         let steps = tree

@@ -371,7 +371,14 @@ fn plugin_panics_errors_and_bad_fills_are_plugin_faults() {
     expect_failure(
         &run_mode("panic", c()),
         ExitClass::PluginFault,
-        &["misbehave", "deliberate panic", "ZZ"],
+        // The panic's source location and the batch's entries, not only the message.
+        &[
+            "misbehave",
+            "deliberate panic",
+            "ZZ",
+            "panicked at tests/plugins/misbehave/src/lib.rs:",
+            "entries 0:",
+        ],
     );
     expect_failure(
         &run_mode("error", c()),
@@ -395,9 +402,9 @@ fn plugin_panics_errors_and_bad_fills_are_plugin_faults() {
 #[test]
 fn another_abi_version_is_refused_with_both_versions_named() {
     let d = tempfile::tempdir().unwrap();
-    let src = d.path().join("v2.c");
-    std::fs::write(&src, "const void *casa_plugin_v2(void) { return 0; }\n").unwrap();
-    let so = d.path().join("libv2.so");
+    let src = d.path().join("v3.c");
+    std::fs::write(&src, "const void *casa_plugin_v3(void) { return 0; }\n").unwrap();
+    let so = d.path().join("libv3.so");
     let st = Command::new("gcc")
         .args(["-shared", "-fPIC", "-o"])
         .arg(&so)
@@ -407,7 +414,177 @@ fn another_abi_version_is_refused_with_both_versions_named() {
     assert!(st.success());
     let f = fixture("root-zstd.root");
     let r = run(&so, vec![chunk("ZZ", &f, "Events", 0, 10)], &[]);
-    expect_failure(&r, ExitClass::PluginFault, &["version 2", "version 1"]);
+    expect_failure(
+        &r,
+        ExitClass::PluginFault,
+        &["version 3", "versions 1 to 2"],
+    );
+}
+
+/// A plugin built against ABI version 1 (its descriptor ends at `destroy`, its symbol is
+/// `casa_plugin_v1`), written out here as such a plugin was: the host still runs it.
+#[test]
+fn a_version_1_plugin_still_runs() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("v1.c");
+    std::fs::write(
+        &src,
+        r#"
+#include <stdint.h>
+#include <stddef.h>
+typedef struct casa_host {
+  uint32_t abi_version; void *ctx; void *declare_hist; void *fill;
+  int32_t (*count)(void *ctx, const char *name, double value, int32_t is_int);
+  const char *(*last_error)(void *ctx);
+} casa_host;
+typedef struct { const char *name; int32_t dtype; uint64_t inner, n_values; const void *values;
+                 const uint64_t *offsets; } casa_column;
+typedef struct { const char *dataset, *file, *tree, *file_uuid, *metadata_json;
+                 uint64_t entry_start, entry_stop, n_entries, n_columns;
+                 const casa_column *columns; } casa_batch;
+typedef struct {
+  uint32_t abi_version; const char *name; const char *const *columns;
+  void *(*init)(const casa_host *, char *, uint64_t);
+  int32_t (*process)(void *, const casa_host *, const casa_batch *, char *, uint64_t);
+  void (*destroy)(void *);
+} casa_plugin_v1_t;
+static int state;
+static void *init(const casa_host *h, char *e, uint64_t n) { return h->abi_version == 1 ? &state : NULL; }
+static int32_t process(void *s, const casa_host *h, const casa_batch *b, char *e, uint64_t n) {
+  return h->count(h->ctx, "entries", (double)b->n_entries, 1);
+}
+static void destroy(void *s) {}
+static const char *const columns[] = {"nMuon", NULL};
+static const casa_plugin_v1_t plugin = {1, "v1", columns, init, process, destroy};
+const casa_plugin_v1_t *casa_plugin_v1(void) { return &plugin; }
+"#,
+    )
+    .unwrap();
+    let so = d.path().join("libv1.so");
+    let st = Command::new("gcc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&so)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let f = fixture("root-zstd.root");
+    let (_, acc) = run(&so, vec![chunk("ZZ", &f, "Events", 0, 1234)], &[]).partial();
+    assert_eq!(
+        acc.datasets["ZZ"]["entries"],
+        Item::Counter(casa_hist::Counter::Int(1234))
+    );
+}
+
+fn counter(acc: &Accumulator, dataset: &str, name: &str) -> i64 {
+    match acc.datasets[dataset].get(name) {
+        Some(Item::Counter(casa_hist::Counter::Int(n))) => *n,
+        other => panic!("counter {name} of {dataset}: {other:?}"),
+    }
+}
+
+/// `python -c CODE ARGS...`, its standard output parsed as JSON.
+fn python_json(code: &str, args: &[&str]) -> Value {
+    let o = python_command()
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn optional_columns_are_read_when_present_and_left_out_when_absent() {
+    let f = fixture("root-zstd.root");
+    let r = run_mode("optional", vec![chunk("ZZ", &f, "Events", 0, 5000)]);
+    let (_, acc) = r.partial();
+    let batches = r.metrics()["batches"].as_i64().unwrap();
+    assert!(batches > 1);
+    assert_eq!(counter(&acc, "ZZ", "has_muon_pt"), batches);
+    assert_eq!(counter(&acc, "ZZ", "has_absent"), 0);
+    // The collection's objects, against the file's nMuon summed by uproot.
+    let want = python_json(
+        "import sys, json, uproot; t = uproot.open(sys.argv[1])['Events'];          print(json.dumps(int(t['nMuon'].array(library='np', entry_stop=5000).sum())))",
+        &[f.to_str().unwrap()],
+    );
+    assert_eq!(counter(&acc, "ZZ", "muons"), want.as_i64().unwrap());
+}
+
+#[test]
+fn columns_chosen_from_metadata_fail_only_the_datasets_that_need_them() {
+    let f = fixture("root-zstd.root");
+    let mut data = chunk("data", &f, "Events", 0, 100);
+    data.metadata = serde_json::json!({"is_mc": false});
+    let ok = run_mode("mc-only", vec![data]);
+    assert_eq!(ok.code(), 0, "{}", ok.stderr());
+    let mc = chunk("mc", &f, "Events", 0, 100);
+    expect_failure(
+        &run_mode("mc-only", vec![mc]),
+        ExitClass::PluginFault,
+        &["GenPart_not_in_any_file", "mc"],
+    );
+}
+
+#[test]
+fn smeared_values_do_not_depend_on_chunking_or_batching() {
+    let f = fixture("root-zstd.root");
+    let env = [("CASA_TEST_MODE", "smear")];
+    let one = run_env(
+        misbehave(),
+        vec![chunk("ZZ", &f, "Events", 0, 5000)],
+        &["--batch-entries", "1000"],
+        &env,
+    );
+    let split = run_env(
+        misbehave(),
+        vec![
+            chunk("ZZ", &f, "Events", 0, 1700),
+            chunk("ZZ", &f, "Events", 1700, 5000),
+        ],
+        &["--batch-entries", "333", "-j", "2"],
+        &env,
+    );
+    let (a, b) = (one.partial().1, split.partial().1);
+    let Item::Hist(h) = &a.datasets["ZZ"]["smear"] else {
+        panic!("smear is a histogram")
+    };
+    let v = h.values(true);
+    assert_eq!(v.iter().sum::<f64>(), 15000.0);
+    // A standard normal: the central bins hold the most.
+    assert!(v[20] > v[5] && v[21] > v[36], "{v:?}");
+    assert_eq!(
+        serde_json::to_string(&a.datasets["ZZ"]["smear"]).unwrap(),
+        serde_json::to_string(&b.datasets["ZZ"]["smear"]).unwrap()
+    );
+}
+
+#[test]
+fn cutflow_counts_events_and_weights_after_each_cut() {
+    let f = fixture("root-zstd.root");
+    let (_, acc) = run_mode("cutflow", vec![chunk("ZZ", &f, "Events", 0, 5000)]).partial();
+    let want = python_json(
+        "import sys, json, uproot; n = uproot.open(sys.argv[1])['Events']['nMuon']         .array(library='np', entry_stop=5000);          print(json.dumps([len(n), int((n >= 1).sum()), int((n >= 2).sum())]))",
+        &[f.to_str().unwrap()],
+    );
+    let want: Vec<f64> = serde_json::from_value(want).unwrap();
+    for (name, scale) in [("cutflow", 1.0), ("cutflow_weighted", 0.5)] {
+        let Item::Hist(h) = &acc.datasets["ZZ"][name] else {
+            panic!("{name} is a histogram")
+        };
+        // One axis: cut (all, one, two, + overflow).
+        assert_eq!(h.shape(true), [4], "{name}");
+        let v = h.values(true);
+        for (c, w) in want.iter().enumerate() {
+            assert_eq!(
+                v[c],
+                w * scale,
+                "{name}: events passing cut {c} and those before"
+            );
+        }
+        assert_eq!(v[3], 0.0, "{name}: overflow");
+    }
 }
 
 #[test]
@@ -492,4 +669,97 @@ fn coffea_agrees_up_to_float32_bin_migrations() {
     eprintln!(
         "coffea vs casa: {migrated} of {selected} events change bin between float32 and float64"
     );
+}
+
+/// Collections on a real NanoAOD file (selection with a converted int32 jetId, sorting,
+/// b-tagged trijets, ΔR matching, cross references both ways, a bool field) against the same
+/// operations written as plain Python loops in float64.
+#[test]
+fn collections_on_real_nanoaod_match_an_independent_computation() {
+    let f = real_file("nanoAOD_2015_CMS_Open_Data_ttbar.root");
+    let (_, acc) = run_mode("nanoaod", vec![chunk("ttbar", &f, "Events", 0, 200)]).partial();
+    let mut cmd = python_command();
+    let o = cmd
+        .arg(workspace().join("tests/python/collections_reference.py"))
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want: serde_json::Map<String, Value> = serde_json::from_slice(&o.stdout).unwrap();
+    for (name, w) in &want {
+        match acc.datasets["ttbar"].get(name) {
+            Some(Item::Counter(casa_hist::Counter::Int(n))) => {
+                assert_eq!(Some(*n), w.as_i64(), "{name}")
+            }
+            Some(Item::Counter(casa_hist::Counter::Float(x))) => {
+                let w = w.as_f64().unwrap();
+                assert!(
+                    (x - w).abs() <= 1e-9 * w.abs(),
+                    "{name}: casa {x}, reference {w}"
+                );
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        // Not vacuous: every quantity is non-zero on this file.
+        assert_ne!(w.as_f64(), Some(0.0), "{name}");
+    }
+}
+
+/// A C plugin against `casa_plugin.h` with static optional columns and no `select_columns`:
+/// the present one arrives, the absent one is left out, the job succeeds.
+#[test]
+fn a_c_plugin_declares_optional_columns() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("optional.c");
+    std::fs::write(
+        &src,
+        r#"
+#include <casa_plugin.h>
+#include <string.h>
+static int state;
+static void *init(const casa_host *h, char *e, uint64_t n) { (void)e; (void)n; return h->abi_version == 2 ? &state : NULL; }
+static int32_t process(void *s, const casa_host *h, const casa_batch *b, char *e, uint64_t n) {
+  (void)s; (void)e; (void)n;
+  double pt = 0, absent = 0;
+  for (uint64_t c = 0; c < b->n_columns; ++c) {
+    if (strcmp(b->columns[c].name, "Muon_pt") == 0) pt += (double)b->columns[c].n_values;
+    if (strcmp(b->columns[c].name, "not_in_this_file") == 0) absent += 1;
+  }
+  if (h->count(h->ctx, "muon_pt_values", pt, 1) || h->count(h->ctx, "absent", absent, 1)) return -1;
+  return 0;
+}
+static void destroy(void *s) { (void)s; }
+static const char *const columns[] = {"nMuon", NULL};
+static const char *const optional[] = {"Muon_pt", "not_in_this_file", NULL};
+static const casa_plugin plugin = {CASA_ABI_VERSION, "optional-c", columns, init, process,
+                                   destroy, optional, NULL};
+const casa_plugin *casa_plugin_v2(void) { return &plugin; }
+"#,
+    )
+    .unwrap();
+    let so = d.path().join("liboptional.so");
+    let st = Command::new("gcc")
+        .args([
+            "-std=c99", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I",
+        ])
+        .arg(workspace().join("plugin/include"))
+        .arg("-o")
+        .arg(&so)
+        .arg(&src)
+        .arg("-lm")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let f = fixture("root-zstd.root");
+    let (_, acc) = run(&so, vec![chunk("ZZ", &f, "Events", 0, 5000)], &[]).partial();
+    let want = python_json(
+        "import sys, json, uproot; t = uproot.open(sys.argv[1])['Events']; \
+         print(json.dumps(int(t['nMuon'].array(library='np', entry_stop=5000).sum())))",
+        &[f.to_str().unwrap()],
+    );
+    assert_eq!(
+        counter(&acc, "ZZ", "muon_pt_values"),
+        want.as_i64().unwrap()
+    );
+    assert_eq!(counter(&acc, "ZZ", "absent"), 0);
 }

@@ -1,14 +1,31 @@
-//! A plugin for the wrapper's failure tests. `CASA_TEST_MODE` chooses how it misbehaves:
+//! A plugin for the wrapper's tests. `CASA_TEST_MODE` chooses how it misbehaves:
 //! `panic` or `error` in `process`, `init-error` in `init`, `bad-fill` (a fill the host must
 //! refuse), `slow` (sleeps per batch, for eviction tests), `crash-once` (the first job whose
 //! marker file `CASA_TEST_MARKER` does not exist yet creates it and aborts the process: a crash
-//! a retry recovers from); anything else counts events.
+//! a retry recovers from); or which SDK feature it exercises: `optional` (optional columns,
+//! one present and one absent), `mc-only` (a column required only when the dataset's metadata
+//! says `is_mc`, which no file has), `smear` (reproducible normal numbers into a histogram),
+//! `cutflow` (nMuon >= 1, >= 2 with weight 0.5), `nanoaod` (collections on real NanoAOD:
+//! selection, sorting, trijets, ΔR matching and cross references, summed into counters);
+//! anything else counts events.
 
-use casa_plugin::{export_plugin, Events, Fill, Hist, HistId, Output, Processor, Result};
+use casa_plugin::collection::{max_by, triples};
+use casa_plugin::{
+    export_plugin, Columns, Cutflow, Dataset, Events, Fill, Hist, HistId, Output, PackedSelection,
+    Processor, Result,
+};
 
 struct Misbehave {
     h: HistId,
     mode: String,
+    extra: Option<HistId>,
+    cutflow: Option<Cutflow>,
+}
+
+#[derive(serde::Deserialize)]
+struct Meta {
+    #[serde(default)]
+    is_mc: bool,
 }
 
 impl Processor for Misbehave {
@@ -21,7 +38,36 @@ impl Processor for Misbehave {
             return Err("refusing to start, as asked".into());
         }
         let h = out.hist("n", Hist::new().integer(0, 10, "nMuon").int64())?;
-        Ok(Misbehave { h, mode })
+        let extra = match mode.as_str() {
+            "smear" => Some(out.hist("smear", Hist::new().reg(40, -4.0, 4.0, "x").double())?),
+            _ => None,
+        };
+        let cutflow = match mode.as_str() {
+            "cutflow" => Some(Cutflow::declare(out, "cutflow", &["one", "two"])?),
+            _ => None,
+        };
+        Ok(Misbehave {
+            h,
+            mode,
+            extra,
+            cutflow,
+        })
+    }
+
+    fn columns(&self, ds: &Dataset) -> Result<Columns> {
+        let c = Columns::new().require(Self::COLUMNS);
+        Ok(match self.mode.as_str() {
+            // nMuon is also required: read once.
+            "optional" => c.optional(&["Muon_pt", "nMuon", "genWeight_not_in_any_file"]),
+            "mc-only" if ds.meta::<Meta>()?.is_mc => c.require(&["GenPart_not_in_any_file"]),
+            "nanoaod" => c
+                .fields(
+                    "Jet",
+                    &["pt", "eta", "phi", "mass", "btagCSVV2", "jetId", "muonIdx1"],
+                )
+                .fields("Muon", &["pt", "eta", "phi", "mass", "isGlobal", "jetIdx"]),
+            _ => c,
+        })
     }
 
     fn process(&mut self, events: &Events, out: &mut Output) -> Result<()> {
@@ -41,6 +87,32 @@ impl Processor for Misbehave {
                     std::process::abort();
                 }
             }
+            "optional" => {
+                out.count("has_muon_pt", events.has("Muon_pt") as u64)?;
+                out.count("has_absent", events.has("genWeight_not_in_any_file") as u64)?;
+                let muons = events.collection("Muon")?;
+                out.count("muons", muons.n_objects() as u64)?;
+            }
+            "smear" => {
+                let rng = events.rng("smear");
+                // Several objects per event, as a jet smearing draws them.
+                let x: Vec<f64> = (0..events.len())
+                    .flat_map(|i| (0..3).map(move |j| rng.normal(i, j)))
+                    .collect();
+                out.fill(self.extra.expect("declared"), &[Fill::F64(&x)])?;
+            }
+            "nanoaod" => nanoaod(events, out)?,
+            "cutflow" => {
+                let n = events.values_as::<u32>("nMuon")?;
+                let mut sel = PackedSelection::new(events.len());
+                sel.add("one", |i| n[i] >= 1)?;
+                sel.add("two", |i| n[i] >= 2)?;
+                let w = vec![0.5; events.len()];
+                self.cutflow
+                    .as_ref()
+                    .expect("declared")
+                    .fill(out, &sel, Some(&w))?;
+            }
             _ => {}
         }
         let n: Vec<i64> = events
@@ -54,3 +126,55 @@ impl Processor for Misbehave {
 }
 
 export_plugin!(Misbehave);
+
+/// Collections on real NanoAOD, each result summed into a counter the test compares with an
+/// independent Python computation.
+fn nanoaod(events: &Events, out: &mut Output) -> Result<()> {
+    let (jets, muons) = (events.collection("Jet")?, events.collection("Muon")?);
+    let (jp4, mp4) = (jets.p4()?, muons.p4()?);
+    // jetId is int32 in this file: read as u8 through the conversion.
+    let (btag, id) = (jets.field::<f32>("btagCSVV2")?, jets.field::<u8>("jetId")?);
+    let global = muons.field::<bool>("isGlobal")?;
+    let mu_of_jet = jets.xref("muonIdx1", &muons)?;
+    let jet_of_mu = muons.xref("jetIdx", &jets)?;
+    let mut good = jets.select(|k| jp4.pt[k] > 20.0 && jp4.eta[k].abs() < 2.4 && id[k] & 2 != 0);
+    good.sort_desc_by(|k| jp4.pt[k] as f64);
+    let global_mu = muons.select(|k| global[k]);
+    let all_mu = muons.all();
+    let (mut n3, mut sum_m3, mut sum_ht, mut sum_lead) = (0u64, 0.0, 0.0, 0.0);
+    let (mut n_dr, mut sum_xref, mut n_mu_jet, mut n_global) = (0u64, 0.0, 0u64, 0u64);
+    let mut jv = Vec::new();
+    for i in 0..events.len() {
+        let js = good.event(i);
+        sum_ht += good.sum(i, |k| jp4.pt[k] as f64);
+        if let Some(&lead) = js.first() {
+            sum_lead += jp4.pt[lead as usize] as f64;
+        }
+        jp4.vectors(js, &mut jv);
+        let tagged = triples(&jv).filter(|t| t.iter().any(|j| btag[j.k] > 0.5));
+        if let Some(top) = max_by(tagged.map(|[a, b, c]| a.v + b.v + c.v), |t| t.pt()) {
+            n3 += 1;
+            sum_m3 += top.mass();
+        }
+        for &k in js {
+            let k = k as usize;
+            n_dr += jp4.nearest(k, &mp4, all_mu.event(i), 0.4).is_some() as u64;
+            if let Some(m) = mu_of_jet.get(k) {
+                sum_xref += mp4.pt[m] as f64;
+            }
+        }
+        n_mu_jet += muons
+            .range(i)
+            .filter(|&m| jet_of_mu.get(m).is_some())
+            .count() as u64;
+        n_global += global_mu.count(i) as u64;
+    }
+    out.count("n3", n3)?;
+    out.count_f64("sum_m3", sum_m3)?;
+    out.count_f64("sum_ht", sum_ht)?;
+    out.count_f64("sum_lead_pt", sum_lead)?;
+    out.count("n_dr_match", n_dr)?;
+    out.count_f64("sum_xref_mu_pt", sum_xref)?;
+    out.count("n_mu_jet", n_mu_jet)?;
+    out.count("n_global", n_global)
+}
