@@ -138,7 +138,9 @@ pub enum Error {
         key: String,
     },
     /// A column whose length is not the output's.
-    #[error("correction {correction:?}: column {input:?} has {got} rows, the output has {expected}")]
+    #[error(
+        "correction {correction:?}: column {input:?} has {got} rows, the output has {expected}"
+    )]
     ColumnLength {
         /// The correction.
         correction: String,

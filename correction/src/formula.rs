@@ -92,11 +92,15 @@ impl Expr {
                 let a = a.eval(var, params);
                 match f {
                     Fn1::Neg => -a,
+                    // correctionlib's wheels link glibc's pre-2.29 `log@GLIBC_2.2.5`, whose
+                    // error wrapper returns +NaN (the NAN macro) for a negative argument; the
+                    // current `log` returns the hardware's -NaN. Same value, other sign bit.
+                    Fn1::Log if a < 0.0 => f64::NAN,
                     Fn1::Log => libm::log(a),
                     Fn1::Log10 => libm::log10(a),
                     Fn1::Exp => libm::exp(a),
                     Fn1::Erf => libm::erf(a),
-                    Fn1::Sqrt => a.sqrt(),
+                    Fn1::Sqrt => libm::sqrt(a),
                     Fn1::Abs => a.abs(),
                     Fn1::Cos => libm::cos(a),
                     Fn1::Sin => libm::sin(a),
@@ -596,17 +600,35 @@ mod tests {
 
     #[test]
     fn refusals_match_the_grammar() {
-        assert!(matches!(eval("- 1", &[], &[]), Err(FormulaError::Syntax { .. })));
-        assert!(matches!(eval("1 +", &[], &[]), Err(FormulaError::Syntax { .. })));
-        assert!(matches!(eval("foo(1)", &[], &[]), Err(FormulaError::Syntax { .. })));
-        assert!(matches!(eval("1E5", &[], &[]), Err(FormulaError::Syntax { .. })));
+        assert!(matches!(
+            eval("- 1", &[], &[]),
+            Err(FormulaError::Syntax { .. })
+        ));
+        assert!(matches!(
+            eval("1 +", &[], &[]),
+            Err(FormulaError::Syntax { .. })
+        ));
+        assert!(matches!(
+            eval("foo(1)", &[], &[]),
+            Err(FormulaError::Syntax { .. })
+        ));
+        assert!(matches!(
+            eval("1E5", &[], &[]),
+            Err(FormulaError::Syntax { .. })
+        ));
         assert_eq!(
             eval("y", &[1.0], &[]),
-            Err(FormulaError::Variable { index: 1, available: 1 })
+            Err(FormulaError::Variable {
+                index: 1,
+                available: 1
+            })
         );
         assert_eq!(
             eval("[2]", &[], &[1.0]),
-            Err(FormulaError::Parameter { index: 2, available: 1 })
+            Err(FormulaError::Parameter {
+                index: 2,
+                available: 1
+            })
         );
         assert!(eval(&"(".repeat(100_000), &[], &[]).is_err());
     }

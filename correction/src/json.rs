@@ -84,7 +84,11 @@ impl fmt::Display for SyntaxError {
 
 /// Parse a whole document (one value, surrounded by optional whitespace).
 pub(crate) fn parse(text: &[u8]) -> Result<Json, SyntaxError> {
-    let mut p = Parser { s: text, i: 0, depth: 0 };
+    let mut p = Parser {
+        s: text,
+        i: 0,
+        depth: 0,
+    };
     p.ws();
     let v = p.value()?;
     p.ws();
@@ -105,7 +109,10 @@ const MAX_DEPTH: usize = 512;
 
 impl Parser<'_> {
     fn err(&self, message: &'static str) -> SyntaxError {
-        SyntaxError { offset: self.i, message }
+        SyntaxError {
+            offset: self.i,
+            message,
+        }
     }
 
     fn peek(&self) -> u8 {
@@ -263,8 +270,7 @@ impl Parser<'_> {
                             } else {
                                 hi
                             };
-                            char::from_u32(code)
-                                .ok_or_else(|| self.err("invalid \\u escape"))?
+                            char::from_u32(code).ok_or_else(|| self.err("invalid \\u escape"))?
                         }
                         _ => {
                             self.i -= 1;
@@ -305,7 +311,11 @@ impl Parser<'_> {
             self.i += 1;
             i = u32::from(first);
             // 2^31 (negative) or 2^32 - 1 (positive) is the 32-bit limit.
-            let (lim, last) = if minus { (214_748_364, 8) } else { (429_496_729, 5) };
+            let (lim, last) = if minus {
+                (214_748_364, 8)
+            } else {
+                (429_496_729, 5)
+            };
             while let Some(c) = self.digit() {
                 if i >= lim && (i != lim || c > last) {
                     i64v = u64::from(i);
@@ -333,7 +343,11 @@ impl Parser<'_> {
             } else {
                 return Err(self.err("invalid value"));
             }
-            return Ok(Num::Double(if minus { f64::NEG_INFINITY } else { f64::INFINITY }));
+            return Ok(Num::Double(if minus {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            }));
         } else {
             return Err(self.err("invalid value"));
         }
@@ -535,7 +549,16 @@ mod tests {
 
     #[test]
     fn normal_precision_is_not_always_correctly_rounded() {
-        // Checked against rapidjson through correctionlib: see the reference test.
+        // Values correctionlib 2.9 gives for these texts (the nearest doubles are
+        // 2.1368500568277587e-23 and 9.549463472018792e-26).
+        assert_eq!(
+            num("2.1368500568277588e-23"),
+            Num::Double(2.136850056827759e-23)
+        );
+        assert_eq!(
+            num("9.5494634720187923e-26"),
+            Num::Double(9.549463472018791e-26)
+        );
         assert_eq!(num("1.7976931348623157e308"), Num::Double(f64::MAX));
         assert_eq!(num("-Infinity"), Num::Double(f64::NEG_INFINITY));
     }
@@ -547,6 +570,9 @@ mod tests {
         assert!(parse(b"[1.]").is_err());
         assert!(parse(b"\"\\ud800\"").is_err());
         assert!(parse(&b"[".repeat(10_000)).is_err());
-        assert_eq!(parse(b" {\"k\": \"\\u00e9\\n\"} ").unwrap().get("k"), Some(&Json::Str("é\n".into())));
+        assert_eq!(
+            parse(b" {\"k\": \"\\u00e9\\n\"} ").unwrap().get("k"),
+            Some(&Json::Str("é\n".into()))
+        );
     }
 }

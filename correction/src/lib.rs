@@ -541,7 +541,11 @@ impl Correction {
                     ivals[p] = Value::Real(c.input_op.apply(x, sf));
                 }
             }
-            out = if k == 0 { sf } else { c.output_op.apply(out, sf) };
+            out = if k == 0 {
+                sf
+            } else {
+                c.output_op.apply(out, sf)
+            };
         }
         Ok(out)
     }
@@ -683,12 +687,12 @@ impl CorrectionSet {
         }
         match doc.get("schema_version") {
             Some(json::Json::Num(json::Num::Int(2))) => {}
-            Some(json::Json::Num(json::Num::Int(v))) => {
-                return Err(ctx.err(
-                    "schema_version",
-                    format!("schema version {v}: casa (like correctionlib 2) reads schema version 2 only"),
-                ))
-            }
+            Some(json::Json::Num(json::Num::Int(v))) => return Err(ctx.err(
+                "schema_version",
+                format!(
+                    "schema version {v}: casa (like correctionlib 2) reads schema version 2 only"
+                ),
+            )),
             _ => return Err(ctx.err("document", "missing or non-integer \"schema_version\"")),
         }
         let description = match doc.get("description") {
@@ -704,7 +708,10 @@ impl CorrectionSet {
         for (k, item) in items.iter().enumerate() {
             let c = load::correction(&ctx, item, &format!("corrections[{k}]"))?;
             if by_name.insert(c.name.clone(), corrections.len()).is_some() {
-                return Err(ctx.err(&format!("corrections[{k}]"), format!("duplicate correction name {:?}", c.name)));
+                return Err(ctx.err(
+                    &format!("corrections[{k}]"),
+                    format!("duplicate correction name {:?}", c.name),
+                ));
             }
             corrections.push(Arc::new(c));
         }
@@ -716,8 +723,14 @@ impl CorrectionSet {
                 for (k, item) in a.iter().enumerate() {
                     let node = format!("compound_corrections[{k}]");
                     let c = load::compound(&ctx, item, &node, &corrections, &by_name)?;
-                    if compound_by_name.insert(c.name.clone(), compound.len()).is_some() {
-                        return Err(ctx.err(&node, format!("duplicate compound correction name {:?}", c.name)));
+                    if compound_by_name
+                        .insert(c.name.clone(), compound.len())
+                        .is_some()
+                    {
+                        return Err(ctx.err(
+                            &node,
+                            format!("duplicate compound correction name {:?}", c.name),
+                        ));
                     }
                     compound.push(c);
                 }

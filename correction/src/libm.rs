@@ -3,12 +3,15 @@
 //! correctionlib evaluates formulas with `std::log`, `std::erf`, `std::acosh`, ... which are
 //! the C library's (glibc's) functions. Rust's standard library computes some of them itself
 //! (`asinh`, `acosh`, `atanh` are written in Rust; `erf` is not stable), and those can differ
-//! from glibc in the last bit. Calling the same C functions keeps formulas bit-equal to the
+//! from glibc in the last bit. Even `sqrt` goes through the C library: for a negative
+//! argument the C++ code calls it (for errno) and glibc returns a positive NaN, where the
+//! `sqrtsd` instruction Rust uses gives a negative one. Calling the same C functions keeps formulas bit-equal to the
 //! reference on the machine that runs both.
 #![allow(unsafe_code)] // plain calls into the C math library: pure functions of their arguments
 
 mod sys {
     extern "C" {
+        pub fn sqrt(x: f64) -> f64;
         pub fn exp(x: f64) -> f64;
         pub fn log(x: f64) -> f64;
         pub fn log10(x: f64) -> f64;
@@ -41,7 +44,7 @@ macro_rules! unary {
     )*};
 }
 
-unary!(exp log log10 erf cos sin tan acos asin atan cosh sinh tanh acosh asinh atanh);
+unary!(sqrt exp log log10 erf cos sin tan acos asin atan cosh sinh tanh acosh asinh atanh);
 
 #[inline]
 pub(crate) fn atan2(y: f64, x: f64) -> f64 {

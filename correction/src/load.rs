@@ -33,7 +33,10 @@ impl Ctx<'_> {
     fn str<'j>(&self, obj: &'j Json, node: &str, key: &str) -> Result<&'j str, Error> {
         match self.field(obj, node, key)? {
             Json::Str(s) => Ok(s),
-            other => Err(self.err(node, format!("{key:?} must be a string, not {}", other.kind()))),
+            other => Err(self.err(
+                node,
+                format!("{key:?} must be a string, not {}", other.kind()),
+            )),
         }
     }
 
@@ -41,14 +44,20 @@ impl Ctx<'_> {
         match obj.get(key) {
             None | Some(Json::Null) => Ok(String::new()),
             Some(Json::Str(s)) => Ok(s.clone()),
-            Some(other) => Err(self.err(node, format!("{key:?} must be a string, not {}", other.kind()))),
+            Some(other) => Err(self.err(
+                node,
+                format!("{key:?} must be a string, not {}", other.kind()),
+            )),
         }
     }
 
     fn array<'j>(&self, obj: &'j Json, node: &str, key: &str) -> Result<&'j [Json], Error> {
         match self.field(obj, node, key)? {
             Json::Array(a) => Ok(a),
-            other => Err(self.err(node, format!("{key:?} must be an array, not {}", other.kind()))),
+            other => Err(self.err(
+                node,
+                format!("{key:?} must be an array, not {}", other.kind()),
+            )),
         }
     }
 
@@ -56,7 +65,10 @@ impl Ctx<'_> {
     fn number(&self, j: &Json, node: &str, what: &str) -> Result<f64, Error> {
         match j {
             Json::Num(n) => Ok(n.as_f64()),
-            other => Err(self.err(node, format!("{what} must be a number, not {}", other.kind()))),
+            other => Err(self.err(
+                node,
+                format!("{what} must be a number, not {}", other.kind()),
+            )),
         }
     }
 
@@ -75,13 +87,21 @@ impl Ctx<'_> {
 
 fn variable(ctx: &Ctx, j: &Json, node: &str) -> Result<Variable, Error> {
     if !matches!(j, Json::Object(_)) {
-        return Err(ctx.err(node, format!("a variable must be an object, not {}", j.kind())));
+        return Err(ctx.err(
+            node,
+            format!("a variable must be an object, not {}", j.kind()),
+        ));
     }
     let ty = match ctx.str(j, node, "type")? {
         "real" => VarType::Real,
         "int" => VarType::Int,
         "string" => VarType::Str,
-        other => return Err(ctx.err(node, format!("unknown variable type {other:?} (real, int or string)"))),
+        other => {
+            return Err(ctx.err(
+                node,
+                format!("unknown variable type {other:?} (real, int or string)"),
+            ))
+        }
     };
     Ok(Variable {
         name: ctx.str(j, node, "name")?.to_string(),
@@ -99,7 +119,11 @@ pub(crate) fn variables(ctx: &Ctx, obj: &Json, node: &str) -> Result<Vec<Variabl
 }
 
 pub(crate) fn output(ctx: &Ctx, obj: &Json, node: &str) -> Result<Variable, Error> {
-    let out = variable(ctx, ctx.field(obj, node, "output")?, &format!("{node}.output"))?;
+    let out = variable(
+        ctx,
+        ctx.field(obj, node, "output")?,
+        &format!("{node}.output"),
+    )?;
     if out.ty != VarType::Real {
         return Err(ctx.err(node, "outputs can only be real-valued"));
     }
@@ -115,21 +139,26 @@ struct Scope<'a> {
 
 impl Scope<'_> {
     fn input(&self, name: &str, node: &str) -> Result<usize, Error> {
-        self.inputs.iter().position(|v| v.name == name).ok_or_else(|| {
-            self.ctx.err(
-                node,
-                format!(
-                    "input {name:?} is not one of the correction's inputs ({})",
-                    names(self.inputs)
-                ),
-            )
-        })
+        self.inputs
+            .iter()
+            .position(|v| v.name == name)
+            .ok_or_else(|| {
+                self.ctx.err(
+                    node,
+                    format!(
+                        "input {name:?} is not one of the correction's inputs ({})",
+                        names(self.inputs)
+                    ),
+                )
+            })
     }
 
     fn numeric_input(&self, name: &str, node: &str, what: &str) -> Result<usize, Error> {
         let i = self.input(name, node)?;
         if self.inputs[i].ty == VarType::Str {
-            return Err(self.ctx.err(node, format!("{what} cannot use the string input {name:?}")));
+            return Err(self
+                .ctx
+                .err(node, format!("{what} cannot use the string input {name:?}")));
         }
         Ok(i)
     }
@@ -139,7 +168,12 @@ impl Scope<'_> {
         let text = ctx.str(j, node, "expression")?;
         match ctx.str(j, node, "parser")? {
             "TFormula" => {}
-            "numexpr" => return Err(ctx.err(node, "the numexpr formula parser is not supported (nor by correctionlib)")),
+            "numexpr" => {
+                return Err(ctx.err(
+                    node,
+                    "the numexpr formula parser is not supported (nor by correctionlib)",
+                ))
+            }
             other => return Err(ctx.err(node, format!("unknown formula parser {other:?}"))),
         }
         let mut vars = Vec::new();
@@ -151,7 +185,10 @@ impl Scope<'_> {
             if self.inputs[i].ty != VarType::Real {
                 return Err(ctx.err(
                     node,
-                    format!("formulas only accept real-valued inputs, {name:?} is {}", self.inputs[i].ty),
+                    format!(
+                        "formulas only accept real-valued inputs, {name:?} is {}",
+                        self.inputs[i].ty
+                    ),
                 ));
             }
             vars.push(i);
@@ -162,7 +199,12 @@ impl Scope<'_> {
                 .iter()
                 .map(|p| ctx.number(p, node, "a formula parameter"))
                 .collect::<Result<_, _>>()?,
-            Some(other) => return Err(ctx.err(node, format!("\"parameters\" must be an array, not {}", other.kind()))),
+            Some(other) => {
+                return Err(ctx.err(
+                    node,
+                    format!("\"parameters\" must be an array, not {}", other.kind()),
+                ))
+            }
         };
         formula::parse(text, &vars, if generic { None } else { Some(&params) }).map_err(|e| {
             ctx.err(
@@ -208,7 +250,12 @@ impl Scope<'_> {
             Json::Object(_) => {
                 let n = match ctx.field(j, node, "n")? {
                     Json::Num(Num::Int(n)) if (0..=i64::from(u32::MAX)).contains(n) => *n as u32,
-                    _ => return Err(ctx.err(node, "uniform binning \"n\" must be an unsigned 32-bit integer")),
+                    _ => {
+                        return Err(ctx.err(
+                            node,
+                            "uniform binning \"n\" must be an unsigned 32-bit integer",
+                        ))
+                    }
                 };
                 if n == 0 {
                     return Err(ctx.err(node, "uniform binning has zero bins"));
@@ -217,7 +264,13 @@ impl Scope<'_> {
                 let high = ctx.real(ctx.field(j, node, "high")?, node, "\"high\"")?;
                 Ok(Edges::Uniform { n, low, high })
             }
-            other => Err(ctx.err(node, format!("edges must be an array or a {{n, low, high}} object, not {}", other.kind()))),
+            other => Err(ctx.err(
+                node,
+                format!(
+                    "edges must be an array or a {{n, low, high}} object, not {}",
+                    other.kind()
+                ),
+            )),
         }
     }
 
@@ -227,7 +280,10 @@ impl Scope<'_> {
             Json::Str(s) if s == "clamp" => (Flow::Clamp, None),
             Json::Str(s) if s == "error" => (Flow::Error, None),
             Json::Str(s) if s == "wrap" => (Flow::Wrap, None),
-            other => (Flow::Value, Some(self.content(other, &format!("{node}.flow"))?)),
+            other => (
+                Flow::Value,
+                Some(self.content(other, &format!("{node}.flow"))?),
+            ),
         })
     }
 
@@ -246,7 +302,12 @@ impl Scope<'_> {
             Json::Num(n) => return Ok(Node::Const(n.as_f64())),
             Json::Object(_) if j.get("nodetype").is_some() => j,
             Json::Object(_) => return Err(ctx.err(node, "content object without \"nodetype\"")),
-            other => return Err(ctx.err(node, format!("content must be a number or a node, not {}", other.kind()))),
+            other => {
+                return Err(ctx.err(
+                    node,
+                    format!("content must be a number or a node, not {}", other.kind()),
+                ))
+            }
         };
         match ctx.str(obj, node, "nodetype")? {
             "binning" => {
@@ -262,13 +323,21 @@ impl Scope<'_> {
                 let (flow, default) = self.flow(obj, node)?;
                 let mut content = content;
                 content.push(default.unwrap_or(Node::Const(0.0)));
-                Ok(Node::Binning(Box::new(Binning { input, edges, flow, content })))
+                Ok(Node::Binning(Box::new(Binning {
+                    input,
+                    edges,
+                    flow,
+                    content,
+                })))
             }
             "multibinning" => {
                 let inputs = ctx.array(obj, node, "inputs")?;
                 let edges = ctx.array(obj, node, "edges")?;
                 if inputs.len() != edges.len() {
-                    return Err(ctx.err(node, format!("{} inputs but {} edge lists", inputs.len(), edges.len())));
+                    return Err(ctx.err(
+                        node,
+                        format!("{} inputs but {} edge lists", inputs.len(), edges.len()),
+                    ));
                 }
                 let mut axes = Vec::with_capacity(edges.len());
                 for (k, (inp, e)) in inputs.iter().zip(edges).enumerate() {
@@ -277,12 +346,18 @@ impl Scope<'_> {
                     };
                     let edges = self.edges(e, &format!("{node}.edges[{k}]"))?;
                     let input = self.numeric_input(name, node, "a multibinning")?;
-                    axes.push(Axis { input, stride: 0, edges });
+                    axes.push(Axis {
+                        input,
+                        stride: 0,
+                        edges,
+                    });
                 }
                 let mut stride: usize = 1;
                 for a in axes.iter_mut().rev() {
                     a.stride = stride;
-                    stride = stride.checked_mul(a.edges.nbins()).ok_or_else(|| ctx.err(node, "too many bins"))?;
+                    stride = stride
+                        .checked_mul(a.edges.nbins())
+                        .ok_or_else(|| ctx.err(node, "too many bins"))?;
                 }
                 let mut content = self.contents(obj, node)?;
                 if content.len() != stride {
@@ -293,14 +368,21 @@ impl Scope<'_> {
                 }
                 let (flow, default) = self.flow(obj, node)?;
                 content.extend(default);
-                Ok(Node::MultiBinning(Box::new(MultiBinning { axes, flow, content })))
+                Ok(Node::MultiBinning(Box::new(MultiBinning {
+                    axes,
+                    flow,
+                    content,
+                })))
             }
             "category" => {
                 let name = ctx.str(obj, node, "input")?;
                 let input = self.input(name, node)?;
                 let ty = self.inputs[input].ty;
                 if ty == VarType::Real {
-                    return Err(ctx.err(node, format!("a category cannot use the real input {name:?}")));
+                    return Err(ctx.err(
+                        node,
+                        format!("a category cannot use the real input {name:?}"),
+                    ));
                 }
                 let mut int_keys: Vec<(i64, Node)> = Vec::new();
                 let mut str_keys: Vec<(Box<str>, Node)> = Vec::new();
@@ -311,7 +393,10 @@ impl Scope<'_> {
                     };
                     let value = || self.content(value, &format!("{inode}.value"));
                     let bad_type = |what: &str| {
-                        ctx.err(&inode, format!("key of type {what} but the input {name:?} is {ty}"))
+                        ctx.err(
+                            &inode,
+                            format!("key of type {what} but the input {name:?} is {ty}"),
+                        )
                     };
                     match key {
                         Json::Str(s) => {
@@ -331,7 +416,11 @@ impl Scope<'_> {
                                 int_keys.push((*i, value()?));
                             }
                         }
-                        _ => return Err(ctx.err(&inode, "category keys must be strings or 32-bit integers")),
+                        _ => {
+                            return Err(
+                                ctx.err(&inode, "category keys must be strings or 32-bit integers")
+                            )
+                        }
                     }
                 }
                 let default = match obj.get("default") {
@@ -341,12 +430,28 @@ impl Scope<'_> {
                 if ty == VarType::Int {
                     int_keys.sort_by_key(|(k, _)| *k);
                     let (keys, content) = int_keys.into_iter().unzip();
-                    Ok(Node::CategoryInt(Box::new(CategoryInt { input, keys, content, default })))
+                    Ok(Node::CategoryInt(Box::new(CategoryInt {
+                        input,
+                        keys,
+                        content,
+                        default,
+                    })))
                 } else {
                     let (keys, content): (Vec<Box<str>>, Vec<Node>) = str_keys.into_iter().unzip();
-                    let index = (keys.len() > 8)
-                        .then(|| keys.iter().cloned().enumerate().map(|(i, k)| (k, i)).collect::<HashMap<_, _>>());
-                    Ok(Node::CategoryStr(Box::new(CategoryStr { input, keys, content, index, default })))
+                    let index = (keys.len() > 8).then(|| {
+                        keys.iter()
+                            .cloned()
+                            .enumerate()
+                            .map(|(i, k)| (k, i))
+                            .collect::<HashMap<_, _>>()
+                    });
+                    Ok(Node::CategoryStr(Box::new(CategoryStr {
+                        input,
+                        keys,
+                        content,
+                        index,
+                        default,
+                    })))
                 }
             }
             "formula" => Ok(Node::Formula(Box::new(self.formula(obj, node, false)?))),
@@ -359,7 +464,13 @@ impl Scope<'_> {
                     .ok()
                     .and_then(|i| self.generic.get(i))
                     .ok_or_else(|| {
-                        ctx.err(node, format!("no generic formula {index} (the correction has {})", self.generic.len()))
+                        ctx.err(
+                            node,
+                            format!(
+                                "no generic formula {index} (the correction has {})",
+                                self.generic.len()
+                            ),
+                        )
                     })?
                     .clone();
                 let params: Vec<f64> = ctx
@@ -379,10 +490,16 @@ impl Scope<'_> {
                 Ok(Node::FormulaRef(Box::new(FormulaRef { formula, params })))
             }
             "transform" => {
-                let input = self.numeric_input(ctx.str(obj, node, "input")?, node, "a transform")?;
+                let input =
+                    self.numeric_input(ctx.str(obj, node, "input")?, node, "a transform")?;
                 let rule = self.content(ctx.field(obj, node, "rule")?, &format!("{node}.rule"))?;
-                let content = self.content(ctx.field(obj, node, "content")?, &format!("{node}.content"))?;
-                Ok(Node::Transform(Box::new(Transform { input, rule, content })))
+                let content =
+                    self.content(ctx.field(obj, node, "content")?, &format!("{node}.content"))?;
+                Ok(Node::Transform(Box::new(Transform {
+                    input,
+                    rule,
+                    content,
+                })))
             }
             "hashprng" => {
                 let mut inputs = Vec::new();
@@ -396,18 +513,31 @@ impl Scope<'_> {
                     "stdflat" => Distribution::StdFlat,
                     "stdnormal" => Distribution::StdNormal,
                     "normal" => Distribution::Normal,
-                    other => return Err(ctx.err(node, format!("unknown distribution {other:?} (stdflat, stdnormal or normal)"))),
+                    other => {
+                        return Err(ctx.err(
+                            node,
+                            format!(
+                                "unknown distribution {other:?} (stdflat, stdnormal or normal)"
+                            ),
+                        ))
+                    }
                 };
                 Ok(Node::HashPrng(Box::new(HashPrng { inputs, dist })))
             }
-            "lwtnn" => Err(ctx.err(node, "lwtnn (neural network) nodes are not supported by casa")),
+            "lwtnn" => Err(ctx.err(
+                node,
+                "lwtnn (neural network) nodes are not supported by casa",
+            )),
             other => Err(ctx.err(node, format!("unknown nodetype {other:?}"))),
         }
     }
 }
 
 pub(crate) fn names(vars: &[Variable]) -> String {
-    vars.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ")
+    vars.iter()
+        .map(|v| v.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(crate) fn correction(ctx: &Ctx, j: &Json, node: &str) -> Result<Correction, Error> {
@@ -424,7 +554,11 @@ pub(crate) fn correction(ctx: &Ctx, j: &Json, node: &str) -> Result<Correction, 
     };
     let output = output(ctx, j, node)?;
     let inputs = variables(ctx, j, node)?;
-    let mut scope = Scope { ctx, inputs: &inputs, generic: Vec::new() };
+    let mut scope = Scope {
+        ctx,
+        inputs: &inputs,
+        generic: Vec::new(),
+    };
     match j.get("generic_formulas") {
         None | Some(Json::Null) => {}
         Some(Json::Array(items)) => {
@@ -464,7 +598,13 @@ pub(crate) fn compound(
     let inputs = variables(ctx, j, node)?;
     let index = |n: &str| {
         inputs.iter().position(|v| v.name == n).ok_or_else(|| {
-            ctx.err(node, format!("input {n:?} is not one of the compound correction's inputs ({})", names(&inputs)))
+            ctx.err(
+                node,
+                format!(
+                    "input {n:?} is not one of the compound correction's inputs ({})",
+                    names(&inputs)
+                ),
+            )
         })
     };
     let mut update = Vec::new();
@@ -495,9 +635,16 @@ pub(crate) fn compound(
             return Err(ctx.err(node, format!("stack[{k}] must be a string")));
         };
         let corr = by_name.get(n).map(|&i| simple[i].clone()).ok_or_else(|| {
-            ctx.err(node, format!("stack correction {n:?} is not in the correction set"))
+            ctx.err(
+                node,
+                format!("stack correction {n:?} is not in the correction set"),
+            )
         })?;
-        let map = corr.inputs.iter().map(|v| index(&v.name)).collect::<Result<Vec<_>, _>>()?;
+        let map = corr
+            .inputs
+            .iter()
+            .map(|v| index(&v.name))
+            .collect::<Result<Vec<_>, _>>()?;
         stack.push((map, corr));
     }
     Ok(Correction {
@@ -506,6 +653,11 @@ pub(crate) fn compound(
         version: None,
         inputs,
         output,
-        kind: Kind::Compound(Compound { stack, update, input_op, output_op }),
+        kind: Kind::Compound(Compound {
+            stack,
+            update,
+            input_op,
+            output_op,
+        }),
     })
 }

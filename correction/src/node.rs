@@ -51,12 +51,20 @@ impl Edges {
             Edges::Uniform { n, low, high } => format!("{{n: {n}, low: {low}, high: {high}}}"),
             Edges::List(e) if e.len() <= 12 => format!(
                 "[{}]",
-                e.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
+                e.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Edges::List(e) => {
                 let head: Vec<_> = e[..5].iter().map(|x| x.to_string()).collect();
                 let tail: Vec<_> = e[e.len() - 5..].iter().map(|x| x.to_string()).collect();
-                format!("[{}, ... ({} edges) ..., {}]", head.join(", "), e.len(), tail.join(", "))
+                format!(
+                    "[{}, ... ({} edges) ..., {}]",
+                    head.join(", "),
+                    e.len(),
+                    tail.join(", ")
+                )
             }
         }
     }
@@ -185,9 +193,9 @@ fn find_bin<'n>(
         Edges::Uniform { n, low, high } => {
             let n = *n as usize;
             let (low, high) = (*low, *high);
-            // NaN takes this branch too (correctionlib's behaviour for NaN here is undefined:
-            // casa treats it as overflow, as correctionlib's variable-width binning does).
-            if !(value >= low && value < high) {
+            // Exactly correctionlib's test: NaN passes it and, like a wrapped infinity, gives
+            // a NaN position below, which x86-64 converts to bin 0 (Rust's `as` gives 0 too).
+            if value < low || value >= high {
                 match flow {
                     Flow::Value => return Ok(n),
                     Flow::Clamp => return Ok(if value < low { 0 } else { n - 1 }),
@@ -198,9 +206,6 @@ fn find_bin<'n>(
                             edges,
                             below: value < low,
                         })
-                    }
-                    Flow::Wrap if !value.is_finite() => {
-                        return Err(NodeError::Wrap { input, value, edges })
                     }
                     Flow::Wrap => {}
                 }
@@ -235,7 +240,13 @@ fn find_bin<'n>(
                             below: true,
                         })
                     }
-                    Flow::Wrap => return Err(NodeError::Wrap { input, value, edges }),
+                    Flow::Wrap => {
+                        return Err(NodeError::Wrap {
+                            input,
+                            value,
+                            edges,
+                        })
+                    }
                     Flow::Clamp => pos = 1,
                 }
             } else if pos == e.len() {
@@ -249,7 +260,13 @@ fn find_bin<'n>(
                             below: false,
                         })
                     }
-                    Flow::Wrap => return Err(NodeError::Wrap { input, value, edges }),
+                    Flow::Wrap => {
+                        return Err(NodeError::Wrap {
+                            input,
+                            value,
+                            edges,
+                        })
+                    }
                     Flow::Clamp => pos = e.len() - 1,
                 }
             }
