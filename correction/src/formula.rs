@@ -79,78 +79,122 @@ pub(crate) enum Expr {
     Call2(Fn2, Box<(Expr, Expr)>),
 }
 
+#[inline]
+fn apply1(f: Fn1, a: f64) -> f64 {
+    match f {
+        Fn1::Neg => -a,
+        // correctionlib's wheels link glibc's pre-2.29 `log@GLIBC_2.2.5`, whose error wrapper
+        // returns +NaN (the NAN macro) for a negative argument; the current `log` returns the
+        // hardware's -NaN. Same value, other sign bit.
+        Fn1::Log if a < 0.0 => f64::NAN,
+        Fn1::Log => libm::log(a),
+        Fn1::Log10 => libm::log10(a),
+        Fn1::Exp => libm::exp(a),
+        Fn1::Erf => libm::erf(a),
+        Fn1::Sqrt => libm::sqrt(a),
+        Fn1::Abs => a.abs(),
+        Fn1::Cos => libm::cos(a),
+        Fn1::Sin => libm::sin(a),
+        Fn1::Tan => libm::tan(a),
+        Fn1::Acos => libm::acos(a),
+        Fn1::Asin => libm::asin(a),
+        Fn1::Atan => libm::atan(a),
+        Fn1::Cosh => libm::cosh(a),
+        Fn1::Sinh => libm::sinh(a),
+        Fn1::Tanh => libm::tanh(a),
+        Fn1::Acosh => libm::acosh(a),
+        Fn1::Asinh => libm::asinh(a),
+        Fn1::Atanh => libm::atanh(a),
+    }
+}
+
+#[inline]
+fn apply2(f: Fn2, l: f64, r: f64) -> f64 {
+    let b = |c: bool| if c { 1.0 } else { 0.0 };
+    match f {
+        Fn2::Or => b(l != 0.0 || r != 0.0),
+        Fn2::And => b(l != 0.0 && r != 0.0),
+        Fn2::Eq => b(l == r),
+        Fn2::Ne => b(l != r),
+        Fn2::Gt => b(l > r),
+        Fn2::Lt => b(l < r),
+        Fn2::Ge => b(l >= r),
+        Fn2::Le => b(l <= r),
+        Fn2::Sub => l - r,
+        Fn2::Add => l + r,
+        Fn2::Div => l / r,
+        Fn2::Mul => l * r,
+        Fn2::Pow => libm::pow(l, r),
+        Fn2::Atan2 => libm::atan2(l, r),
+        // std::max(a, b) is `a < b ? b : a`, std::min(a, b) is `b < a ? b : a`.
+        Fn2::Max => {
+            if l < r {
+                r
+            } else {
+                l
+            }
+        }
+        Fn2::Min => {
+            if r < l {
+                r
+            } else {
+                l
+            }
+        }
+    }
+}
+
 impl Expr {
     /// Evaluate with `var(i)` giving input `i` and `params` a FormulaRef's parameters.
-    #[inline]
     pub(crate) fn eval(&self, var: &impl Fn(usize) -> f64, params: &[f64]) -> f64 {
         match self {
             Expr::Lit(v) => *v,
             Expr::Var(i) => var(*i),
             // The index was checked against the parameter count when the tree was compiled.
             Expr::Param(i) => params.get(*i).copied().unwrap_or(f64::NAN),
-            Expr::Call1(f, a) => {
-                let a = a.eval(var, params);
-                match f {
-                    Fn1::Neg => -a,
-                    // correctionlib's wheels link glibc's pre-2.29 `log@GLIBC_2.2.5`, whose
-                    // error wrapper returns +NaN (the NAN macro) for a negative argument; the
-                    // current `log` returns the hardware's -NaN. Same value, other sign bit.
-                    Fn1::Log if a < 0.0 => f64::NAN,
-                    Fn1::Log => libm::log(a),
-                    Fn1::Log10 => libm::log10(a),
-                    Fn1::Exp => libm::exp(a),
-                    Fn1::Erf => libm::erf(a),
-                    Fn1::Sqrt => libm::sqrt(a),
-                    Fn1::Abs => a.abs(),
-                    Fn1::Cos => libm::cos(a),
-                    Fn1::Sin => libm::sin(a),
-                    Fn1::Tan => libm::tan(a),
-                    Fn1::Acos => libm::acos(a),
-                    Fn1::Asin => libm::asin(a),
-                    Fn1::Atan => libm::atan(a),
-                    Fn1::Cosh => libm::cosh(a),
-                    Fn1::Sinh => libm::sinh(a),
-                    Fn1::Tanh => libm::tanh(a),
-                    Fn1::Acosh => libm::acosh(a),
-                    Fn1::Asinh => libm::asinh(a),
-                    Fn1::Atanh => libm::atanh(a),
-                }
-            }
+            Expr::Call1(f, a) => apply1(*f, a.eval(var, params)),
             Expr::Call2(f, ab) => {
                 let l = ab.0.eval(var, params);
                 let r = ab.1.eval(var, params);
-                let b = |c: bool| if c { 1.0 } else { 0.0 };
-                match f {
-                    Fn2::Or => b(l != 0.0 || r != 0.0),
-                    Fn2::And => b(l != 0.0 && r != 0.0),
-                    Fn2::Eq => b(l == r),
-                    Fn2::Ne => b(l != r),
-                    Fn2::Gt => b(l > r),
-                    Fn2::Lt => b(l < r),
-                    Fn2::Ge => b(l >= r),
-                    Fn2::Le => b(l <= r),
-                    Fn2::Sub => l - r,
-                    Fn2::Add => l + r,
-                    Fn2::Div => l / r,
-                    Fn2::Mul => l * r,
-                    Fn2::Pow => libm::pow(l, r),
-                    Fn2::Atan2 => libm::atan2(l, r),
-                    // std::max(a, b) is `a < b ? b : a`, std::min(a, b) is `b < a ? b : a`.
-                    Fn2::Max => {
-                        if l < r {
-                            r
-                        } else {
-                            l
-                        }
-                    }
-                    Fn2::Min => {
-                        if r < l {
-                            r
-                        } else {
-                            l
-                        }
-                    }
+                apply2(*f, l, r)
+            }
+        }
+    }
+
+    /// The same tree with operations on literals done now: the same functions on the same
+    /// values, so the result is bit-identical to computing them at every evaluation.
+    fn folded(self) -> Expr {
+        match self {
+            Expr::Call1(f, a) => match a.folded() {
+                Expr::Lit(v) => Expr::Lit(apply1(f, v)),
+                a => Expr::Call1(f, Box::new(a)),
+            },
+            Expr::Call2(f, ab) => {
+                let (a, b) = *ab;
+                match (a.folded(), b.folded()) {
+                    (Expr::Lit(l), Expr::Lit(r)) => Expr::Lit(apply2(f, l, r)),
+                    (a, b) => Expr::Call2(f, Box::new((a, b))),
                 }
+            }
+            e => e,
+        }
+    }
+
+    /// Post-order operations and the stack depth they need.
+    fn flatten(&self, ops: &mut Vec<Op>, depth: usize, max: &mut usize) {
+        *max = (*max).max(depth + 1);
+        match self {
+            Expr::Lit(v) => ops.push(Op::Lit(*v)),
+            Expr::Var(i) => ops.push(Op::Var(*i)),
+            Expr::Param(i) => ops.push(Op::Param(*i)),
+            Expr::Call1(f, a) => {
+                a.flatten(ops, depth, max);
+                ops.push(Op::F1(*f));
+            }
+            Expr::Call2(f, ab) => {
+                ab.0.flatten(ops, depth, max);
+                ab.1.flatten(ops, depth + 1, max);
+                ops.push(Op::F2(*f));
             }
         }
     }
@@ -166,6 +210,89 @@ impl Expr {
     }
 }
 
+/// One step of a flattened formula.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Op {
+    Lit(f64),
+    Var(usize),
+    Param(usize),
+    F1(Fn1),
+    F2(Fn2),
+}
+
+/// Stack slots for flattened evaluation; deeper formulas are evaluated as trees.
+const STACK: usize = 24;
+
+/// A formula ready to evaluate: its operations in post order, run on a small stack of
+/// doubles (faster than walking boxed nodes), or the tree itself when it needs a deeper stack.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Formula {
+    Flat(Box<[Op]>),
+    Tree(Expr),
+}
+
+impl Formula {
+    pub(crate) fn new(e: Expr) -> Formula {
+        let e = e.folded();
+        let mut ops = Vec::new();
+        let mut max = 0;
+        e.flatten(&mut ops, 0, &mut max);
+        if max <= STACK {
+            Formula::Flat(ops.into_boxed_slice())
+        } else {
+            Formula::Tree(e)
+        }
+    }
+
+    /// Evaluate with `var(i)` giving input `i` and `params` a FormulaRef's parameters.
+    #[inline]
+    pub(crate) fn eval(&self, var: &impl Fn(usize) -> f64, params: &[f64]) -> f64 {
+        let ops = match self {
+            Formula::Flat(ops) => ops,
+            Formula::Tree(e) => return e.eval(var, params),
+        };
+        let mut st = [0.0f64; STACK];
+        // `sp` stays within the depth `flatten` measured, at most STACK.
+        let mut sp = 0usize;
+        for op in ops.iter() {
+            match *op {
+                Op::Lit(v) => {
+                    st[sp] = v;
+                    sp += 1;
+                }
+                Op::Var(i) => {
+                    st[sp] = var(i);
+                    sp += 1;
+                }
+                Op::Param(i) => {
+                    st[sp] = params.get(i).copied().unwrap_or(f64::NAN);
+                    sp += 1;
+                }
+                Op::F1(f) => st[sp - 1] = apply1(f, st[sp - 1]),
+                Op::F2(f) => {
+                    sp -= 1;
+                    st[sp - 1] = apply2(f, st[sp - 1], st[sp]);
+                }
+            }
+        }
+        st[0]
+    }
+
+    /// The largest parameter index used, if any.
+    pub(crate) fn max_param(&self) -> Option<usize> {
+        match self {
+            Formula::Flat(ops) => ops
+                .iter()
+                .filter_map(|op| match op {
+                    Op::Param(i) => Some(*i),
+                    _ => None,
+                })
+                .max(),
+            Formula::Tree(e) => e.max_param(),
+        }
+    }
+}
+
 /// Why a formula does not compile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum FormulaError {
@@ -175,7 +302,12 @@ pub(crate) enum FormulaError {
     Variable { index: usize, available: usize },
     /// `[i]` with no i-th entry in the formula's `parameters`.
     Parameter { index: usize, available: usize },
+    /// An expression tree deeper than [`MAX_TREE_DEPTH`] (evaluation recurses over it).
+    TooDeep,
 }
+
+/// Far deeper than any real formula (a sum of 1000 terms); keeps evaluation's recursion small.
+pub(crate) const MAX_TREE_DEPTH: usize = 1000;
 
 /// Parse `text`. `variables[i]` is the input index of formula variable `i`; with `params`
 /// given, `[i]` is replaced by `params[i]` (a Formula node), otherwise it stays a parameter
@@ -190,6 +322,7 @@ pub(crate) fn parse(
         i: 0,
         far: 0,
         depth: 0,
+        tree_depth: 0,
         variables,
         params,
         error: None,
@@ -213,6 +346,8 @@ struct P<'a> {
     /// The furthest position reached, for the error message.
     far: usize,
     depth: usize,
+    /// Depth of the expression tree last returned by a successful rule.
+    tree_depth: usize,
     variables: &'a [usize],
     params: Option<&'a [f64]>,
     /// A semantic error (unknown variable or parameter) found in a successful parse.
@@ -329,6 +464,7 @@ impl P<'_> {
             self.depth -= 1;
             return None;
         };
+        let mut lhs_depth = self.tree_depth;
         loop {
             let save = self.i;
             let Some((len, op)) = self.dictionary(&BINOPS) else {
@@ -347,13 +483,21 @@ impl P<'_> {
                 return None;
             };
             lhs = Expr::Call2(op, Box::new((lhs, rhs)));
+            lhs_depth = 1 + lhs_depth.max(self.tree_depth);
+            if lhs_depth > MAX_TREE_DEPTH {
+                self.error.get_or_insert(FormulaError::TooDeep);
+                self.depth -= 1;
+                return None;
+            }
         }
+        self.tree_depth = lhs_depth;
         self.depth -= 1;
         Some(lhs)
     }
 
     fn atom(&mut self) -> Option<Expr> {
         if let Some(v) = self.literal() {
+            self.tree_depth = 1;
             return Some(Expr::Lit(v));
         }
         let start = self.i;
@@ -364,7 +508,10 @@ impl P<'_> {
             .or_else(|| self.name())
             .or_else(|| self.parenthesised());
         match inner {
-            Some(e) if neg => Some(Expr::Call1(Fn1::Neg, Box::new(e))),
+            Some(e) if neg => {
+                self.tree_depth += 1;
+                Some(Expr::Call1(Fn1::Neg, Box::new(e)))
+            }
             Some(e) => Some(e),
             None => {
                 self.i = start;
@@ -417,6 +564,7 @@ impl P<'_> {
             if !self.lit(b')') {
                 return None;
             }
+            self.tree_depth += 1;
             Some(Expr::Call1(f, Box::new(a)))
         })();
         if r.is_none() {
@@ -435,6 +583,7 @@ impl P<'_> {
                 return None;
             }
             let a = self.expression(0)?;
+            let a_depth = self.tree_depth;
             if !self.lit(b',') {
                 return None;
             }
@@ -442,6 +591,7 @@ impl P<'_> {
             if !self.lit(b')') {
                 return None;
             }
+            self.tree_depth = 1 + a_depth.max(self.tree_depth);
             Some(Expr::Call2(f, Box::new((a, b))))
         })();
         if r.is_none() {
@@ -473,6 +623,7 @@ impl P<'_> {
             if let Some(k) = self.index() {
                 self.ws();
                 if self.lit(b']') {
+                    self.tree_depth = 1;
                     return Some(self.parameter(k));
                 }
             }
@@ -517,6 +668,7 @@ impl P<'_> {
             return None;
         };
         self.ws();
+        self.tree_depth = 1;
         Some(match self.variables.get(k) {
             Some(&input) => Expr::Var(input),
             None => {
@@ -578,10 +730,14 @@ fn parse_decimal(text: &str) -> Option<f64> {
 mod tests {
     use super::*;
 
+    /// Evaluated as a tree and flattened (with literals folded): both must agree bit for bit.
     fn eval(text: &str, vars: &[f64], params: &[f64]) -> Result<f64, FormulaError> {
         let idx: Vec<usize> = (0..vars.len()).collect();
         let e = parse(text, &idx, Some(params))?;
-        Ok(e.eval(&|i| vars[i], &[]))
+        let tree = e.eval(&|i| vars[i], &[]);
+        let flat = Formula::new(e).eval(&|i| vars[i], &[]);
+        assert_eq!(tree.to_bits(), flat.to_bits(), "{text}");
+        Ok(tree)
     }
 
     #[test]
@@ -631,5 +787,10 @@ mod tests {
             })
         );
         assert!(eval(&"(".repeat(100_000), &[], &[]).is_err());
+        // A sum of 100 000 terms would nest too deep to evaluate (or drop) recursively.
+        let long = vec!["1"; 100_000].join("+");
+        assert_eq!(eval(&long, &[], &[]), Err(FormulaError::TooDeep));
+        let ok = vec!["1"; 999].join("+");
+        assert_eq!(eval(&ok, &[], &[]), Ok(999.0));
     }
 }

@@ -455,24 +455,12 @@ impl Correction {
             row,
             source: Box::new(e),
         };
-        let n = columns.len();
-        if n <= STACK_INPUTS {
-            let mut buf = [Value::Real(0.0); STACK_INPUTS];
-            let vals = &mut buf[..n];
-            for (row, o) in out.iter_mut().enumerate() {
-                for (v, c) in vals.iter_mut().zip(columns) {
-                    *v = c.at(row);
-                }
-                *o = self.eval_checked(vals).map_err(|e| row_err(row, e))?;
+        let mut vals = vec![Value::Real(0.0); columns.len()];
+        for (row, o) in out.iter_mut().enumerate() {
+            for (v, c) in vals.iter_mut().zip(columns) {
+                *v = c.at(row);
             }
-        } else {
-            let mut vals = vec![Value::Real(0.0); n];
-            for (row, o) in out.iter_mut().enumerate() {
-                for (v, c) in vals.iter_mut().zip(columns) {
-                    *v = c.at(row);
-                }
-                *o = self.eval_checked(&vals).map_err(|e| row_err(row, e))?;
-            }
+            *o = self.eval_checked(&vals).map_err(|e| row_err(row, e))?;
         }
         Ok(())
     }
@@ -687,12 +675,14 @@ impl CorrectionSet {
         }
         match doc.get("schema_version") {
             Some(json::Json::Num(json::Num::Int(2))) => {}
-            Some(json::Json::Num(json::Num::Int(v))) => return Err(ctx.err(
-                "schema_version",
-                format!(
+            Some(json::Json::Num(json::Num::Int(v))) => {
+                return Err(ctx.err(
+                    "schema_version",
+                    format!(
                     "schema version {v}: casa (like correctionlib 2) reads schema version 2 only"
                 ),
-            )),
+                ))
+            }
             _ => return Err(ctx.err("document", "missing or non-integer \"schema_version\"")),
         }
         let description = match doc.get("description") {

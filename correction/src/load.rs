@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::formula::{self, Expr, FormulaError};
+use crate::formula::{self, Formula, FormulaError};
 use crate::json::{Json, Num};
 use crate::node::*;
 use crate::prng::Distribution;
@@ -134,7 +134,7 @@ pub(crate) fn output(ctx: &Ctx, obj: &Json, node: &str) -> Result<Variable, Erro
 struct Scope<'a> {
     ctx: &'a Ctx<'a>,
     inputs: &'a [Variable],
-    generic: Vec<Arc<Expr>>,
+    generic: Vec<Arc<Formula>>,
 }
 
 impl Scope<'_> {
@@ -163,7 +163,7 @@ impl Scope<'_> {
         Ok(i)
     }
 
-    fn formula(&self, j: &Json, node: &str, generic: bool) -> Result<Expr, Error> {
+    fn formula(&self, j: &Json, node: &str, generic: bool) -> Result<Formula, Error> {
         let ctx = self.ctx;
         let text = ctx.str(j, node, "expression")?;
         match ctx.str(j, node, "parser")? {
@@ -219,9 +219,13 @@ impl Scope<'_> {
                     FormulaError::Parameter { index, available } => format!(
                         "formula {text:?} uses parameter [{index}] but has {available} parameters"
                     ),
+                    FormulaError::TooDeep => format!(
+                        "formula {text:?} nests deeper than {} operations",
+                        formula::MAX_TREE_DEPTH
+                    ),
                 },
             )
-        })
+        }).map(Formula::new)
     }
 
     fn edges(&self, j: &Json, node: &str) -> Result<Edges, Error> {
@@ -236,7 +240,8 @@ impl Scope<'_> {
                         _ => ctx.real(x, node, &format!("edges[{k}]"))?,
                     };
                     if let Some(&last) = e.last() {
-                        if !(last < v) {
+                        // correctionlib's test, which lets a NaN edge through.
+                        if last >= v {
                             return Err(ctx.err(node, "binning edges are not monotone increasing"));
                         }
                     }
@@ -438,12 +443,12 @@ impl Scope<'_> {
                     })))
                 } else {
                     let (keys, content): (Vec<Box<str>>, Vec<Node>) = str_keys.into_iter().unzip();
-                    let index = (keys.len() > 8).then(|| {
+                    let index = (keys.len() > 16).then(|| {
                         keys.iter()
                             .cloned()
                             .enumerate()
                             .map(|(i, k)| (k, i))
-                            .collect::<HashMap<_, _>>()
+                            .collect::<HashMap<_, _, _>>()
                     });
                     Ok(Node::CategoryStr(Box::new(CategoryStr {
                         input,

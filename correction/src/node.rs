@@ -3,9 +3,10 @@
 //! decision by decision (bin lookup, flow, defaults), so results are bit-equal.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::formula::Expr;
+use crate::formula::Formula;
 use crate::prng::{self, Distribution};
 use crate::Value;
 
@@ -16,7 +17,7 @@ pub(crate) enum Node {
     MultiBinning(Box<MultiBinning>),
     CategoryInt(Box<CategoryInt>),
     CategoryStr(Box<CategoryStr>),
-    Formula(Box<Expr>),
+    Formula(Box<Formula>),
     FormulaRef(Box<FormulaRef>),
     Transform(Box<Transform>),
     HashPrng(Box<HashPrng>),
@@ -110,13 +111,36 @@ pub(crate) struct CategoryStr {
     pub keys: Vec<Box<str>>,
     pub content: Vec<Node>,
     /// For many keys, hashing beats scanning.
-    pub index: Option<HashMap<Box<str>, usize>>,
+    pub index: Option<HashMap<Box<str>, usize, BuildHasherDefault<Fnv>>>,
     pub default: Option<Node>,
+}
+
+/// FNV-1a: category keys are short strings from the file, so a simple fast hash is enough
+/// (SipHash's protection against chosen keys is not needed for a file's own keys).
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 #[derive(Debug)]
 pub(crate) struct FormulaRef {
-    pub formula: Arc<Expr>,
+    pub formula: Arc<Formula>,
     pub params: Vec<f64>,
 }
 
@@ -182,6 +206,8 @@ fn number<'n>(v: &[Value<'_>], i: usize) -> Result<f64, NodeError<'n>> {
 }
 
 /// correctionlib's `find_bin_idx`: the bin, or `nbins` for "the node after the bins".
+// `!(value < edge)` is std::upper_bound's predicate, NaN included: not `value >= edge`.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 #[inline]
 fn find_bin<'n>(
     value: f64,
@@ -226,8 +252,14 @@ fn find_bin<'n>(
                 norm -= norm.floor();
                 value = low + norm * (high - low);
             }
-            // std::upper_bound: the first edge greater than the value (NaN: none).
-            let mut pos = e.partition_point(|&edge| !(value < edge));
+            // std::upper_bound: the first edge greater than the value (NaN: none). Few edges
+            // are counted without branches (the compiler vectorises it), which beats a binary
+            // search's chain of dependent loads.
+            let mut pos = if e.len() <= 32 {
+                e.iter().map(|&edge| usize::from(!(value < edge))).sum()
+            } else {
+                e.partition_point(|&edge| !(value < edge))
+            };
             let nb = e.len() - 1;
             if pos == 0 {
                 match flow {
@@ -279,7 +311,7 @@ fn find_bin<'n>(
 /// (the "integer indefinite" of `cvttsd2si`), where Rust's `as` would saturate.
 fn round_to_i64(x: f64) -> i64 {
     let r = x.round();
-    if r.is_nan() || r >= 9_223_372_036_854_775_808.0 || r < -9_223_372_036_854_775_808.0 {
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&r) {
         i64::MIN
     } else {
         r as i64

@@ -165,6 +165,11 @@ fn columns<'a>(
         .collect()
 }
 
+/// File, compound or not, name.
+type CorrectionKey = (String, bool, String);
+/// Inputs and correctionlib's outputs.
+type Rows = (Vec<Vec<In>>, Vec<f64>);
+
 #[derive(Default)]
 struct ColumnStore<'a> {
     reals: Vec<Vec<f64>>,
@@ -202,7 +207,7 @@ fn evaluations_equal_correctionlib_bit_for_bit() {
     let mut tally = Tally::default();
     let mut docs = (0usize, 0usize);
     // Successful rows per correction, for the batch path.
-    let mut batches: HashMap<(String, bool, String), (Vec<Vec<In>>, Vec<f64>)> = HashMap::new();
+    let mut batches: HashMap<CorrectionKey, Rows> = HashMap::new();
     let mut per_file: HashMap<String, usize> = HashMap::new();
 
     for (n, line) in text.lines().enumerate() {
