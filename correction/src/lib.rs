@@ -46,6 +46,8 @@
 //! distributions), and CompoundCorrection; not LWTNN (neural networks), which is refused with
 //! a clear error. docs/corrections.md explains how bit-equality is obtained and checked.
 
+#![warn(missing_docs)]
+
 mod error;
 mod formula;
 mod json;
@@ -110,14 +112,44 @@ pub struct Variable {
 
 impl Variable {
     /// Its name.
+    ///
+    /// ```
+    /// # let set = casa_correction::CorrectionSet::from_json(r#"{"schema_version": 2,
+    /// #   "description": "demo", "corrections": [{"name": "sf", "version": 3,
+    /// #   "description": "muon ID",
+    /// #   "inputs": [{"name": "pt", "type": "real", "description": "muon pT"}],
+    /// #   "output": {"name": "weight", "type": "real"}, "data": 1.0}]}"#)?;
+    /// assert_eq!(set.get("sf")?.inputs()[0].name(), "pt");
+    /// # Ok::<(), casa_correction::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
     /// Its type.
+    ///
+    /// ```
+    /// # let set = casa_correction::CorrectionSet::from_json(r#"{"schema_version": 2,
+    /// #   "description": "demo", "corrections": [{"name": "sf", "version": 3,
+    /// #   "description": "muon ID",
+    /// #   "inputs": [{"name": "pt", "type": "real", "description": "muon pT"}],
+    /// #   "output": {"name": "weight", "type": "real"}, "data": 1.0}]}"#)?;
+    /// assert_eq!(set.get("sf")?.inputs()[0].ty(), casa_correction::VarType::Real);
+    /// # Ok::<(), casa_correction::Error>(())
+    /// ```
     pub fn ty(&self) -> VarType {
         self.ty
     }
     /// Its description (empty when the file has none).
+    ///
+    /// ```
+    /// # let set = casa_correction::CorrectionSet::from_json(r#"{"schema_version": 2,
+    /// #   "description": "demo", "corrections": [{"name": "sf", "version": 3,
+    /// #   "description": "muon ID",
+    /// #   "inputs": [{"name": "pt", "type": "real", "description": "muon pT"}],
+    /// #   "output": {"name": "weight", "type": "real"}, "data": 1.0}]}"#)?;
+    /// assert_eq!(set.get("sf")?.inputs()[0].description(), "muon pT");
+    /// # Ok::<(), casa_correction::Error>(())
+    /// ```
     pub fn description(&self) -> &str {
         &self.description
     }
@@ -327,26 +359,77 @@ pub struct Correction {
 
 impl Correction {
     /// Its name.
+    ///
+    /// ```
+    /// # let set = casa_correction::CorrectionSet::from_json(r#"{"schema_version": 2,
+    /// #   "description": "demo", "corrections": [{"name": "sf", "version": 3,
+    /// #   "description": "muon ID",
+    /// #   "inputs": [{"name": "pt", "type": "real", "description": "muon pT"}],
+    /// #   "output": {"name": "weight", "type": "real"}, "data": 1.0}]}"#)?;
+    /// assert_eq!(set.get("sf")?.name(), "sf");
+    /// # Ok::<(), casa_correction::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// Its description (empty when the file has none).
+    ///
+    /// ```
+    /// # let set = casa_correction::CorrectionSet::from_json(r#"{"schema_version": 2,
+    /// #   "description": "demo", "corrections": [{"name": "sf", "version": 3,
+    /// #   "description": "muon ID",
+    /// #   "inputs": [{"name": "pt", "type": "real", "description": "muon pT"}],
+    /// #   "output": {"name": "weight", "type": "real"}, "data": 1.0}]}"#)?;
+    /// assert_eq!(set.get("sf")?.description(), "muon ID");
+    /// # Ok::<(), casa_correction::Error>(())
+    /// ```
     pub fn description(&self) -> &str {
         &self.description
     }
 
     /// Its version (`None` for a compound correction, which has none).
+    ///
+    /// ```
+    /// # let set = casa_correction::CorrectionSet::from_json(r#"{"schema_version": 2,
+    /// #   "description": "demo", "corrections": [{"name": "sf", "version": 3,
+    /// #   "description": "muon ID",
+    /// #   "inputs": [{"name": "pt", "type": "real", "description": "muon pT"}],
+    /// #   "output": {"name": "weight", "type": "real"}, "data": 1.0}]}"#)?;
+    /// assert_eq!(set.get("sf")?.version(), Some(3));
+    /// # Ok::<(), casa_correction::Error>(())
+    /// ```
     pub fn version(&self) -> Option<i64> {
         self.version
     }
 
     /// Its inputs, in the order [`evaluate`](Self::evaluate) takes them.
+    ///
+    /// ```
+    /// # let set = casa_correction::CorrectionSet::from_json(r#"{"schema_version": 2,
+    /// #   "description": "demo", "corrections": [{"name": "sf", "version": 3,
+    /// #   "description": "muon ID",
+    /// #   "inputs": [{"name": "pt", "type": "real", "description": "muon pT"}],
+    /// #   "output": {"name": "weight", "type": "real"}, "data": 1.0}]}"#)?;
+    /// let names: Vec<&str> = set.get("sf")?.inputs().iter().map(|v| v.name()).collect();
+    /// assert_eq!(names, ["pt"]);
+    /// # Ok::<(), casa_correction::Error>(())
+    /// ```
     pub fn inputs(&self) -> &[Variable] {
         &self.inputs
     }
 
     /// Its (real-valued) output.
+    ///
+    /// ```
+    /// # let set = casa_correction::CorrectionSet::from_json(r#"{"schema_version": 2,
+    /// #   "description": "demo", "corrections": [{"name": "sf", "version": 3,
+    /// #   "description": "muon ID",
+    /// #   "inputs": [{"name": "pt", "type": "real", "description": "muon pT"}],
+    /// #   "output": {"name": "weight", "type": "real"}, "data": 1.0}]}"#)?;
+    /// assert_eq!(set.get("sf")?.output().name(), "weight");
+    /// # Ok::<(), casa_correction::Error>(())
+    /// ```
     pub fn output(&self) -> &Variable {
         &self.output
     }
@@ -806,6 +889,16 @@ impl CorrectionSet {
     }
 
     /// The set's description (empty when the file has none).
+    ///
+    /// ```
+    /// # let set = casa_correction::CorrectionSet::from_json(r#"{"schema_version": 2,
+    /// #   "description": "demo", "corrections": [{"name": "sf", "version": 3,
+    /// #   "description": "muon ID",
+    /// #   "inputs": [{"name": "pt", "type": "real", "description": "muon pT"}],
+    /// #   "output": {"name": "weight", "type": "real"}, "data": 1.0}]}"#)?;
+    /// assert_eq!(set.description(), "demo");
+    /// # Ok::<(), casa_correction::Error>(())
+    /// ```
     pub fn description(&self) -> &str {
         &self.description
     }
