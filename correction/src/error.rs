@@ -84,6 +84,32 @@ pub enum Error {
         /// How many were given.
         got: usize,
     },
+    /// A named input the correction does not declare (`evaluate_named`).
+    #[error("correction {correction:?} has no input {input:?} (its inputs: {names})")]
+    UnknownInput {
+        /// The correction.
+        correction: String,
+        /// The name given.
+        input: String,
+        /// The declared inputs, comma-separated.
+        names: String,
+    },
+    /// A declared input not given (`evaluate_named`).
+    #[error("correction {correction:?}: input {input:?} is missing")]
+    MissingInput {
+        /// The correction.
+        correction: String,
+        /// The input not given.
+        input: String,
+    },
+    /// An input given twice (`evaluate_named`).
+    #[error("correction {correction:?}: input {input:?} is given twice")]
+    DuplicateInput {
+        /// The correction.
+        correction: String,
+        /// The input given twice.
+        input: String,
+    },
     /// An input of the wrong type (correctionlib does not convert: an integer for a real
     /// input is refused too).
     #[error("correction {correction:?}: input {input:?} must be {expected}, got {got}")]

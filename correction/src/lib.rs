@@ -548,6 +548,90 @@ impl Correction {
         Ok(())
     }
 
+    /// Like [`evaluate`](Self::evaluate), with each input named, in any order: code that
+    /// survives a file whose correction takes its inputs in another order. Every input must
+    /// be given once ([`Error::UnknownInput`], [`Error::MissingInput`],
+    /// [`Error::DuplicateInput`] otherwise).
+    ///
+    /// ```
+    /// use casa_correction::{CorrectionSet, Error, Value};
+    /// let set = CorrectionSet::from_json(r#"{"schema_version": 2, "corrections": [{
+    ///     "name": "sf", "version": 1,
+    ///     "inputs": [{"name": "eta", "type": "real"}, {"name": "pt", "type": "real"}],
+    ///     "output": {"name": "w", "type": "real"},
+    ///     "data": {"nodetype": "formula", "expression": "x+0.01*y", "parser": "TFormula",
+    ///              "variables": ["eta", "pt"]}}]}"#)?;
+    /// let sf = set.get("sf")?;
+    /// let w = sf.evaluate_named(&[("pt", Value::Real(50.0)), ("eta", Value::Real(1.0))])?;
+    /// assert_eq!(w, 1.5);
+    /// let err = sf.evaluate_named(&[("pT", Value::Real(50.0)), ("eta", Value::Real(1.0))]);
+    /// assert!(matches!(err, Err(Error::UnknownInput { .. })));
+    /// # Ok::<(), casa_correction::Error>(())
+    /// ```
+    pub fn evaluate_named(&self, inputs: &[(&str, Value<'_>)]) -> Result<f64, Error> {
+        let ordered = self.in_declared_order(inputs)?;
+        self.evaluate(&ordered)
+    }
+
+    /// Like [`evaluate_batch`](Self::evaluate_batch), with each column named, in any order.
+    ///
+    /// ```
+    /// use casa_correction::{Column, CorrectionSet, Value};
+    /// let set = CorrectionSet::from_json(r#"{"schema_version": 2, "corrections": [{
+    ///     "name": "pu", "version": 1,
+    ///     "inputs": [{"name": "nTrueInt", "type": "real"}, {"name": "weights", "type": "string"}],
+    ///     "output": {"name": "w", "type": "real"},
+    ///     "data": {"nodetype": "category", "input": "weights", "content": [
+    ///         {"key": "nominal", "value": {"nodetype": "binning", "input": "nTrueInt",
+    ///          "edges": [0.0, 20.0, 40.0], "content": [0.9, 1.1], "flow": "clamp"}}]}}]}"#)?;
+    /// let n_true = [10.0f32, 30.0];
+    /// let mut w = [0.0; 2];
+    /// set.get("pu")?.evaluate_batch_named(
+    ///     &[("weights", Column::Const(Value::Str("nominal"))), ("nTrueInt", Column::F32(&n_true))],
+    ///     &mut w,
+    /// )?;
+    /// assert_eq!(w, [0.9, 1.1]);
+    /// # Ok::<(), casa_correction::Error>(())
+    /// ```
+    pub fn evaluate_batch_named(
+        &self,
+        columns: &[(&str, Column<'_>)],
+        out: &mut [f64],
+    ) -> Result<(), Error> {
+        let ordered = self.in_declared_order(columns)?;
+        self.evaluate_batch(&ordered, out)
+    }
+
+    /// Named items put in the order of the declared inputs.
+    fn in_declared_order<T: Copy>(&self, named: &[(&str, T)]) -> Result<Vec<T>, Error> {
+        let mut slots: Vec<Option<T>> = vec![None; self.inputs.len()];
+        for (name, item) in named {
+            let Some(k) = self.input_index(name) else {
+                return Err(Error::UnknownInput {
+                    correction: self.name.clone(),
+                    input: name.to_string(),
+                    names: load::names(&self.inputs),
+                });
+            };
+            if slots[k].replace(*item).is_some() {
+                return Err(Error::DuplicateInput {
+                    correction: self.name.clone(),
+                    input: name.to_string(),
+                });
+            }
+        }
+        slots
+            .into_iter()
+            .zip(&self.inputs)
+            .map(|(slot, var)| {
+                slot.ok_or_else(|| Error::MissingInput {
+                    correction: self.name.clone(),
+                    input: var.name.clone(),
+                })
+            })
+            .collect()
+    }
+
     fn check_count(&self, got: usize) -> Result<(), Error> {
         if got != self.inputs.len() {
             return Err(Error::InputCount {
