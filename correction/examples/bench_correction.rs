@@ -21,11 +21,18 @@ fn read_i64(path: &str) -> Vec<i64> {
         .collect()
 }
 
-/// Time this thread has run on a CPU, as the Python side measures it (the machine may be
-/// shared: wall time would count the time other processes had the core).
+/// Time this thread has run on a CPU, as Python's `time.thread_time()` on the other side
+/// (the machine may be shared: wall time would count the time other processes had the core).
+#[allow(unsafe_code)] // one clock_gettime call into a local struct
 fn cpu_seconds() -> f64 {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").expect("read schedstat");
-    s.split_whitespace().next().unwrap().parse::<f64>().unwrap() / 1e9
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
 enum Owned {

@@ -6,7 +6,7 @@ use crate::VarType;
 
 /// An error from loading a correction file or evaluating a correction.
 ///
-/// Loading errors name the file and the JSON node (`corrections[3] "name" .data.content[2]`);
+/// Loading errors name the file and the JSON node (`corrections[3] "name".data.content[2]`);
 /// evaluation errors name the correction and the input, and say what was wrong with the
 /// value. Wherever correctionlib raises an exception for an input, casa returns one of
 /// these; casa never panics on any file or input.
@@ -55,7 +55,7 @@ pub enum Error {
     Schema {
         /// The file (or `<string>`).
         origin: String,
-        /// Where in the document, e.g. `corrections[2] "muon_sf" .data.content[0].value`.
+        /// Where in the document, e.g. `corrections[2] "muon_sf".data.content[0].value`.
         node: String,
         /// What is wrong.
         message: String,

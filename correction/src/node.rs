@@ -319,6 +319,61 @@ fn round_to_i64(x: f64) -> i64 {
 }
 
 impl Node {
+    /// The node every row reaches when the inputs `constant` knows are the same for all
+    /// rows: categories on such inputs are decided once. The error is the one each row
+    /// would get (an unknown category without default).
+    pub(crate) fn descend_constant<'n, 'v>(
+        &'n self,
+        constant: &impl Fn(usize) -> Option<Value<'v>>,
+    ) -> Result<&'n Node, NodeError<'n>> {
+        let mut node = self;
+        loop {
+            let next = match node {
+                Node::CategoryInt(c) => match constant(c.input) {
+                    Some(Value::Int(k)) => match c.keys.binary_search(&k) {
+                        Ok(i) => Some(&c.content[i]),
+                        Err(_) => match &c.default {
+                            Some(d) => Some(d),
+                            None => {
+                                return Err(NodeError::Category {
+                                    input: c.input,
+                                    key: k.to_string(),
+                                })
+                            }
+                        },
+                    },
+                    _ => None,
+                },
+                Node::CategoryStr(c) => match constant(c.input) {
+                    Some(Value::Str(key)) => {
+                        let found = match &c.index {
+                            Some(map) => map.get(key).copied(),
+                            None => c.keys.iter().position(|k| &**k == key),
+                        };
+                        match found {
+                            Some(i) => Some(&c.content[i]),
+                            None => match &c.default {
+                                Some(d) => Some(d),
+                                None => {
+                                    return Err(NodeError::Category {
+                                        input: c.input,
+                                        key: format!("{key:?}"),
+                                    })
+                                }
+                            },
+                        }
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => return Ok(node),
+            }
+        }
+    }
+
     pub(crate) fn eval<'n>(&'n self, v: &[Value<'_>]) -> Result<f64, NodeError<'n>> {
         match self {
             Node::Const(c) => Ok(*c),

@@ -82,6 +82,19 @@ fn batch_errors_name_the_row_and_the_column() {
         e.to_string(),
         r#"correction "sf": input "eta" must be real, got int"#
     );
+    // A constant category key decided once for the batch fails as its first row would.
+    let up = [
+        Column::F64(&eta),
+        Column::F64(&pt),
+        Column::Const(Value::Str("up")),
+    ];
+    let e = sf.evaluate_batch(&up, &mut out).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        r#"row 0: correction "sf": input "syst" has no category "up" (and no default)"#
+    );
+    sf.evaluate_batch(&[Column::F64(&[]), Column::F64(&[]), up[2]], &mut [])
+        .unwrap();
     let e = sf
         .evaluate(&[Value::Real(0.1), Value::Real(30.0), Value::Str("up")])
         .unwrap_err();

@@ -260,6 +260,7 @@ fn evaluations_equal_correctionlib_bit_for_bit() {
 
     // The batch path over every correction's successful rows gives the same bits.
     let mut batch_rows = 0;
+    let mut const_rows = 0;
     for ((file, compound, name), (rows, want)) in &batches {
         let set = &sets[file];
         let corr = if *compound {
@@ -281,12 +282,60 @@ fn evaluations_equal_correctionlib_bit_for_bit() {
             }
         }
         batch_rows += rows.len();
+
+        // Again with the string and integer inputs as constants (the usual systematic, year,
+        // working point), one batch per combination: categories on constants are decided
+        // once per batch, and must decide as each row would.
+        let mut groups: HashMap<String, (Vec<&Vec<In>>, Vec<f64>)> = HashMap::new();
+        for (r, w) in rows.iter().zip(want) {
+            let key = format!(
+                "{:?}",
+                r.iter()
+                    .filter(|v| !matches!(v, In::R(_)))
+                    .collect::<Vec<_>>()
+            );
+            let g = groups.entry(key).or_default();
+            g.0.push(r);
+            g.1.push(*w);
+        }
+        for (g_rows, g_want) in groups.values() {
+            let first = g_rows[0];
+            let reals: Vec<Vec<f64>> = (0..first.len())
+                .map(|k| {
+                    g_rows
+                        .iter()
+                        .map(|r| if let In::R(x) = r[k] { x } else { 0.0 })
+                        .collect()
+                })
+                .collect();
+            let cols: Vec<Column<'_>> = first
+                .iter()
+                .enumerate()
+                .map(|(k, v)| match v {
+                    In::R(_) => Column::F64(&reals[k]),
+                    In::I(i) => Column::Const(Value::Int(*i)),
+                    In::S(s) => Column::Const(Value::Str(s)),
+                })
+                .collect();
+            let mut out = vec![0.0; g_rows.len()];
+            corr.evaluate_batch(&cols, &mut out)
+                .unwrap_or_else(|e| panic!("{file} {name} (constants): {e}"));
+            for (w, h) in g_want.iter().zip(&out) {
+                if w.to_bits() != h.to_bits() {
+                    tally.failures.push(format!(
+                        "{file} {name} batch with constants {first:?}: want {w:e}, got {h:e}"
+                    ));
+                }
+            }
+            const_rows += g_rows.len();
+        }
     }
 
     eprintln!(
         "compared: {} values bit-equal, {} errors of the same kind, \
-         {} documents ({} evaluations), {} rows through the batch path; per file: {per_file:?}",
-        tally.values, tally.errors, docs.0, docs.1, batch_rows
+         {} documents ({} evaluations), {} rows through the batch path ({} again with \
+         constant strings and integers); per file: {per_file:?}",
+        tally.values, tally.errors, docs.0, docs.1, batch_rows, const_rows
     );
     let shown: Vec<_> = tally.failures.iter().take(30).collect();
     assert!(
