@@ -130,3 +130,26 @@ fn loading_errors_name_the_node() {
         "{e}"
     );
 }
+
+#[test]
+fn sets_are_shared_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<CorrectionSet>();
+    send_sync::<casa_correction::Correction>();
+    send_sync::<Error>();
+    let set = std::sync::Arc::new(set());
+    let handles: Vec<_> = (0..4)
+        .map(|k| {
+            let set = set.clone();
+            std::thread::spawn(move || {
+                let pt = 20.0 + 20.0 * f64::from(k);
+                set.get("sf")
+                    .unwrap()
+                    .evaluate(&[Value::Real(0.0), Value::Real(pt), Value::Str("nom")])
+                    .unwrap()
+            })
+        })
+        .collect();
+    let got: Vec<f64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(got, [1.0, 1.0, 2.0, 2.0]);
+}
