@@ -140,8 +140,9 @@ pub enum Error {
         /// Below the first edge (else above the last).
         below: bool,
     },
-    /// A value that `"wrap"` flow cannot fold into the edges (NaN or infinite, or rounding
-    /// that lands on the upper edge: correctionlib raises a logic error there too).
+    /// A value that `"wrap"` flow cannot fold into a list of edges: NaN or infinite, or
+    /// rounding that lands on the upper edge (correctionlib raises a logic error there too;
+    /// uniform `{n, low, high}` edges send such values to the first bin, as it does).
     #[error("correction {correction:?}: input {input:?} = {value} cannot be wrapped into the edges {edges}")]
     Unwrappable {
         /// The correction.
