@@ -714,7 +714,8 @@ impl P<'_> {
 }
 
 /// A decimal literal of the grammar (`-`, digits, optional `.digits`, optional `e-digits`),
-/// correctly rounded.
+/// correctly rounded, and too large a one read as the largest double, as C++ streams (which
+/// correctionlib's parser reads literals with) do.
 fn parse_decimal(text: &str) -> Option<f64> {
     // Rust's parser takes "1." and "1.e5" too, but normalise to be explicit.
     let normal = text.replacen(".e", ".0e", 1);
@@ -723,7 +724,12 @@ fn parse_decimal(text: &str) -> Option<f64> {
     } else {
         normal
     };
-    normal.parse().ok()
+    let v: f64 = normal.parse().ok()?;
+    Some(if v.is_infinite() {
+        f64::MAX.copysign(v)
+    } else {
+        v
+    })
 }
 
 #[cfg(test)]
@@ -752,6 +758,9 @@ mod tests {
         assert_eq!(eval("log10(100)+atan2(0,1)", &[], &[]), Ok(2.0));
         assert_eq!(eval("x[1]*t", &[0.0, 2.0, 0.0, 4.0], &[]), Ok(8.0));
         assert_eq!(eval("1.e1+2.", &[], &[]), Ok(12.0));
+        assert_eq!(eval("1e400", &[], &[]), Ok(f64::MAX));
+        assert_eq!(eval("-1e400", &[], &[]), Ok(-f64::MAX));
+        assert_eq!(eval("1e-400", &[], &[]), Ok(0.0));
     }
 
     #[test]
