@@ -5,7 +5,9 @@
 //! category keys in flat arrays, formulas parsed), then each [`Correction`] evaluates one set
 //! of inputs ([`Correction::evaluate`]) or whole columns at once
 //! ([`Correction::evaluate_batch`], the path for a batch of events: types are checked once
-//! per batch, not per row, and nothing is allocated per row).
+//! per batch, not per row, categories on constant columns are decided once, and nothing is
+//! allocated per row). [`Correction::evaluate_named`] and
+//! [`Correction::evaluate_batch_named`] take the inputs by name, in any order.
 //!
 //! ```
 //! use casa_correction::{Column, CorrectionSet, Value};
