@@ -14,7 +14,7 @@ pub struct JobMetrics {
     pub node: String,
     pub host: String,
     /// The exit class the job ended with.
-    pub exit_class: String,
+    pub exit_class: crate::ExitClass,
     /// Why the job failed (naming the file, dataset or field), empty on success (since 1.1).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub error: String,

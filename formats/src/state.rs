@@ -28,7 +28,8 @@ pub struct Attempt {
     pub host: String,
     /// The job's exit code (negative for signals and runner failures).
     pub exit_code: i32,
-    pub exit_class: String,
+    /// Its class, or "exit N" for a code outside casa-wrapper's table.
+    pub exit_class: crate::exit::AttemptExit,
     /// The POST script's exit code (what decided the attempt).
     pub post_exit: Option<i32>,
     pub message: String,
