@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::error::HistError;
 use crate::exact;
 use crate::hist::Hist;
-use crate::spec::HistSpec;
+use casa_histspec::HistSpec;
 
 /// A number summed across chunks (events seen, sum of generator weights, ...).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

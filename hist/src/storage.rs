@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::HistError;
 use crate::exact::{self, div_expansion, div_round, mul, round, scale, sub, two_prod, ExactVec};
 use crate::packed;
-use crate::spec::StorageKind;
+use casa_histspec::StorageKind;
 
 /// The weights of one chunk of a fill.
 #[derive(Clone, Copy)]

@@ -20,7 +20,9 @@ use serde_json::{json, Map, Value};
 
 use crate::error::HistError;
 use crate::hist::Hist;
-use crate::spec::{AxisSpec, HistSpec, StorageKind, Transform};
+use casa_histspec::{AxisSpec, HistSpec, StorageKind, Transform};
+
+use crate::spec::Normalize;
 use crate::storage::{Column, Storage};
 
 /// The value of a non-finite number written as a string ("NaN", "Infinity", "-Infinity",

@@ -2,12 +2,14 @@
 //! `panic` or `error` in `process`, `init-error` in `init`, `bad-fill` (a fill the host must
 //! refuse), `slow` (sleeps per batch, for eviction tests), `crash-once` (the first job whose
 //! marker file `CASA_TEST_MARKER` does not exist yet creates it and aborts the process: a crash
-//! a retry recovers from); anything else counts events.
+//! a retry recovers from), `bools` (also fills a histogram of two boolean axes with `Bool`
+//! arrays and `OneBool`); anything else counts events.
 
 use casa_plugin::{export_plugin, Events, Fill, Hist, HistId, Output, Processor, Result};
 
 struct Misbehave {
     h: HistId,
+    flags: Option<HistId>,
     mode: String,
 }
 
@@ -21,7 +23,13 @@ impl Processor for Misbehave {
             return Err("refusing to start, as asked".into());
         }
         let h = out.hist("n", Hist::new().integer(0, 10, "nMuon").int64())?;
-        Ok(Misbehave { h, mode })
+        let flags = if mode == "bools" {
+            let decl = Hist::new().boolean("a").boolean("b").int64();
+            Some(out.hist("flags", decl)?)
+        } else {
+            None
+        };
+        Ok(Misbehave { h, flags, mode })
     }
 
     fn process(&mut self, events: &Events, out: &mut Output) -> Result<()> {
@@ -49,6 +57,13 @@ impl Processor for Misbehave {
             .map(|&x| x as i64)
             .collect();
         out.fill(self.h, &[Fill::I64(&n)])?;
+        if let Some(flags) = self.flags {
+            // (nMuon >= 2, true) for every event, then (false, nMuon == 0).
+            let two: Vec<bool> = n.iter().map(|&k| k >= 2).collect();
+            let none: Vec<bool> = n.iter().map(|&k| k == 0).collect();
+            out.fill(flags, &[Fill::Bool(&two), Fill::OneBool(true)])?;
+            out.fill(flags, &[Fill::OneBool(false), Fill::Bool(&none)])?;
+        }
         out.count("entries", events.len() as u64)
     }
 }
