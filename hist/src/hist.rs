@@ -6,8 +6,9 @@ use crate::axis::{growth_map, plan_growth, remap_linear, Growth, Lookup};
 use crate::error::HistError;
 use casa_histspec::{AxisSpec, FillArg, HistSpec, StorageKind, MAX_BINS};
 
+use crate::layout::StorageLayout;
 use crate::spec::Normalize;
-use crate::storage::{Storage, StorageRepr, W};
+use crate::storage::{Storage, W};
 
 /// The weights of a fill: one per entry, or one for all.
 #[derive(Clone, Copy, Debug)]
@@ -704,14 +705,14 @@ fn merge_categories<T: Clone + Eq + std::hash::Hash + std::fmt::Debug>(
 #[derive(Serialize, Deserialize)]
 struct HistRepr {
     spec: HistSpec,
-    storage: StorageRepr,
+    storage: StorageLayout,
 }
 
 impl Serialize for Hist {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         HistRepr {
             spec: self.spec.clone(),
-            storage: self.storage.to_repr(),
+            storage: self.storage_layout(),
         }
         .serialize(s)
     }
@@ -721,18 +722,31 @@ impl TryFrom<HistRepr> for Hist {
     type Error = HistError;
 
     fn try_from(r: HistRepr) -> Result<Hist, HistError> {
-        let mut h = Hist::new(r.spec)?;
-        if r.storage.kind() != h.spec.storage {
+        Hist::from_layout(r.spec, r.storage)
+    }
+}
+
+impl Hist {
+    /// The storage as the payload of a partial holds it ([`crate::layout`]): every exact sum
+    /// in canonical form.
+    pub fn storage_layout(&self) -> StorageLayout {
+        self.storage.to_layout()
+    }
+
+    /// The histogram `spec` with the bins of `storage` (what deserialising does; for readers
+    /// that take the layout apart themselves, as casa-merge's fast path).
+    pub fn from_layout(spec: HistSpec, storage: StorageLayout) -> Result<Hist, HistError> {
+        let mut h = Hist::new(spec)?;
+        if storage.kind != h.spec.storage {
             return Err(HistError::InvalidSpec {
                 reason: format!(
                     "spec says {} storage, bins are {}",
-                    h.spec.storage,
-                    r.storage.kind()
+                    h.spec.storage, storage.kind
                 ),
             });
         }
         let len = h.len();
-        *h.storage_mut() = Storage::from_repr(r.storage, len)
+        *h.storage_mut() = Storage::from_layout(storage, len)
             .map_err(|reason| HistError::InvalidSpec { reason })?;
         Ok(h)
     }

@@ -137,6 +137,22 @@ impl StorageKind {
     }
 }
 
+impl StorageKind {
+    /// Every storage, in declaration order.
+    pub const ALL: [StorageKind; 5] = [
+        StorageKind::Int64,
+        StorageKind::Double,
+        StorageKind::Weight,
+        StorageKind::Mean,
+        StorageKind::WeightedMean,
+    ];
+
+    /// The storage called `name` (as [`StorageKind::name`] spells it).
+    pub fn from_name(name: &str) -> Option<StorageKind> {
+        StorageKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
 impl std::fmt::Display for StorageKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
