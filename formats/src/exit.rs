@@ -121,6 +121,7 @@ const fn row(
 use Retry::{No, NotApplicable as Na, Yes};
 
 /// casa-wrapper run, indexed by [`ExitClass`].
+#[rustfmt::skip]
 const WRAPPER: [Code; 9] = [
     row(Tool::Wrapper, 0, "success", "partial and metrics written and verified", Na),
     row(Tool::Wrapper, 1, "internal", "unexpected error in casa itself", Yes),
@@ -134,25 +135,15 @@ const WRAPPER: [Code; 9] = [
 ];
 
 /// casa-wrapper inspect, indexed by [`CommandExit`].
+#[rustfmt::skip]
 const INSPECT: [Code; 3] = [
-    row(
-        Tool::Inspect,
-        0,
-        "success",
-        "the file was read and described",
-        Na,
-    ),
-    row(
-        Tool::Inspect,
-        1,
-        "failure",
-        "the file or request is bad (the message names the file, tree, branch and byte offset)",
-        Na,
-    ),
+    row(Tool::Inspect, 0, "success", "the file was read and described", Na),
+    row(Tool::Inspect, 1, "failure", "the file or request is bad (the message names the file, tree, branch and byte offset)", Na),
     row(Tool::Inspect, 2, "usage", "bad command line", Na),
 ];
 
-/// casa-merge, indexed by [`MergeExit`]. 20-29, apart from casa-wrapper's 10-15.
+/// casa-merge, indexed by [`MergeExit`]: 20-28 (20-29 kept for it), apart from casa-wrapper's 10-15.
+#[rustfmt::skip]
 const MERGE: [Code; 12] = [
     row(Tool::Merge, 0, "success", "merged; every requested output written", Na),
     row(Tool::Merge, 1, "internal", "unexpected error in casa-merge itself", Yes),
@@ -169,41 +160,19 @@ const MERGE: [Code; 12] = [
 ];
 
 /// casa-submit's other commands, indexed by [`CommandExit`].
+#[rustfmt::skip]
 const SUBMIT: [Code; 3] = [
     row(Tool::Submit, 0, "success", "done", Na),
-    row(
-        Tool::Submit,
-        1,
-        "failure",
-        "the command failed (the message names the file, dataset, node or field)",
-        Na,
-    ),
+    row(Tool::Submit, 1, "failure", "the command failed (the message names the file, dataset, node or field)", Na),
     row(Tool::Submit, 2, "usage", "bad command line", Na),
 ];
 
 /// casa-submit post, indexed by [`PostExit`].
+#[rustfmt::skip]
 const POST: [Code; 3] = [
-    row(
-        Tool::Post,
-        0,
-        "done",
-        "the node is done (its partial verified and published), or skipped with `--skip-bad-files`",
-        Na,
-    ),
-    row(
-        Tool::Post,
-        1,
-        "retry",
-        "the attempt failed in a way another attempt may fix",
-        Yes,
-    ),
-    row(
-        Tool::Post,
-        42,
-        "permanent",
-        "the node failed for good (`RETRY n UNLESS-EXIT 42`)",
-        No,
-    ),
+    row(Tool::Post, 0, "done", "the node is done (its partial verified and published), or skipped with `--skip-bad-files`", Na),
+    row(Tool::Post, 1, "retry", "the attempt failed in a way another attempt may fix", Yes),
+    row(Tool::Post, 42, "permanent", "the node failed for good (`RETRY n UNLESS-EXIT 42`)", No),
 ];
 
 /// Every code of every tool, tool by tool.

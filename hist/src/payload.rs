@@ -565,3 +565,74 @@ impl<'a> P<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FillArg, Weights};
+
+    fn acc() -> Accumulator {
+        let spec: HistSpec = serde_json::from_str(
+            r#"{"axes": [{"type": "regular", "bins": 4, "start": 0, "stop": 4, "name": "x"}],
+                "storage": "weight"}"#,
+        )
+        .unwrap();
+        let mut a = Accumulator::new();
+        let h = a.hist_mut("D", "h", &spec).unwrap();
+        // Weights whose sums need a second double and more.
+        h.fill(
+            &[FillArg::F64(&[0.5, 0.5, 1.5, 2.5, 0.5])],
+            Some(Weights::Each(&[0.1, 1e-20, 0.7, 1e17, 3e-40])),
+            None,
+        )
+        .unwrap();
+        a.count("D", "n", crate::Counter::Int(5)).unwrap();
+        a.datasets.entry("Empty".into()).or_default();
+        a
+    }
+
+    /// The fast reader gives serde's histograms, counters and datasets, for the packed form
+    /// and for text with whitespace.
+    #[test]
+    fn the_fast_reader_reads_what_serde_reads() {
+        let a = acc();
+        for text in [
+            serde_json::to_vec(&a).unwrap(),
+            serde_json::to_vec_pretty(&a).unwrap(),
+        ] {
+            let p = read_fast(&text).unwrap();
+            assert_eq!(p.datasets, ["D", "Empty"]);
+            assert_eq!(p.hists.len(), 1);
+            let (ds, name, h) = &p.hists[0];
+            assert_eq!((ds.as_str(), name.as_str()), ("D", "h"));
+            let Some(Item::Hist(want)) = a.datasets["D"].get("h") else {
+                panic!("no histogram")
+            };
+            assert_eq!(&h.to_hist().unwrap(), want);
+            assert_eq!(h.storage, want.storage_layout());
+            assert_eq!(p.counters.datasets["D"].get("n"), a.datasets["D"].get("n"));
+        }
+        // The compact spec text is the one the histogram serialises to.
+        let p = read_fast(&serde_json::to_vec(&a).unwrap()).unwrap();
+        let Some(Item::Hist(want)) = a.datasets["D"].get("h") else {
+            panic!("no histogram")
+        };
+        assert_eq!(p.hists[0].2, want.layout());
+    }
+
+    #[test]
+    fn malformed_payloads_are_refused() {
+        let a = acc();
+        let text = serde_json::to_vec(&a).unwrap();
+        for bad in [
+            &b"{\"datasets\": {\"D\": {\"h\": {\"Other\": 1}}}}"[..],
+            b"[1, 2]",
+            &text[..text.len() - 1],
+        ] {
+            assert!(read_fast(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(read(bad).is_err());
+        }
+        let p = read(&text).unwrap();
+        assert_eq!(p.hists.len(), 1);
+    }
+}
