@@ -13,7 +13,7 @@ pub mod metrics;
 pub mod partial;
 pub mod state;
 
-pub use exit::ExitClass;
+pub use exit::{AttemptExit, ExitClass};
 pub use fileset::{Dataset, FileSpec, Fileset};
 pub use job::{Chunk, JobSpec};
 pub use metrics::JobMetrics;

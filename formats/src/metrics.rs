@@ -14,7 +14,7 @@ pub struct JobMetrics {
     pub node: String,
     pub host: String,
     /// The exit class the job ended with.
-    pub exit_class: String,
+    pub exit_class: crate::ExitClass,
     /// Why the job failed (naming the file, dataset or field), empty on success (since 1.1).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub error: String,
@@ -47,3 +47,26 @@ pub struct JobMetrics {
 }
 
 pub const METRICS_FORMAT_VERSION: &str = "1.1";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Metrics as the wrapper wrote them read into the typed class and write back the same
+    /// bytes; an unknown class is refused.
+    #[test]
+    fn the_exit_class_keeps_its_string() {
+        let mut m = JobMetrics {
+            exit_class: crate::ExitClass::PermanentInput,
+            ..Default::default()
+        };
+        let text = serde_json::to_string(&m).unwrap();
+        assert!(text.contains(r#""exit_class":"permanent_input""#), "{text}");
+        assert_eq!(serde_json::from_str::<JobMetrics>(&text).unwrap(), m);
+        m.exit_class = crate::ExitClass::Success;
+        let bad = serde_json::to_string(&m)
+            .unwrap()
+            .replace(r#""success""#, r#""succeeded""#);
+        assert!(serde_json::from_str::<JobMetrics>(&bad).is_err());
+    }
+}

@@ -28,7 +28,8 @@ pub struct Attempt {
     pub host: String,
     /// The job's exit code (negative for signals and runner failures).
     pub exit_code: i32,
-    pub exit_class: String,
+    /// Its class, or "exit N" for a code outside casa-wrapper's table.
+    pub exit_class: crate::exit::AttemptExit,
     /// The POST script's exit code (what decided the attempt).
     pub post_exit: Option<i32>,
     pub message: String,
@@ -146,5 +147,56 @@ mod tests {
         std::fs::write(&p, b"{\"format\": \"casa-state\", \"vers").unwrap();
         let e = NodeState::read(&p).unwrap_err().to_string();
         assert!(e.contains("leaf-1.json") && e.contains("corrupt"), "{e}");
+    }
+
+    /// A state file as casa wrote it when the exit class was a string reads, and writes back
+    /// the same bytes.
+    #[test]
+    fn older_state_files_keep_their_bytes() {
+        let text = r#"{
+  "format": "casa-state",
+  "version": "1.0",
+  "node": "merge-1-000000",
+  "status": "done",
+  "attempts": [
+    {
+      "started_unix": 1.5,
+      "ended_unix": 2.5,
+      "host": "local",
+      "exit_code": 23,
+      "exit_class": "exit 23",
+      "post_exit": 1,
+      "message": "merge-1-000000: casa-merge exited 23"
+    },
+    {
+      "started_unix": 3.0,
+      "ended_unix": 4.0,
+      "host": "local",
+      "exit_code": 10,
+      "exit_class": "retryable_input",
+      "post_exit": null,
+      "message": ""
+    }
+  ],
+  "message": "",
+  "events_expected": 0,
+  "events_done": 0
+}"#;
+        let s: NodeState = serde_json::from_str(text).unwrap();
+        assert_eq!(s.attempts[0].exit_class, crate::AttemptExit::Code(23));
+        assert_eq!(
+            s.attempts[1].exit_class.class(),
+            Some(crate::ExitClass::RetryableInput)
+        );
+        assert_eq!(serde_json::to_string_pretty(&s).unwrap(), text);
+        let bad = text.replace("\"exit 23\"", "\"exited\"");
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("merge-1-000000.json");
+        std::fs::write(&p, bad).unwrap();
+        let e = NodeState::read(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("merge-1-000000.json") && e.contains("exited"),
+            "{e}"
+        );
     }
 }

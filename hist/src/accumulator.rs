@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::error::HistError;
 use crate::exact;
 use crate::hist::Hist;
-use crate::spec::HistSpec;
+use casa_histspec::HistSpec;
 
 /// A number summed across chunks (events seen, sum of generator weights, ...).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -271,15 +271,15 @@ fn add_float(a: f64, a_rest: &[f64], b: f64, b_rest: &[f64]) -> (f64, Vec<f64>) 
     exact::canonical(parts).unwrap_or((a + b, Vec::new()))
 }
 
-/// Floats that survive JSON (see `storage::Wire`).
+/// Floats that survive JSON (see `layout::Wire`).
 mod wire_f64 {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub(super) fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
-        crate::storage::Wire(*x).serialize(s)
+        crate::layout::Wire(*x).serialize(s)
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-        crate::storage::Wire::deserialize(d).map(|w| w.0)
+        crate::layout::Wire::deserialize(d).map(|w| w.0)
     }
 }

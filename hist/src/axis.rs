@@ -6,8 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::spec::{regular_range, AxisSpec, Transform};
-use crate::FillArg;
+use casa_histspec::{regular_range, AxisSpec, FillArg, Transform};
 
 /// An entry that falls outside the axis and has no flow bin to go to.
 pub(crate) const DROP: usize = usize::MAX;

@@ -4,46 +4,11 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::axis::{growth_map, plan_growth, remap_linear, Growth, Lookup};
 use crate::error::HistError;
-use crate::spec::{AxisSpec, HistSpec, StorageKind, MAX_BINS};
-use crate::storage::{Storage, StorageRepr, W};
+use casa_histspec::{AxisSpec, FillArg, HistSpec, StorageKind, MAX_BINS};
 
-/// One fill argument per axis: an array of values, or one value for every entry.
-#[derive(Clone, Copy, Debug)]
-pub enum FillArg<'a> {
-    F64(&'a [f64]),
-    F32(&'a [f32]),
-    I64(&'a [i64]),
-    Bool(&'a [bool]),
-    Str(&'a [&'a str]),
-    OneF64(f64),
-    OneI64(i64),
-    OneBool(bool),
-    OneStr(&'a str),
-}
-
-impl FillArg<'_> {
-    /// The number of values of an array argument, `None` for a broadcast value.
-    pub fn array_len(&self) -> Option<usize> {
-        match self {
-            FillArg::F64(x) => Some(x.len()),
-            FillArg::F32(x) => Some(x.len()),
-            FillArg::I64(x) => Some(x.len()),
-            FillArg::Bool(x) => Some(x.len()),
-            FillArg::Str(x) => Some(x.len()),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn type_name(&self) -> &'static str {
-        match self {
-            FillArg::F64(_) | FillArg::OneF64(_) => "f64",
-            FillArg::F32(_) => "f32",
-            FillArg::I64(_) | FillArg::OneI64(_) => "i64",
-            FillArg::Bool(_) | FillArg::OneBool(_) => "bool",
-            FillArg::Str(_) | FillArg::OneStr(_) => "string",
-        }
-    }
-}
+use crate::layout::StorageLayout;
+use crate::spec::Normalize;
+use crate::storage::{Storage, W};
 
 /// The weights of a fill: one per entry, or one for all.
 #[derive(Clone, Copy, Debug)]
@@ -740,14 +705,14 @@ fn merge_categories<T: Clone + Eq + std::hash::Hash + std::fmt::Debug>(
 #[derive(Serialize, Deserialize)]
 struct HistRepr {
     spec: HistSpec,
-    storage: StorageRepr,
+    storage: StorageLayout,
 }
 
 impl Serialize for Hist {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         HistRepr {
             spec: self.spec.clone(),
-            storage: self.storage.to_repr(),
+            storage: self.storage_layout(),
         }
         .serialize(s)
     }
@@ -757,18 +722,31 @@ impl TryFrom<HistRepr> for Hist {
     type Error = HistError;
 
     fn try_from(r: HistRepr) -> Result<Hist, HistError> {
-        let mut h = Hist::new(r.spec)?;
-        if r.storage.kind() != h.spec.storage {
+        Hist::from_layout(r.spec, r.storage)
+    }
+}
+
+impl Hist {
+    /// The storage as the payload of a partial holds it ([`crate::layout`]): every exact sum
+    /// in canonical form.
+    pub fn storage_layout(&self) -> StorageLayout {
+        self.storage.to_layout()
+    }
+
+    /// The histogram `spec` with the bins of `storage` (what deserialising does; for readers
+    /// that take the layout apart themselves, as casa-merge's fast path).
+    pub fn from_layout(spec: HistSpec, storage: StorageLayout) -> Result<Hist, HistError> {
+        let mut h = Hist::new(spec)?;
+        if storage.kind != h.spec.storage {
             return Err(HistError::InvalidSpec {
                 reason: format!(
                     "spec says {} storage, bins are {}",
-                    h.spec.storage,
-                    r.storage.kind()
+                    h.spec.storage, storage.kind
                 ),
             });
         }
         let len = h.len();
-        *h.storage_mut() = Storage::from_repr(r.storage, len)
+        *h.storage_mut() = Storage::from_layout(storage, len)
             .map_err(|reason| HistError::InvalidSpec { reason })?;
         Ok(h)
     }

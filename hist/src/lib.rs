@@ -68,15 +68,18 @@ mod axis;
 mod error;
 mod exact;
 mod hist;
+pub mod layout;
 pub mod packed;
+pub mod payload;
 mod spec;
 mod storage;
 mod uhi;
 
 pub use accumulator::{Accumulator, Counter, Item};
+/// The declarations and fill arguments plugins send (one definition, in casa-histspec).
+pub use casa_histspec::{AxisSpec, FillArg, HistSpec, StorageKind, Transform, MAX_BINS};
 pub use error::HistError;
 /// Error-free additions for other exact summers (casa-merge's fast path).
 pub use exact::{grow, two_sum};
-pub use hist::{FillArg, Hist, Weights};
-pub use spec::{AxisSpec, HistSpec, StorageKind, Transform, MAX_BINS};
+pub use hist::{Hist, Weights};
 pub use uhi::{parse_json_lenient, write_uhi_json};

@@ -5,12 +5,10 @@
 //! means do not. Means and variances are computed from the exact sums when read, each rounded
 //! once (see [`crate::exact::div_round`]).
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::error::HistError;
 use crate::exact::{self, div_expansion, div_round, mul, round, scale, sub, two_prod, ExactVec};
-use crate::packed;
-use crate::spec::StorageKind;
+use crate::layout::{Doubles, Rest, StorageLayout, SumsLayout};
+use casa_histspec::StorageKind;
 
 /// The weights of one chunk of a fill.
 #[derive(Clone, Copy)]
@@ -537,8 +535,8 @@ impl Storage {
         }
     }
 
-    pub(crate) fn to_repr(&self) -> StorageRepr {
-        StorageRepr {
+    pub(crate) fn to_layout(&self) -> StorageLayout {
+        StorageLayout {
             kind: self.kind(),
             ints: match self {
                 Storage::Int64(v) => v.clone(),
@@ -563,7 +561,7 @@ impl Storage {
                     if second.iter().all(|&x| x == 0.0) {
                         second.clear();
                     }
-                    SumsRepr {
+                    SumsLayout {
                         values: Doubles(values),
                         second: Doubles(second),
                         rest: Rest(rest),
@@ -574,7 +572,7 @@ impl Storage {
         }
     }
 
-    pub(crate) fn from_repr(r: StorageRepr, len: usize) -> Result<Storage, String> {
+    pub(crate) fn from_layout(r: StorageLayout, len: usize) -> Result<Storage, String> {
         let mut s = Storage::new(r.kind, len);
         if let Storage::Int64(v) = &mut s {
             if r.ints.len() != len {
@@ -628,145 +626,4 @@ impl Storage {
 
 fn pair((a, b): (f64, f64)) -> [f64; 2] {
     [a, b]
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// How a storage is serialised: every exact sum in canonical form, so equal histograms give
-/// equal bytes. `values` are the correctly rounded sums; `rest` lists the bins whose exact sum
-/// needs more than one double.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct StorageRepr {
-    kind: StorageKind,
-    #[serde(default)]
-    ints: Vec<i64>,
-    #[serde(default)]
-    sums: Vec<SumsRepr>,
-    #[serde(default = "yes")]
-    variance_known: bool,
-}
-
-impl StorageRepr {
-    pub(crate) fn kind(&self) -> StorageKind {
-        self.kind
-    }
-}
-
-/// One exact sum per bin: `values[i] + second[i] + Σ rest parts of bin i`. Written packed
-/// (format 1.1, see [`crate::packed`]) with `second` the largest remainder of each bin (empty
-/// when every bin is one double) and `rest` the others; the 1.0 form, `values` a list of
-/// numbers, no `second` and `rest` a list of `[bin, [parts]]`, is read too.
-#[derive(Serialize, Deserialize)]
-struct SumsRepr {
-    values: Doubles,
-    #[serde(default)]
-    second: Doubles,
-    #[serde(default)]
-    rest: Rest,
-}
-
-/// The correctly rounded value of every bin, or the second double of every bin.
-#[derive(Default, Deserialize)]
-#[serde(try_from = "Form<Wire>")]
-struct Doubles(Vec<f64>);
-
-/// The bins whose exact sum needs more than one double, with their remainders.
-#[derive(Default, Deserialize)]
-#[serde(try_from = "Form<(usize, Vec<f64>)>")]
-struct Rest(Vec<(usize, Vec<f64>)>);
-
-/// A list as a serialised storage holds it: packed (format 1.1) or listed (1.0).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Form<T> {
-    Packed(String),
-    Listed(Vec<T>),
-}
-
-impl TryFrom<Form<Wire>> for Doubles {
-    type Error = packed::PackedError;
-    fn try_from(f: Form<Wire>) -> Result<Doubles, Self::Error> {
-        match f {
-            Form::Packed(text) => {
-                let mut out = Vec::new();
-                packed::decode_doubles_into(text.as_bytes(), &mut out)?;
-                Ok(Doubles(out))
-            }
-            Form::Listed(v) => Ok(Doubles(v.into_iter().map(|w| w.0).collect())),
-        }
-    }
-}
-
-impl TryFrom<Form<(usize, Vec<f64>)>> for Rest {
-    type Error = packed::PackedError;
-    fn try_from(f: Form<(usize, Vec<f64>)>) -> Result<Rest, Self::Error> {
-        match f {
-            Form::Packed(text) => packed::decode_rest(text.as_bytes()).map(Rest),
-            Form::Listed(v) => Ok(Rest(v)),
-        }
-    }
-}
-
-impl Serialize for Doubles {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&packed::encode_doubles(&self.0))
-    }
-}
-
-impl Serialize for Rest {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&packed::encode_rest(&self.0))
-    }
-}
-
-/// A double that survives JSON: non-finite values are written as "nan", "inf", "-inf" in
-/// human-readable formats (serde_json would write null).
-pub(crate) struct Wire(pub(crate) f64);
-
-impl Serialize for Wire {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let x = self.0;
-        if x.is_finite() || !s.is_human_readable() {
-            s.serialize_f64(x)
-        } else if x.is_nan() {
-            s.serialize_str("nan")
-        } else if x > 0.0 {
-            s.serialize_str("inf")
-        } else {
-            s.serialize_str("-inf")
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Wire {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Wire, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = Wire;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a number, or \"nan\", \"inf\", \"-inf\"")
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Wire, E> {
-                Ok(Wire(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Wire, E> {
-                Ok(Wire(v as f64))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Wire, E> {
-                Ok(Wire(v as f64))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Wire, E> {
-                crate::uhi::special_float(v)
-                    .map(Wire)
-                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(v), &self))
-            }
-        }
-        if d.is_human_readable() {
-            d.deserialize_any(V)
-        } else {
-            d.deserialize_f64(V)
-        }
-    }
 }

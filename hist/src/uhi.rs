@@ -20,19 +20,11 @@ use serde_json::{json, Map, Value};
 
 use crate::error::HistError;
 use crate::hist::Hist;
-use crate::spec::{AxisSpec, HistSpec, StorageKind, Transform};
-use crate::storage::{Column, Storage};
+use crate::layout::special_float;
+use casa_histspec::{AxisSpec, HistSpec, StorageKind, Transform};
 
-/// The value of a non-finite number written as a string ("NaN", "Infinity", "-Infinity",
-/// and the lowercase "nan", "inf", "-inf").
-pub(crate) fn special_float(s: &str) -> Option<f64> {
-    match s {
-        "NaN" | "nan" | "-NaN" | "-nan" => Some(f64::NAN),
-        "Infinity" | "inf" | "+inf" => Some(f64::INFINITY),
-        "-Infinity" | "-inf" => Some(f64::NEG_INFINITY),
-        _ => None,
-    }
-}
+use crate::spec::Normalize;
+use crate::storage::{Column, Storage};
 
 fn float_value(x: f64) -> Value {
     match serde_json::Number::from_f64(x) {

@@ -15,9 +15,10 @@
 //! overflow, Int64 overflow, counters) goes through casa-hist, which also words the errors.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
-use casa_hist::{grow, packed, two_sum, Accumulator, Hist, Item};
+use casa_hist::layout::{Doubles, Rest, StorageLayout, SumsLayout};
+use casa_hist::payload::{HistLayout, Payload};
+use casa_hist::{grow, two_sum, Accumulator, Hist, Item, StorageKind};
 
 /// Above this bound on a bin's magnitude the fast path could overflow: casa-hist decides.
 const SAFE_MAGNITUDE: f64 = 1e300;
@@ -126,10 +127,9 @@ impl Sums {
         }
     }
 
-    /// Writes `{"values": "packed", "second": "packed", "rest": "packed"}`
-    /// (`casa_hist::packed`) from `hi`, `lo` and the rest: the form casa-hist reads (it
-    /// rounds every bin to canonical form itself).
-    fn write_json(&self, out: &mut String) {
+    /// casa-hist's layout of these sums: `hi` as the values, `lo` as the second doubles, the
+    /// rest as remainders (casa-hist rounds every bin to canonical form itself).
+    fn to_layout(&self) -> SumsLayout {
         let rest: Vec<(usize, Vec<f64>)> = (0..self.hi.len())
             .filter_map(|i| {
                 let mut parts: Vec<f64> = self.tails.get(i).cloned().unwrap_or_default();
@@ -137,13 +137,11 @@ impl Sums {
                 (!parts.is_empty()).then_some((i, parts))
             })
             .collect();
-        let _ = write!(
-            out,
-            "{{\"values\":\"{}\",\"second\":\"{}\",\"rest\":\"{}\"}}",
-            packed::encode_doubles(&self.hi),
-            packed::encode_doubles(&self.lo),
-            packed::encode_rest(&rest)
-        );
+        SumsLayout {
+            values: Doubles(self.hi.clone()),
+            second: Doubles(self.lo.clone()),
+            rest: Rest(rest),
+        }
     }
 }
 
@@ -164,7 +162,7 @@ fn carry(level: &mut Vec<f64>, len: usize, i: usize, e: f64) -> f64 {
 pub(crate) struct FastHist {
     /// The `spec` object exactly as serialised: equal text means identical axes.
     pub(crate) spec: String,
-    pub(crate) kind: String,
+    pub(crate) kind: StorageKind,
     pub(crate) ints: Vec<i64>,
     pub(crate) sums: Vec<Sums>,
     pub(crate) variance_known: bool,
@@ -203,28 +201,68 @@ impl FastHist {
         self.bound += other.bound;
     }
 
-    /// The casa-hist histogram (canonical form).
-    pub(crate) fn to_hist(&self) -> Result<Hist, String> {
-        let mut s = String::with_capacity(64 + self.spec.len() + 48 * self.len_hint());
-        s.push_str("{\"spec\":");
-        s.push_str(&self.spec);
-        s.push_str(",\"storage\":{\"kind\":");
-        s.push_str(&serde_json::to_string(&self.kind).map_err(|e| e.to_string())?);
-        s.push_str(",\"ints\":");
-        s.push_str(&serde_json::to_string(&self.ints).map_err(|e| e.to_string())?);
-        s.push_str(",\"sums\":[");
-        for (k, sums) in self.sums.iter().enumerate() {
-            if k > 0 {
-                s.push(',');
+    /// An upper bound on every bin of a histogram laid out as `storage`, `None` when a bin is
+    /// not finite (casa-hist keeps those).
+    fn bound(storage: &StorageLayout) -> Option<f64> {
+        let mut max = 0.0f64;
+        for s in &storage.sums {
+            for v in [&s.values.0, &s.second.0] {
+                // The largest magnitude as bits (an integer max vectorises; an infinity or
+                // NaN is above every finite double's bits).
+                let top = v
+                    .iter()
+                    .map(|x| x.to_bits() & !(1 << 63))
+                    .max()
+                    .unwrap_or(0);
+                if top >= f64::INFINITY.to_bits() {
+                    return None;
+                }
+                max = max.max(f64::from_bits(top));
             }
-            sums.write_json(&mut s);
+            if !s
+                .rest
+                .0
+                .iter()
+                .all(|(_, p)| p.iter().all(|x| x.is_finite()))
+            {
+                return None;
+            }
         }
-        let _ = write!(s, "],\"variance_known\":{}}}}}", self.variance_known);
-        serde_json::from_str(&s).map_err(|e| e.to_string())
+        // Remainders are below an ulp of their bin: a margin covers them.
+        Some(max * 1.000_001)
     }
 
-    fn len_hint(&self) -> usize {
-        self.ints.len() + self.sums.iter().map(|s| s.len()).sum::<usize>()
+    /// The fast form of a histogram as a payload lays it out, whose bins are bounded by
+    /// `bound` ([`FastHist::bound`]).
+    fn from_layout(h: HistLayout, bound: f64) -> FastHist {
+        let HistLayout { spec, storage } = h;
+        FastHist {
+            spec,
+            kind: storage.kind,
+            ints: storage.ints,
+            sums: storage
+                .sums
+                .into_iter()
+                .map(|s| Sums::from_parts(s.values.0, s.second.0, s.rest.0))
+                .collect(),
+            variance_known: storage.variance_known,
+            bound,
+        }
+    }
+
+    /// The casa-hist histogram (canonical form).
+    pub(crate) fn to_hist(&self) -> Result<Hist, String> {
+        HistLayout {
+            spec: self.spec.clone(),
+            storage: StorageLayout {
+                kind: self.kind,
+                ints: self.ints.clone(),
+                sums: self.sums.iter().map(Sums::to_layout).collect(),
+                variance_known: self.variance_known,
+            },
+        }
+        .into_hist()
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -239,12 +277,18 @@ pub(crate) enum Slot {
 impl Slot {
     /// The fast form of `h` when it has one (finite, bounded bins), else `h` itself.
     pub(crate) fn from_hist(h: Hist) -> Slot {
-        let Ok(text) = serde_json::to_vec(&h) else {
-            return Slot::Slow(h);
-        };
-        match crate::payload::parse_hist(&text) {
-            Ok(Some(fast)) if fast.bound < SAFE_MAGNITUDE => Slot::Fast(fast),
+        let layout = h.layout();
+        match FastHist::bound(&layout.storage) {
+            Some(b) if b < SAFE_MAGNITUDE => Slot::Fast(FastHist::from_layout(layout, b)),
             _ => Slot::Slow(h),
+        }
+    }
+
+    /// A histogram read from a payload: fast when its bins are finite, else casa-hist's.
+    fn from_payload(h: HistLayout) -> Result<Slot, String> {
+        match FastHist::bound(&h.storage) {
+            Some(b) => Ok(Slot::Fast(FastHist::from_layout(h, b))),
+            None => h.into_hist().map(Slot::Slow).map_err(|e| e.to_string()),
         }
     }
 
@@ -314,33 +358,27 @@ pub struct MergeAcc {
 }
 
 impl MergeAcc {
-    /// Takes casa-hist's accumulator apart (the slow path of reading a payload).
-    pub(crate) fn from_accumulator(mut acc: Accumulator, origin: usize) -> MergeAcc {
-        let mut m = MergeAcc::default();
-        for (ds, items) in acc.datasets.iter_mut() {
-            m.datasets.insert(ds.clone());
-            let names: Vec<String> = items
-                .iter()
-                .filter(|(_, i)| matches!(i, Item::Hist(_)))
-                .map(|(n, _)| n.clone())
-                .collect();
-            for name in names {
-                if let Some(Item::Hist(h)) = items.remove(&name) {
-                    m.hists.entry(ds.clone()).or_default().insert(
-                        name,
-                        Entry {
-                            slot: Slot::from_hist(h),
-                            origin,
-                        },
-                    );
-                }
-            }
+    /// A payload taken apart by casa-hist, every item marked as coming from input `origin`.
+    pub(crate) fn from_payload(p: Payload, origin: usize) -> Result<MergeAcc, String> {
+        let mut m = MergeAcc {
+            datasets: p.datasets.into_iter().collect(),
+            ..MergeAcc::default()
+        };
+        for (ds, name, h) in p.hists {
+            let slot = Slot::from_payload(h)
+                .map_err(|w| format!("dataset `{ds}`, histogram `{name}`: {w}"))?;
+            m.hists
+                .entry(ds)
+                .or_default()
+                .insert(name, Entry { slot, origin });
+        }
+        for (ds, items) in &p.counters.datasets {
             for name in items.keys() {
                 m.counter_origin.insert((ds.clone(), name.clone()), origin);
             }
         }
-        m.counters = acc;
-        m
+        m.counters = p.counters;
+        Ok(m)
     }
 
     /// Adds `other` into `self`, exactly.

@@ -1,8 +1,9 @@
-//! The one error type of casa-merge, and the exit code each error gives. docs/merge.md lists
-//! the codes; a test keeps the two in step.
+//! The one error type of casa-merge, and the exit code each error gives (casa-formats' exit
+//! table, which docs/exit-codes.md lists; a test there keeps the two in step).
 
 use std::path::PathBuf;
 
+use casa_formats::exit::MergeExit;
 use casa_formats::PartialError;
 
 /// What went wrong, naming the files (and datasets, histograms, axes) concerned.
@@ -87,64 +88,61 @@ fn bad_partials_message(errors: &[PartialError]) -> String {
     s
 }
 
-/// casa-merge's exit codes: 0, 1 and 2 as every casa tool, then 20-29 (apart from
-/// casa-wrapper's 10-15, since a DAG's POST script sees both).
+/// casa-merge's exit codes, from casa-formats' table (`casa_formats::exit`, docs/exit-codes.md):
+/// 0, 1 and 2 as every casa tool, then 20-29 (apart from casa-wrapper's 10-15, since a DAG's
+/// POST script sees both).
 pub mod exit {
-    pub const SUCCESS: u8 = 0;
-    pub const INTERNAL: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const UNREADABLE: u8 = 20;
-    pub const CORRUPT: u8 = 21;
-    pub const VERSION: u8 = 22;
-    pub const CONFLICT: u8 = 23;
-    pub const OVERLAP: u8 = 24;
-    pub const INCOMPATIBLE: u8 = 25;
-    pub const COVERAGE: u8 = 26;
-    pub const OUTPUT: u8 = 27;
-    pub const PLAN: u8 = 28;
+    use casa_formats::exit::MergeExit;
 
-    /// (code, name, meaning), in the order docs/merge.md lists them.
-    pub const TABLE: [(u8, &str, &str); 12] = [
-        (SUCCESS, "success", "merged; every requested output written"),
-        (INTERNAL, "internal", "unexpected error in casa-merge itself"),
-        (USAGE, "usage", "bad command line, or nothing to merge"),
-        (UNREADABLE, "unreadable", "an input file or directory cannot be read (missing, permissions, I/O error)"),
-        (CORRUPT, "corrupt", "a partial is corrupt, truncated or not a partial (checksum, lengths, magic, payload)"),
-        (VERSION, "version", "a partial has a format version this casa-merge cannot read (another major, or a newer minor)"),
-        (CONFLICT, "conflict", "two partials cover the same chunk but are not identical copies"),
-        (OVERLAP, "overlap", "two chunks of the same file and tree have overlapping, different entry ranges"),
-        (INCOMPATIBLE, "incompatible", "partials cannot be added: histogram axes or storage differ, histogram vs counter, other plugin or run"),
-        (COVERAGE, "coverage", "the merged chunks miss planned events (strict mode) or cover events the plan does not have"),
-        (OUTPUT, "output", "an output could not be written"),
-        (PLAN, "plan", "a job spec of the plan is unreadable or invalid"),
-    ];
+    pub use casa_formats::exit::MergeExit as Class;
+
+    pub const SUCCESS: u8 = MergeExit::Success.code();
+    pub const INTERNAL: u8 = MergeExit::Internal.code();
+    pub const USAGE: u8 = MergeExit::Usage.code();
+    pub const UNREADABLE: u8 = MergeExit::Unreadable.code();
+    pub const CORRUPT: u8 = MergeExit::Corrupt.code();
+    pub const VERSION: u8 = MergeExit::Version.code();
+    pub const CONFLICT: u8 = MergeExit::Conflict.code();
+    pub const OVERLAP: u8 = MergeExit::Overlap.code();
+    pub const INCOMPATIBLE: u8 = MergeExit::Incompatible.code();
+    pub const COVERAGE: u8 = MergeExit::Coverage.code();
+    pub const OUTPUT: u8 = MergeExit::Output.code();
+    pub const PLAN: u8 = MergeExit::Plan.code();
+
+    /// casa-merge's rows of the table, in code order.
+    pub fn table() -> &'static [casa_formats::exit::Code] {
+        casa_formats::exit::Tool::Merge.codes()
+    }
 }
 
 impl MergeError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
+        self.class().code()
+    }
+
+    /// The class of the exit code.
+    pub fn class(&self) -> MergeExit {
         match self {
-            MergeError::Usage(_) => exit::USAGE,
-            MergeError::Read { .. } => exit::UNREADABLE,
-            MergeError::BadPartials(errors) => errors.first().map_or(exit::CORRUPT, partial_code),
-            MergeError::Conflict { .. } => exit::CONFLICT,
-            MergeError::Overlap { .. } => exit::OVERLAP,
-            MergeError::Incompatible { .. } => exit::INCOMPATIBLE,
-            MergeError::Coverage { .. } => exit::COVERAGE,
-            MergeError::Plan(_) => exit::PLAN,
-            MergeError::Write { .. } => exit::OUTPUT,
-            MergeError::Payload { .. } => exit::CORRUPT,
-            MergeError::Internal(_) => exit::INTERNAL,
+            MergeError::Usage(_) => MergeExit::Usage,
+            MergeError::Read { .. } => MergeExit::Unreadable,
+            MergeError::BadPartials(errors) => {
+                errors.first().map_or(MergeExit::Corrupt, partial_class)
+            }
+            MergeError::Conflict { .. } => MergeExit::Conflict,
+            MergeError::Overlap { .. } => MergeExit::Overlap,
+            MergeError::Incompatible { .. } => MergeExit::Incompatible,
+            MergeError::Coverage { .. } => MergeExit::Coverage,
+            MergeError::Plan(_) => MergeExit::Plan,
+            MergeError::Write { .. } => MergeExit::Output,
+            MergeError::Payload { .. } => MergeExit::Corrupt,
+            MergeError::Internal(_) => MergeExit::Internal,
         }
     }
 
     /// The short name of the exit code (`corrupt`, `overlap`, ...), for `--json`.
     pub fn kind(&self) -> &'static str {
-        let code = self.exit_code();
-        exit::TABLE
-            .iter()
-            .find(|(c, _, _)| *c == code)
-            .map_or("internal", |(_, n, _)| n)
+        self.class().name()
     }
 
     /// The input files this error is about (for a DAG to retry the nodes that wrote them).
@@ -163,16 +161,16 @@ impl MergeError {
     }
 }
 
-/// The exit code of one bad partial: I/O failures are "unreadable", an unreadable version
+/// The exit class of one bad partial: I/O failures are "unreadable", an unreadable version
 /// is "version", everything else "corrupt".
-pub fn partial_code(e: &PartialError) -> u8 {
+pub fn partial_class(e: &PartialError) -> MergeExit {
     match e {
-        PartialError::Read { .. } | PartialError::Write { .. } => exit::UNREADABLE,
-        PartialError::Version { .. } => exit::VERSION,
+        PartialError::Read { .. } | PartialError::Write { .. } => MergeExit::Unreadable,
+        PartialError::Version { .. } => MergeExit::Version,
         PartialError::NotPartial { .. }
         | PartialError::Truncated { .. }
         | PartialError::Checksum { .. }
-        | PartialError::Corrupt { .. } => exit::CORRUPT,
+        | PartialError::Corrupt { .. } => MergeExit::Corrupt,
     }
 }
 

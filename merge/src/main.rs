@@ -1,5 +1,5 @@
 //! The casa-merge command line. Errors print as one `error: ...` line naming the files
-//! concerned, and the process exits with the code of docs/merge.md.
+//! concerned, and the process exits with the code of docs/exit-codes.md.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,7 +25,7 @@ Examples:
 Exit codes: 0 ok, 1 internal, 2 usage, 20 unreadable input, 21 corrupt or truncated partial,
 22 unsupported partial version, 23 conflicting duplicate, 24 overlapping chunks,
 25 incompatible partials, 26 coverage gap, 27 output not written, 28 invalid plan
-(docs/merge.md).";
+(docs/exit-codes.md).";
 
 /// Merge casa partial results exactly, check that every planned chunk is counted once, and
 /// write histograms (UHI JSON), plots and a report.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use base64::Engine;
-use casa_formats::JobMetrics;
+use casa_formats::{ExitClass, JobMetrics};
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -96,11 +96,14 @@ pub fn summarize(dir: &Path) -> Option<MetricsSummary> {
             m.node.clone()
         };
         nodes.insert(node.clone());
-        *s.by_exit_class.entry(m.exit_class.clone()).or_default() += 1;
-        if m.exit_class == "success" {
+        *s.by_exit_class
+            .entry(m.exit_class.name().to_string())
+            .or_default() += 1;
+        if m.exit_class == ExitClass::Success {
             s.events += m.events;
         } else {
-            s.failures.push((node.clone(), m.exit_class.clone()));
+            s.failures
+                .push((node.clone(), m.exit_class.name().to_string()));
         }
         s.bytes_read += m.bytes_read;
         s.read_requests += m.read_requests;

@@ -433,7 +433,7 @@ fn the_report_sums_the_jobs_metrics() {
             run_id: "run-1".into(),
             node: node.into(),
             host: "worker".into(),
-            exit_class: class.into(),
+            exit_class: class.parse().unwrap(),
             events,
             wall_s: wall,
             cpu_s: wall * 0.9,

@@ -84,7 +84,8 @@ enum casa_fill_kind {
   CASA_FILL_STR = 4,     /* data: const char *const[n] */
   CASA_FILL_ONE_F64 = 5, /* data: const double *, the same value for all n */
   CASA_FILL_ONE_I64 = 6, /* data: const int64_t * */
-  CASA_FILL_ONE_STR = 7  /* data: const char *, the same category for all n */
+  CASA_FILL_ONE_STR = 7, /* data: const char *, the same category for all n */
+  CASA_FILL_ONE_BOOL = 8 /* data: const uint8_t * (0 or 1) */
 };
 
 typedef struct casa_fill_arg {

@@ -37,6 +37,7 @@ pub const CASA_FILL_STR: i32 = 4;
 pub const CASA_FILL_ONE_F64: i32 = 5;
 pub const CASA_FILL_ONE_I64: i32 = 6;
 pub const CASA_FILL_ONE_STR: i32 = 7;
+pub const CASA_FILL_ONE_BOOL: i32 = 8;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]

@@ -11,32 +11,10 @@ use crate::{HistDecl, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistId(i64);
 
-/// One fill argument per axis, in axis order. Arrays must all have the same length; the
-/// `One*` forms repeat one value for every entry.
-#[derive(Debug, Clone, Copy)]
-pub enum Fill<'a> {
-    F64(&'a [f64]),
-    F32(&'a [f32]),
-    I64(&'a [i64]),
-    Bool(&'a [bool]),
-    Str(&'a [&'a str]),
-    OneF64(f64),
-    OneI64(i64),
-    OneStr(&'a str),
-}
-
-impl Fill<'_> {
-    fn len(&self) -> Option<usize> {
-        match self {
-            Fill::F64(v) => Some(v.len()),
-            Fill::F32(v) => Some(v.len()),
-            Fill::I64(v) => Some(v.len()),
-            Fill::Bool(v) => Some(v.len()),
-            Fill::Str(v) => Some(v.len()),
-            _ => None,
-        }
-    }
-}
+/// One fill argument per axis, in axis order: casa-histspec's [`FillArg`](casa_histspec::FillArg),
+/// the type the host fills casa-hist with. Arrays must all have the same length; the `One*`
+/// forms repeat one value for every entry.
+pub use casa_histspec::FillArg as Fill;
 
 /// The plugin's handle on the host during one callback.
 pub struct Output<'h> {
@@ -101,7 +79,7 @@ impl<'h> Output<'h> {
     ) -> Result<()> {
         let lens: Vec<usize> = args
             .iter()
-            .filter_map(Fill::len)
+            .filter_map(Fill::array_len)
             .chain(weights.map(|w| w.len()))
             .chain(samples.map(|s| s.len()))
             .collect();
@@ -115,6 +93,7 @@ impl<'h> Output<'h> {
         let mut ones: Vec<CString> = Vec::new();
         let mut scalars_f: Vec<Box<f64>> = Vec::new();
         let mut scalars_i: Vec<Box<i64>> = Vec::new();
+        let mut scalars_b: Vec<Box<u8>> = Vec::new();
         let mut raw = Vec::with_capacity(args.len());
         for a in args {
             let (kind, data): (i32, *const std::ffi::c_void) = match a {
@@ -153,6 +132,13 @@ impl<'h> Output<'h> {
                     (
                         abi::CASA_FILL_ONE_I64,
                         (&**scalars_i.last().expect("pushed") as *const i64).cast(),
+                    )
+                }
+                Fill::OneBool(x) => {
+                    scalars_b.push(Box::new(u8::from(*x)));
+                    (
+                        abi::CASA_FILL_ONE_BOOL,
+                        (&**scalars_b.last().expect("pushed") as *const u8).cast(),
                     )
                 }
                 Fill::OneStr(s) => {

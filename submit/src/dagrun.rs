@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use casa_formats::{partial, Attempt, ExitClass, NodeState, NodeStatus};
+use casa_formats::{partial, Attempt, AttemptExit, NodeState, NodeStatus};
 
 /// One DAG node.
 #[derive(Debug, Clone)]
@@ -628,14 +628,12 @@ pub fn run(
         }
         let node = &dag.nodes[i];
         let decided = o.post_exit.unwrap_or(o.exit);
-        let class = ExitClass::from_code(o.exit)
-            .map_or_else(|| format!("exit {}", o.exit), |c| c.name().to_string());
         states[i].attempts.push(Attempt {
             started_unix: o.started,
             ended_unix: now(),
             host: "local".into(),
             exit_code: o.exit,
-            exit_class: class,
+            exit_class: AttemptExit::from_code(o.exit),
             post_exit: o.post_exit,
             message: o.message.clone(),
         });

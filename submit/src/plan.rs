@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The exit code the POST script gives for a permanent failure; `RETRY n UNLESS-EXIT` it.
-pub const PERMANENT_EXIT: i32 = 42;
+pub const PERMANENT_EXIT: i32 = casa_formats::exit::PostExit::Permanent.code() as i32;
 
 /// Site settings for the leaf jobs (`--site FILE`, TOML).
 #[derive(Debug, Clone, Serialize, Deserialize)]

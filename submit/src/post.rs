@@ -67,8 +67,7 @@ fn record(rundir: &Path, node: &str, ret: i32, d: &Decision, last_retry: bool) {
         ended_unix: now,
         host: String::new(),
         exit_code: ret,
-        exit_class: ExitClass::from_code(ret)
-            .map_or_else(|| format!("exit {ret}"), |c| c.name().to_string()),
+        exit_class: casa_formats::AttemptExit::from_code(ret),
         post_exit: Some(d.exit),
         message: d.message.clone(),
     });
@@ -119,7 +118,7 @@ fn decide_node(rundir: &Path, node: &str, ret: i32, skip_bad_files: bool) -> Dec
             error = std::fs::read(&kept)
                 .ok()
                 .and_then(|b| serde_json::from_slice::<casa_formats::JobMetrics>(&b).ok())
-                .filter(|m| m.exit_class != "success")
+                .filter(|m| m.exit_class != ExitClass::Success)
                 .map(|m| m.error)
                 .unwrap_or_default();
         }
@@ -166,8 +165,7 @@ fn decide_node(rundir: &Path, node: &str, ret: i32, skip_bad_files: bool) -> Dec
                 events: 0,
             };
             let empty = serde_json::to_vec(&casa_hist::Accumulator::new()).expect("serialise");
-            let record =
-                serde_json::json!({"node": node, "exit_class": "permanent_input", "skipped": true});
+            let record = serde_json::json!({"node": node, "exit_class": ExitClass::PermanentInput, "skipped": true});
             let p = rundir.join("state").join(format!("{node}.skipped.json"));
             let dst = rundir.join("partials").join(format!("{node}.partial"));
             let written = partial::write(&dst, &header, &empty)

@@ -203,7 +203,7 @@ pub fn status(rundir: &Path) -> Result<Status, String> {
             if a.post_exit.unwrap_or(a.exit_code) != 0 {
                 let e = st
                     .failures
-                    .entry(a.exit_class.clone())
+                    .entry(a.exit_class.to_string())
                     .or_insert((0, a.message.clone()));
                 e.0 += 1;
             }

@@ -448,6 +448,11 @@ unsafe extern "C" fn host_fill(
                     }
                     abi::CASA_FILL_ONE_F64 => FillArg::OneF64(*(a.data as *const f64)),
                     abi::CASA_FILL_ONE_I64 => FillArg::OneI64(*(a.data as *const i64)),
+                    abi::CASA_FILL_ONE_BOOL => match *(a.data as *const u8) {
+                        0 => FillArg::OneBool(false),
+                        1 => FillArg::OneBool(true),
+                        _ => return Err(format!("histogram '{name}': booleans must be 0 or 1")),
+                    },
                     abi::CASA_FILL_ONE_STR => FillArg::OneStr(
                         CStr::from_ptr(a.data.cast())
                             .to_str()

@@ -231,8 +231,8 @@ pub fn run(
     }
     let result = run_inner(opts, started, evicted, &mut metrics);
     metrics.exit_class = match &result {
-        Ok(_) => ExitClass::Success.name().into(),
-        Err(f) => f.class.name().into(),
+        Ok(_) => ExitClass::Success,
+        Err(f) => f.class,
     };
     if let Err(f) = &result {
         metrics.error = f.message.clone();

@@ -399,6 +399,36 @@ fn plugin_panics_errors_and_bad_fills_are_plugin_faults() {
     assert_eq!(ok.code(), 0, "{}", ok.stderr());
 }
 
+/// The SDK's boolean fills (`Fill::Bool` arrays and `Fill::OneBool`) reach the host as the
+/// ABI says and land in the right bins: counts checked against uproot + numpy.
+#[test]
+fn boolean_fills_land_in_the_right_bins() {
+    let f = fixture("root-zstd.root");
+    let r = run_mode("bools", vec![chunk("ZZ", &f, "Events", 0, 5000)]);
+    let (_, acc) = r.partial();
+    let Some(Item::Hist(h)) = acc.datasets["ZZ"].get("flags") else {
+        panic!("no histogram `flags` in {acc:?}");
+    };
+    let ours = h.values(false);
+    let o = python_command()
+        .args([
+            "-c",
+            "import sys, uproot, numpy as np\n\
+n = uproot.open(sys.argv[1])['Events']['nMuon'].array(library='np', entry_stop=5000)\n\
+print(int((n > 0).sum()), int((n < 2).sum() + (n == 0).sum()), 0, int((n >= 2).sum()))",
+        ])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Row-major (a, b): (false, false), (false, true), (true, false), (true, true).
+    let want: Vec<f64> = String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert_eq!(ours, want);
+}
+
 #[test]
 fn another_abi_version_is_refused_with_both_versions_named() {
     let d = tempfile::tempdir().unwrap();

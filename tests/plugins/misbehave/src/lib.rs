@@ -2,7 +2,8 @@
 //! `panic` or `error` in `process`, `init-error` in `init`, `bad-fill` (a fill the host must
 //! refuse), `slow` (sleeps per batch, for eviction tests), `crash-once` (the first job whose
 //! marker file `CASA_TEST_MARKER` does not exist yet creates it and aborts the process: a crash
-//! a retry recovers from); or which SDK feature it exercises: `optional` (optional columns,
+//! a retry recovers from); `bools` (also fills a histogram of two boolean axes with `Bool`
+//! arrays and `OneBool`); or which SDK feature it exercises: `optional` (optional columns,
 //! one present and one absent), `mc-only` (a column required only when the dataset's metadata
 //! says `is_mc`, which no file has), `smear` (reproducible normal numbers into a histogram),
 //! `cutflow` (nMuon >= 1, >= 2 with weight 0.5), `nanoaod` (collections on real NanoAOD:
@@ -17,6 +18,7 @@ use casa_plugin::{
 
 struct Misbehave {
     h: HistId,
+    flags: Option<HistId>,
     mode: String,
     extra: Option<HistId>,
     cutflow: Option<Cutflow>,
@@ -46,8 +48,15 @@ impl Processor for Misbehave {
             "cutflow" => Some(Cutflow::declare(out, "cutflow", &["one", "two"])?),
             _ => None,
         };
+        let flags = if mode == "bools" {
+            let decl = Hist::new().boolean("a").boolean("b").int64();
+            Some(out.hist("flags", decl)?)
+        } else {
+            None
+        };
         Ok(Misbehave {
             h,
+            flags,
             mode,
             extra,
             cutflow,
@@ -121,6 +130,13 @@ impl Processor for Misbehave {
             .map(|&x| x as i64)
             .collect();
         out.fill(self.h, &[Fill::I64(&n)])?;
+        if let Some(flags) = self.flags {
+            // (nMuon >= 2, true) for every event, then (false, nMuon == 0).
+            let two: Vec<bool> = n.iter().map(|&k| k >= 2).collect();
+            let none: Vec<bool> = n.iter().map(|&k| k == 0).collect();
+            out.fill(flags, &[Fill::Bool(&two), Fill::OneBool(true)])?;
+            out.fill(flags, &[Fill::OneBool(false), Fill::Bool(&none)])?;
+        }
         out.count("entries", events.len() as u64)
     }
 }
