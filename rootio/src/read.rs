@@ -13,7 +13,7 @@ use crate::compress;
 use crate::error::{Error, Result};
 use crate::source::ByteRange;
 use crate::tree::Tree;
-use crate::types::{ColumnType, Layout, Packing, Primitive};
+use crate::types::{unpack, ColumnType, Layout, Primitive};
 
 /// The values of one column, in native types.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,35 +168,6 @@ from_be!(i16, u16, i32, u32, i64, u64, f32, f64);
 #[inline]
 fn be<T: FromBe>(out: &mut Vec<T>, bytes: &[u8]) {
     out.extend(bytes.chunks_exact(T::N).map(T::from_be));
-}
-
-/// Decode one packed Float16_t/Double32_t value (TBufferFile::ReadWithFactor/ReadWithNbits).
-pub(crate) fn unpack(p: Packing, c: &[u8]) -> f64 {
-    match p {
-        Packing::AsFloat => f32::from_be_bytes([c[0], c[1], c[2], c[3]]) as f64,
-        Packing::Range { min, max, nbits } => {
-            let big = if nbits < 32 {
-                (1u64 << nbits) as f64
-            } else {
-                u32::MAX as f64
-            };
-            let factor = big / (max - min);
-            let a = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
-            a as f64 / factor + min
-        }
-        Packing::Mantissa { nbits } => {
-            let exp = c[0] as u32;
-            let man = u16::from_be_bytes([c[1], c[2]]) as u32;
-            let mut bits = exp << 23;
-            bits |= (man & ((1 << (nbits + 1)) - 1)) << (23 - nbits);
-            let f = f32::from_bits(bits);
-            if (1 << (nbits + 1)) & man != 0 {
-                -f as f64
-            } else {
-                f as f64
-            }
-        }
-    }
 }
 
 /// Counter values as counts; a negative or fractional value gives its index and value.
