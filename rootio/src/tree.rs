@@ -142,6 +142,9 @@ const TBRANCH_MEMBERS: &[&str] = &[
 const TBRANCHELEMENT_EXTRA: &[&str] =
     &["fClassName", "fParentName", "fID", "fType", "fStreamerType"];
 
+/// The classes read as a TTree (an ntuple is a TTree with float or double branches).
+pub(crate) const TREE_CLASSES: &[&str] = &["TTree", "TNtuple", "TNtupleD"];
+
 /// Opening a tree is a TTree matter: the file layer lists keys and reads objects, and knows
 /// nothing of the classes stored in them (so `file` never imports `tree`).
 impl RootFile {
@@ -160,7 +163,7 @@ impl RootFile {
 
     fn open_tree(&self, path: &str, force_streamers: bool) -> Result<Tree> {
         let key = self.key(path)?;
-        if key.class != "TTree" && key.class != "TNtuple" && key.class != "TNtupleD" {
+        if !TREE_CLASSES.contains(&key.class.as_str()) {
             return Err(Error::WrongClass {
                 file: self.name().to_string(),
                 name: path.to_string(),
@@ -168,8 +171,13 @@ impl RootFile {
                 expected: "TTree",
             });
         }
-        let bytes = self.read_object(&key)?;
-        Tree::parse(self, path, &key, &bytes, force_streamers)
+        self.tree_at(path, &key, force_streamers)
+    }
+
+    /// Read and parse the TTree under `key` (its class already checked).
+    pub(crate) fn tree_at(&self, path: &str, key: &Key, force_streamers: bool) -> Result<Tree> {
+        let bytes = self.read_object(key)?;
+        Tree::parse(self, path, key, &bytes, force_streamers)
     }
 }
 

@@ -28,7 +28,7 @@ const ROOTIO_LAYERS: &[&[&str]] = &[
     // Objects: ROOT's object encoding, streamer infos, reading by streamer info, column types.
     &["objects", "streamer", "streamed", "types"],
     // The format-neutral columnar interface: batches, plans, the event-source trait, batching.
-    &["columns"],
+    &["columns", "event", "batching"],
     // The TFile container: header, keys, directories.
     &["file"],
     // TTree metadata (the model), then reading it column by column.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use casa_formats::{FileSpec, Fileset};
 use rayon::prelude::*;
-use rootio::RootFile;
+use rootio::{open_event_source, RootFile};
 
 /// Options, with coffea's meanings.
 #[derive(Debug, Clone)]
@@ -97,8 +97,8 @@ struct Examined {
 fn examine(f: &FileSpec, opts: &PreprocessOptions) -> Result<Examined, String> {
     let file = open(&f.path)?;
     let uuid = file.uuid().to_string();
-    let tree = file.tree(&f.object_path).map_err(|e| e.to_string())?;
-    let n = tree.entries;
+    let source = open_event_source(&file, &f.object_path).map_err(|e| e.to_string())?;
+    let n = source.entries();
     if !opts.recalculate_steps && f.uuid.as_deref() == Some(uuid.as_str()) {
         if let (Some(steps), Some(stored_n)) = (&f.steps, f.num_entries) {
             if stored_n == n {
@@ -120,10 +120,7 @@ fn examine(f: &FileSpec, opts: &PreprocessOptions) -> Result<Examined, String> {
         });
     }
     let steps = if opts.align_clusters {
-        let all: Vec<usize> = (0..tree.branches.len())
-            .filter(|&b| tree.branches[b].children.is_empty())
-            .collect();
-        cluster_steps(&tree.common_entry_offsets(&all), opts.step_size)
+        cluster_steps(&source.all_boundaries(), opts.step_size)
     } else {
         even_steps(n, opts.step_size)
     };

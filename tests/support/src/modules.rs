@@ -327,10 +327,7 @@ fn super_paths(t: &str) -> Vec<String> {
     let mut out = Vec::new();
     for i in words(t, "super") {
         let mut j = i;
-        loop {
-            let Some(k) = after_colons(t, j + "super".len()) else {
-                break;
-            };
+        while let Some(k) = after_colons(t, j + "super".len()) {
             match ident_at(t, k) {
                 Some((id, end)) if id == "super" => j = end - "super".len(),
                 Some((id, _)) => {
