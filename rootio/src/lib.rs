@@ -16,11 +16,12 @@
 //! layer can coalesce them.
 //!
 //! Users that should not care about the format (the job wrapper, `inspect`, `preprocess`) open
-//! an [`EventSource`] with [`open_event_source`]; a new
+//! an [`EventSource`] with [`open_event_source`] and cut ranges with a [`BatchPolicy`]; a new
 //! format is a sibling of `tree` + `read` that implements the trait. The modules form layers
 //! (bytes, objects, columns, file, tree, read, open), each importing only those below it;
 //! `tests/module_layers.rs` keeps it so.
 
+mod batching;
 mod columns;
 mod compress;
 mod cursor;
@@ -36,6 +37,7 @@ mod streamer;
 mod tree;
 mod types;
 
+pub use batching::BatchPolicy;
 pub use columns::{Batch, Column, PlannedBasket, ReadMetrics, ReadPlan, Values};
 pub use compress::{decompress, decompress_prefix, Codec, DecodeError};
 pub use error::{Error, Result};

@@ -680,41 +680,6 @@ impl Tree {
         })
     }
 
-    /// Cut `[start, stop)` into batches of about `target` entries at the common basket
-    /// boundaries of `branches` (so no basket is decompressed twice).
-    pub fn batches(
-        &self,
-        branches: &[&str],
-        start: u64,
-        stop: u64,
-        target: u64,
-    ) -> Result<Vec<(u64, u64)>> {
-        let mut idx = Vec::new();
-        for name in branches {
-            let b = self.branch_index(name)?;
-            idx.push(b);
-            if let Layout::Counted { counter, .. } = self.column_type(b)?.layout {
-                idx.push(counter);
-            }
-        }
-        let bounds = self.common_entry_offsets(&idx);
-        let mut out = Vec::new();
-        let mut lo = start;
-        for &x in &bounds {
-            if x <= lo || x > stop {
-                continue;
-            }
-            if x - lo >= target.max(1) {
-                out.push((lo, x));
-                lo = x;
-            }
-        }
-        if lo < stop {
-            out.push((lo, stop));
-        }
-        Ok(out)
-    }
-
     /// The branches whose baskets a read of `branches` decodes: each one, and the counter of
     /// each leaf-count array.
     fn read_set(&self, branches: &[&str]) -> Result<Vec<usize>> {
