@@ -296,16 +296,16 @@ fn run_inner(
                 ));
             }
         }
-        let tree = open_event_source(&file, &chunk.tree).map_err(fail_input)?;
+        let events = open_event_source(&file, &chunk.tree).map_err(fail_input)?;
         for n in &names {
-            tree.type_of(n).map_err(fail_input)?;
+            events.type_of(n).map_err(fail_input)?;
         }
-        if chunk.entry_stop > tree.entries() {
+        if chunk.entry_stop > events.entries() {
             return Err(Failure::new(
                 ExitClass::PermanentInput,
                 format!(
                     "{}: tree '{}' has {} entries, the chunk asks for {}:{} (the file changed since preprocessing)",
-                    chunk.file, chunk.tree, tree.entries(), chunk.entry_start, chunk.entry_stop
+                    chunk.file, chunk.tree, events.entries(), chunk.entry_start, chunk.entry_stop
                 ),
             ));
         }
@@ -318,14 +318,14 @@ fn run_inner(
         // A small first batch so the plugin starts early, then about `batch_entries` entries
         // each, on common basket boundaries (the reader's policy, shared with preprocess).
         let batches = BatchPolicy::quick_start(opts.batch_entries)
-            .batches(&*tree, &names, chunk.entry_start, chunk.entry_stop)
+            .batches(&*events, &names, chunk.entry_start, chunk.entry_stop)
             .map_err(fail_input)?;
         let read_batch = |lo: u64, hi: u64| -> Result<Ready, Failure> {
             let tb = Instant::now();
-            let plan = tree.plan(&names, lo, hi).map_err(fail_input)?;
-            let raw = tree.fetch(&plan).map_err(fail_input)?;
+            let plan = events.plan(&names, lo, hi).map_err(fail_input)?;
+            let raw = events.fetch(&plan).map_err(fail_input)?;
             let fetch = tb.elapsed();
-            let (batch, m) = tree.decode(&plan, raw).map_err(fail_input)?;
+            let (batch, m) = events.decode(&plan, raw).map_err(fail_input)?;
             Ok(Ready {
                 lo,
                 hi,
