@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use rootio::{RootFile, Values};
+use rootio::{BatchPolicy, RootFile, Values};
 
 // The allocator the casa binaries use: it keeps freed pages for reuse instead of returning
 // them to the kernel after every batch.
@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut values = 0u64;
     let mut compressed = 0u64;
     let mut uncompressed = 0u64;
-    for (lo, hi) in tree.batches(&names, 0, tree.entries, batch)? {
+    for (lo, hi) in BatchPolicy::even(batch).batches(&tree, &names, 0, tree.entries)? {
         let plan = tree.plan(&names, lo, hi)?;
         let raw = tree.fetch(&plan)?;
         if decompress_only {

@@ -8,7 +8,6 @@ use crate::cursor::{Cursor, Origin};
 use crate::error::{Error, Result};
 use crate::source::{ByteSource, LocalFile};
 use crate::streamer::{self, StreamerInfo};
-use crate::tree::Tree;
 
 /// A file's 16-byte UUID, printed the way uproot and coffea print it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -470,33 +469,6 @@ impl RootFile {
         let key = self.key_at(self.header.seek_info)?;
         let bytes = self.read_object(&key)?;
         streamer::parse_list(&bytes, key.keylen as usize, self.name())
-    }
-
-    /// Open a TTree by path (`Events`, `dir/tree`, `tree;2`).
-    pub fn tree(&self, path: &str) -> Result<Tree> {
-        self.open_tree(path, false)
-    }
-
-    /// Open a TTree decoding TTree, TBranch, TBranchElement and TLeaf through the file's
-    /// streamer info, as is done for class versions without a hand-written decoder. For tests
-    /// that compare both paths.
-    #[doc(hidden)]
-    pub fn tree_via_streamer_info(&self, path: &str) -> Result<Tree> {
-        self.open_tree(path, true)
-    }
-
-    fn open_tree(&self, path: &str, force_streamers: bool) -> Result<Tree> {
-        let key = self.key(path)?;
-        if key.class != "TTree" && key.class != "TNtuple" && key.class != "TNtupleD" {
-            return Err(Error::WrongClass {
-                file: self.name().to_string(),
-                name: path.to_string(),
-                class: key.class.clone(),
-                expected: "TTree",
-            });
-        }
-        let bytes = self.read_object(&key)?;
-        Tree::parse(self, path, &key, &bytes, force_streamers)
     }
 }
 

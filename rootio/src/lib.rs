@@ -14,12 +14,22 @@
 //! Bytes come through the [`ByteSource`] trait, so the same reader works on local files and,
 //! through `xrd-sys`, on XRootD. [`Tree::plan`] gives the byte ranges a read needs so an I/O
 //! layer can coalesce them.
+//!
+//! Users that should not care about the format (the job wrapper, `inspect`, `preprocess`) open
+//! an [`EventSource`] with [`open_event_source`] and cut ranges with a [`BatchPolicy`]; a new
+//! format is a sibling of `tree` + `read` that implements the trait. The modules form layers
+//! (bytes, objects, columns, file, tree, read, open), each importing only those below it;
+//! `tests/module_layers.rs` keeps it so.
 
+mod batching;
+mod columns;
 mod compress;
 mod cursor;
 mod error;
+mod event;
 mod file;
 mod objects;
+mod open;
 mod read;
 mod source;
 mod streamed;
@@ -27,10 +37,13 @@ mod streamer;
 mod tree;
 mod types;
 
+pub use batching::BatchPolicy;
+pub use columns::{Batch, Column, PlannedBasket, ReadMetrics, ReadPlan, Values};
 pub use compress::{decompress, decompress_prefix, Codec, DecodeError};
 pub use error::{Error, Result};
+pub use event::{ColumnInfo, EventSource, Fetched};
 pub use file::{Directory, FileHeader, Key, RootFile, Uuid};
-pub use read::{Batch, Column, PlannedBasket, ReadMetrics, ReadPlan, Values};
+pub use open::{event_sources, open_event_source};
 pub use source::{ByteRange, ByteSource, LocalFile, MemSource, ReadStats};
 pub use streamer::{StreamerElement, StreamerInfo};
 pub use tree::{Branch, ElementInfo, EmbeddedBasket, Leaf, Tree};

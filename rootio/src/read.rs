@@ -9,195 +9,13 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::compress;
+use crate::columns::{Batch, Column, PlannedBasket, ReadMetrics, ReadPlan, Values};
+use crate::compress::{self, Codec};
 use crate::error::{Error, Result};
+use crate::event::{ColumnInfo, EventSource, Fetched};
 use crate::source::ByteRange;
 use crate::tree::Tree;
-use crate::types::{ColumnType, Layout, Packing, Primitive};
-
-/// The values of one column, in native types.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Values {
-    Bool(Vec<bool>),
-    I8(Vec<i8>),
-    U8(Vec<u8>),
-    I16(Vec<i16>),
-    U16(Vec<u16>),
-    I32(Vec<i32>),
-    U32(Vec<u32>),
-    I64(Vec<i64>),
-    U64(Vec<u64>),
-    F32(Vec<f32>),
-    F64(Vec<f64>),
-}
-
-impl Values {
-    pub fn len(&self) -> usize {
-        match self {
-            Values::Bool(v) => v.len(),
-            Values::I8(v) => v.len(),
-            Values::U8(v) => v.len(),
-            Values::I16(v) => v.len(),
-            Values::U16(v) => v.len(),
-            Values::I32(v) => v.len(),
-            Values::U32(v) => v.len(),
-            Values::I64(v) => v.len(),
-            Values::U64(v) => v.len(),
-            Values::F32(v) => v.len(),
-            Values::F64(v) => v.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Value `i` as f64 (for printing and generic code; exact for all but 64-bit integers
-    /// beyond 2^53).
-    pub fn get_f64(&self, i: usize) -> f64 {
-        match self {
-            Values::Bool(v) => v[i] as u8 as f64,
-            Values::I8(v) => v[i] as f64,
-            Values::U8(v) => v[i] as f64,
-            Values::I16(v) => v[i] as f64,
-            Values::U16(v) => v[i] as f64,
-            Values::I32(v) => v[i] as f64,
-            Values::U32(v) => v[i] as f64,
-            Values::I64(v) => v[i] as f64,
-            Values::U64(v) => v[i] as f64,
-            Values::F32(v) => v[i] as f64,
-            Values::F64(v) => v[i],
-        }
-    }
-
-    /// A copy of values `[a, z)`.
-    pub fn slice(&self, a: usize, z: usize) -> Values {
-        match self {
-            Values::Bool(v) => Values::Bool(v[a..z].to_vec()),
-            Values::I8(v) => Values::I8(v[a..z].to_vec()),
-            Values::U8(v) => Values::U8(v[a..z].to_vec()),
-            Values::I16(v) => Values::I16(v[a..z].to_vec()),
-            Values::U16(v) => Values::U16(v[a..z].to_vec()),
-            Values::I32(v) => Values::I32(v[a..z].to_vec()),
-            Values::U32(v) => Values::U32(v[a..z].to_vec()),
-            Values::I64(v) => Values::I64(v[a..z].to_vec()),
-            Values::U64(v) => Values::U64(v[a..z].to_vec()),
-            Values::F32(v) => Values::F32(v[a..z].to_vec()),
-            Values::F64(v) => Values::F64(v[a..z].to_vec()),
-        }
-    }
-
-    /// Append values of the same type.
-    fn append(&mut self, other: &Values) {
-        match (self, other) {
-            (Values::Bool(v), Values::Bool(o)) => v.extend_from_slice(o),
-            (Values::I8(v), Values::I8(o)) => v.extend_from_slice(o),
-            (Values::U8(v), Values::U8(o)) => v.extend_from_slice(o),
-            (Values::I16(v), Values::I16(o)) => v.extend_from_slice(o),
-            (Values::U16(v), Values::U16(o)) => v.extend_from_slice(o),
-            (Values::I32(v), Values::I32(o)) => v.extend_from_slice(o),
-            (Values::U32(v), Values::U32(o)) => v.extend_from_slice(o),
-            (Values::I64(v), Values::I64(o)) => v.extend_from_slice(o),
-            (Values::U64(v), Values::U64(o)) => v.extend_from_slice(o),
-            (Values::F32(v), Values::F32(o)) => v.extend_from_slice(o),
-            (Values::F64(v), Values::F64(o)) => v.extend_from_slice(o),
-            _ => unreachable!("pieces of one column share its type"),
-        }
-    }
-
-    fn empty_for(p: Primitive, cap: usize) -> Values {
-        match p {
-            Primitive::Bool => Values::Bool(Vec::with_capacity(cap)),
-            Primitive::I8 => Values::I8(Vec::with_capacity(cap)),
-            Primitive::U8 => Values::U8(Vec::with_capacity(cap)),
-            Primitive::I16 => Values::I16(Vec::with_capacity(cap)),
-            Primitive::U16 => Values::U16(Vec::with_capacity(cap)),
-            Primitive::I32 => Values::I32(Vec::with_capacity(cap)),
-            Primitive::U32 => Values::U32(Vec::with_capacity(cap)),
-            Primitive::I64 => Values::I64(Vec::with_capacity(cap)),
-            Primitive::U64 => Values::U64(Vec::with_capacity(cap)),
-            Primitive::F32 | Primitive::Float16(_) => Values::F32(Vec::with_capacity(cap)),
-            Primitive::F64 | Primitive::Double32(_) => Values::F64(Vec::with_capacity(cap)),
-        }
-    }
-
-    /// Append the big-endian values in `bytes` (a whole number of values of `p`).
-    fn extend_be(&mut self, p: Primitive, bytes: &[u8]) {
-        match (self, p) {
-            (Values::Bool(v), _) => v.extend(bytes.iter().map(|&b| b != 0)),
-            (Values::I8(v), _) => v.extend(bytes.iter().map(|&b| b as i8)),
-            (Values::U8(v), _) => v.extend_from_slice(bytes),
-            (Values::I16(v), _) => be(v, bytes),
-            (Values::U16(v), _) => be(v, bytes),
-            (Values::I32(v), _) => be(v, bytes),
-            (Values::U32(v), _) => be(v, bytes),
-            (Values::I64(v), _) => be(v, bytes),
-            (Values::U64(v), _) => be(v, bytes),
-            (Values::F32(v), Primitive::Float16(pk)) => {
-                v.extend(bytes.chunks_exact(pk.width()).map(|c| unpack(pk, c) as f32))
-            }
-            (Values::F32(v), _) => be(v, bytes),
-            (Values::F64(v), Primitive::Double32(pk)) => {
-                v.extend(bytes.chunks_exact(pk.width()).map(|c| unpack(pk, c)))
-            }
-            (Values::F64(v), _) => be(v, bytes),
-        }
-    }
-}
-
-/// Native numbers from big-endian bytes. A trait (not a function pointer) so the conversion
-/// loop is monomorphised, inlined and vectorised.
-trait FromBe: Sized {
-    const N: usize;
-    fn from_be(b: &[u8]) -> Self;
-}
-
-macro_rules! from_be {
-    ($($t:ty),*) => {$(
-        impl FromBe for $t {
-            const N: usize = std::mem::size_of::<$t>();
-            #[inline(always)]
-            fn from_be(b: &[u8]) -> Self {
-                <$t>::from_be_bytes(b.try_into().expect("chunks_exact gives N bytes"))
-            }
-        }
-    )*};
-}
-from_be!(i16, u16, i32, u32, i64, u64, f32, f64);
-
-#[inline]
-fn be<T: FromBe>(out: &mut Vec<T>, bytes: &[u8]) {
-    out.extend(bytes.chunks_exact(T::N).map(T::from_be));
-}
-
-/// Decode one packed Float16_t/Double32_t value (TBufferFile::ReadWithFactor/ReadWithNbits).
-pub(crate) fn unpack(p: Packing, c: &[u8]) -> f64 {
-    match p {
-        Packing::AsFloat => f32::from_be_bytes([c[0], c[1], c[2], c[3]]) as f64,
-        Packing::Range { min, max, nbits } => {
-            let big = if nbits < 32 {
-                (1u64 << nbits) as f64
-            } else {
-                u32::MAX as f64
-            };
-            let factor = big / (max - min);
-            let a = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
-            a as f64 / factor + min
-        }
-        Packing::Mantissa { nbits } => {
-            let exp = c[0] as u32;
-            let man = u16::from_be_bytes([c[1], c[2]]) as u32;
-            let mut bits = exp << 23;
-            bits |= (man & ((1 << (nbits + 1)) - 1)) << (23 - nbits);
-            let f = f32::from_bits(bits);
-            if (1 << (nbits + 1)) & man != 0 {
-                -f as f64
-            } else {
-                f as f64
-            }
-        }
-    }
-}
+use crate::types::{ColumnType, Layout, Primitive};
 
 /// Counter values as counts; a negative or fractional value gives its index and value.
 fn counts_of(v: &Values) -> Result<Vec<u64>, (usize, f64)> {
@@ -224,73 +42,6 @@ fn counts_of(v: &Values) -> Result<Vec<u64>, (usize, f64)> {
         // window has no count to refuse).
         other if other.is_empty() => Ok(Vec::new()),
         other => Err((0, other.get_f64(0))),
-    }
-}
-
-/// One column of a batch. For jagged columns `offsets` has one more element than there are
-/// entries and indexes items; each item holds `inner` consecutive values.
-#[derive(Debug, Clone)]
-pub struct Column {
-    pub name: String,
-    pub ctype: ColumnType,
-    pub values: Values,
-    pub offsets: Option<Arc<Vec<u64>>>,
-    pub inner: usize,
-}
-
-/// The columns read for entries `[start, stop)`.
-#[derive(Debug, Clone)]
-pub struct Batch {
-    pub start: u64,
-    pub stop: u64,
-    pub columns: Vec<Column>,
-}
-
-impl Batch {
-    pub fn column(&self, name: &str) -> Option<&Column> {
-        self.columns.iter().find(|c| c.name == name)
-    }
-    pub fn entries(&self) -> u64 {
-        self.stop - self.start
-    }
-}
-
-/// One basket a read needs.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PlannedBasket {
-    pub branch: usize,
-    pub basket: usize,
-    pub first_entry: u64,
-    pub stop_entry: u64,
-    /// Where the basket lives in the file; `None` for a basket embedded in the TTree object.
-    pub range: Option<ByteRange>,
-}
-
-/// What to fetch for a set of branches and an entry range. `ranges()` gives the byte ranges,
-/// sorted, for an I/O layer to coalesce into vector reads.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ReadPlan {
-    pub start: u64,
-    pub stop: u64,
-    pub baskets: Vec<PlannedBasket>,
-    #[serde(skip)]
-    columns: Vec<(usize, ColumnType)>,
-    #[serde(skip)]
-    windows: Vec<(usize, u64, u64)>,
-}
-
-impl ReadPlan {
-    pub fn ranges(&self) -> Vec<ByteRange> {
-        let mut r: Vec<ByteRange> = self.baskets.iter().filter_map(|b| b.range).collect();
-        r.sort();
-        r
-    }
-
-    pub fn bytes(&self) -> u64 {
-        self.baskets
-            .iter()
-            .filter_map(|b| b.range.map(|r| r.len as u64))
-            .sum()
     }
 }
 
@@ -338,14 +89,6 @@ struct Piece {
     branch: usize,
     values: Values,
     counts: Vec<u64>,
-}
-
-/// Counters for metrics and benchmarks.
-#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
-pub struct ReadMetrics {
-    pub baskets: u64,
-    pub compressed_bytes: u64,
-    pub uncompressed_bytes: u64,
 }
 
 impl Tree {
@@ -937,15 +680,9 @@ impl Tree {
         })
     }
 
-    /// Cut `[start, stop)` into batches of about `target` entries at the common basket
-    /// boundaries of `branches` (so no basket is decompressed twice).
-    pub fn batches(
-        &self,
-        branches: &[&str],
-        start: u64,
-        stop: u64,
-        target: u64,
-    ) -> Result<Vec<(u64, u64)>> {
+    /// The branches whose baskets a read of `branches` decodes: each one, and the counter of
+    /// each leaf-count array.
+    fn read_set(&self, branches: &[&str]) -> Result<Vec<usize>> {
         let mut idx = Vec::new();
         for name in branches {
             let b = self.branch_index(name)?;
@@ -954,22 +691,108 @@ impl Tree {
                 idx.push(counter);
             }
         }
-        let bounds = self.common_entry_offsets(&idx);
-        let mut out = Vec::new();
-        let mut lo = start;
-        for &x in &bounds {
-            if x <= lo || x > stop {
-                continue;
-            }
-            if x - lo >= target.max(1) {
-                out.push((lo, x));
-                lo = x;
-            }
+        Ok(idx)
+    }
+
+    /// The codec of a branch's first on-disk basket, read from its block header.
+    pub fn first_codec(&self, b: usize) -> Option<Codec> {
+        let br = &self.branches[b];
+        if br.write_basket == 0 {
+            return None;
         }
-        if lo < stop {
-            out.push((lo, stop));
+        let seek = u64::try_from(*br.basket_seek.first()?).ok()?;
+        let mut head = [0u8; 18];
+        self.source.read_at(seek, &mut head).ok()?;
+        let objlen = u32::from_be_bytes(head[6..10].try_into().ok()?) as usize;
+        let keylen = u16::from_be_bytes(head[14..16].try_into().ok()?) as u64;
+        let nbytes = u32::from_be_bytes(head[0..4].try_into().ok()?) as usize;
+        if nbytes.checked_sub(keylen as usize)? == objlen {
+            return Some(Codec::None);
         }
-        Ok(out)
+        let mut tag = [0u8; 2];
+        self.source.read_at(seek + keylen, &mut tag).ok()?;
+        Codec::sniff(&tag, usize::MAX)
+    }
+}
+
+/// A TTree as an event source: columns are its leaf branches, storage units its baskets.
+impl EventSource for Tree {
+    fn class(&self) -> &'static str {
+        "TTree"
+    }
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn title(&self) -> &str {
+        &self.title
+    }
+    fn file_name(&self) -> &str {
+        Tree::file_name(self)
+    }
+    fn entries(&self) -> u64 {
+        self.entries
+    }
+    fn columns(&self) -> Vec<ColumnInfo> {
+        (0..self.branches.len())
+            .map(|b| {
+                let br = &self.branches[b];
+                ColumnInfo {
+                    name: br.name.clone(),
+                    title: br.title.clone(),
+                    type_name: self.type_name(b),
+                    column_type: self.column_type(b),
+                    class: br.class.clone(),
+                    leaf: br.leaves.first().map(|&l| self.leaves[l].class.clone()),
+                    parent: br.parent.map(|p| self.branches[p].name.clone()),
+                    entries: br.entries,
+                    units: self.num_baskets(b),
+                    compressed_bytes: br.zip_bytes,
+                    uncompressed_bytes: br.tot_bytes,
+                }
+            })
+            .collect()
+    }
+    fn type_of(&self, name: &str) -> Result<ColumnType> {
+        self.column_type(self.branch_index(name)?)
+    }
+    fn boundaries(&self, columns: &[&str]) -> Result<Vec<u64>> {
+        Ok(self.common_entry_offsets(&self.read_set(columns)?))
+    }
+    fn all_boundaries(&self) -> Vec<u64> {
+        // Every branch that holds data (not the parents of split objects).
+        let all: Vec<usize> = (0..self.branches.len())
+            .filter(|&b| self.branches[b].children.is_empty())
+            .collect();
+        self.common_entry_offsets(&all)
+    }
+    fn first_unit_end(&self, columns: &[&str], entry: u64) -> Option<u64> {
+        columns
+            .iter()
+            .filter_map(|n| self.branch_index(n).ok())
+            .flat_map(|b| self.basket_ranges(b))
+            .filter(|&(a, z)| a <= entry && z > entry)
+            .map(|(_, z)| z)
+            .min()
+    }
+    fn cluster_hint(&self) -> Vec<u64> {
+        Tree::cluster_hint(self)
+    }
+    fn first_codec(&self, index: usize) -> Option<Codec> {
+        (index < self.branches.len())
+            .then(|| Tree::first_codec(self, index))
+            .flatten()
+    }
+    fn plan(&self, columns: &[&str], start: u64, stop: u64) -> Result<ReadPlan> {
+        Tree::plan(self, columns, start, stop)
+    }
+    fn fetch(&self, plan: &ReadPlan) -> Result<Fetched> {
+        Tree::fetch(self, plan)
+    }
+    fn decode(&self, plan: &ReadPlan, raw: Fetched) -> Result<(Batch, ReadMetrics)> {
+        Tree::decode(self, plan, raw)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

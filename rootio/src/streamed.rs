@@ -220,7 +220,7 @@ fn basic<T>(c: &mut Cursor<'_>, t: i32, title: &str) -> Result<Member<T>> {
         9 | 19 => {
             // Double32_t / Float16_t: packed as the member's title says.
             let p = crate::types::parse_packing(title, t == 19);
-            Member::Float(crate::read::unpack(p, c.bytes(p.width())?))
+            Member::Float(crate::types::unpack(p, c.bytes(p.width())?))
         }
         1 => Member::Int(c.u8()? as i8 as i64),
         11 | 18 => Member::Int(c.u8()? as i64),

@@ -14,7 +14,7 @@ use crate::objects::{self, Ptr, Refs};
 use crate::source::ByteSource;
 use crate::streamed::{Member, Streamed, Wanted};
 use crate::streamer::StreamerInfo;
-use crate::types::ColumnType;
+use crate::types::{parse_packing, ColumnType, Layout, Primitive};
 
 /// A basket held inside the TBranch object (the last basket of a branch when the writer closed
 /// the file without flushing it, or every basket of a small file).
@@ -141,6 +141,45 @@ const TBRANCH_MEMBERS: &[&str] = &[
 /// What a TBranchElement adds to its TBranch base.
 const TBRANCHELEMENT_EXTRA: &[&str] =
     &["fClassName", "fParentName", "fID", "fType", "fStreamerType"];
+
+/// The classes read as a TTree (an ntuple is a TTree with float or double branches).
+pub(crate) const TREE_CLASSES: &[&str] = &["TTree", "TNtuple", "TNtupleD"];
+
+/// Opening a tree is a TTree matter: the file layer lists keys and reads objects, and knows
+/// nothing of the classes stored in them (so `file` never imports `tree`).
+impl RootFile {
+    /// Open a TTree by path (`Events`, `dir/tree`, `tree;2`).
+    pub fn tree(&self, path: &str) -> Result<Tree> {
+        self.open_tree(path, false)
+    }
+
+    /// Open a TTree decoding TTree, TBranch, TBranchElement and TLeaf through the file's
+    /// streamer info, as is done for class versions without a hand-written decoder. For tests
+    /// that compare both paths.
+    #[doc(hidden)]
+    pub fn tree_via_streamer_info(&self, path: &str) -> Result<Tree> {
+        self.open_tree(path, true)
+    }
+
+    fn open_tree(&self, path: &str, force_streamers: bool) -> Result<Tree> {
+        let key = self.key(path)?;
+        if !TREE_CLASSES.contains(&key.class.as_str()) {
+            return Err(Error::WrongClass {
+                file: self.name().to_string(),
+                name: path.to_string(),
+                class: key.class.clone(),
+                expected: "TTree",
+            });
+        }
+        self.tree_at(path, &key, force_streamers)
+    }
+
+    /// Read and parse the TTree under `key` (its class already checked).
+    pub(crate) fn tree_at(&self, path: &str, key: &Key, force_streamers: bool) -> Result<Tree> {
+        let bytes = self.read_object(key)?;
+        Tree::parse(self, path, key, &bytes, force_streamers)
+    }
+}
 
 impl Tree {
     pub(crate) fn parse(
@@ -433,7 +472,7 @@ impl Tree {
 
     /// How a branch's values are laid out, or a clear error for what we cannot read.
     pub fn column_type(&self, b: usize) -> Result<ColumnType> {
-        crate::types::column_type(self, b)
+        column_type(self, b)
     }
 
     pub(crate) fn unsupported(&self, b: usize, ty: impl Into<String>) -> Error {
@@ -467,6 +506,130 @@ impl Tree {
             }
         }
     }
+}
+
+/// What a branch holds, decided once from its leaves (and, for split objects, the streamer
+/// info), so the decoding loop never has to guess.
+fn column_type(tree: &Tree, b: usize) -> Result<ColumnType> {
+    let br = &tree.branches[b];
+    if !br.children.is_empty() {
+        return Err(tree.unsupported(
+            b,
+            format!("{} with sub-branches (read them one by one)", br.class),
+        ));
+    }
+    let [leaf_idx] = br.leaves[..] else {
+        return Err(tree.unsupported(b, format!("{} leaves in one branch", br.leaves.len())));
+    };
+    let leaf = &tree.leaves[leaf_idx];
+    let u = leaf.is_unsigned;
+    let title_packing = |is_f16: bool| parse_packing(&leaf.title, is_f16);
+    let primitive = match leaf.class.as_str() {
+        "TLeafO" => Primitive::Bool,
+        "TLeafB" => {
+            if u {
+                Primitive::U8
+            } else {
+                Primitive::I8
+            }
+        }
+        "TLeafS" => {
+            if u {
+                Primitive::U16
+            } else {
+                Primitive::I16
+            }
+        }
+        "TLeafI" => {
+            if u {
+                Primitive::U32
+            } else {
+                Primitive::I32
+            }
+        }
+        "TLeafL" | "TLeafG" => {
+            if u {
+                Primitive::U64
+            } else {
+                Primitive::I64
+            }
+        }
+        "TLeafF" => Primitive::F32,
+        "TLeafD" => Primitive::F64,
+        "TLeafF16" => Primitive::Float16(title_packing(true)),
+        "TLeafD32" => Primitive::Double32(title_packing(false)),
+        "TLeafElement" => return element_type(tree, b, leaf_idx),
+        other => {
+            let what = if other == "TLeafC" {
+                "TLeafC (C string)".to_string()
+            } else {
+                other.to_string()
+            };
+            return Err(tree.unsupported(b, what));
+        }
+    };
+    // fLen is the product of the fixed dimensions (`x[3][2]` gives 6; `Muon_pt[nMuon]` gives 1).
+    let inner = leaf.len.max(1) as usize;
+    let layout = match leaf.leaf_count {
+        Some(cl) => {
+            let counter = tree.leaves[cl].branch.ok_or_else(|| {
+                tree.unsupported(
+                    b,
+                    format!(
+                        "counter leaf '{}' not found in any branch",
+                        tree.leaves[cl].name
+                    ),
+                )
+            })?;
+            Layout::Counted { counter, inner }
+        }
+        None => Layout::Fixed { inner },
+    };
+    Ok(ColumnType { primitive, layout })
+}
+
+fn element_type(tree: &Tree, b: usize, leaf_idx: usize) -> Result<ColumnType> {
+    let br = &tree.branches[b];
+    let leaf = &tree.leaves[leaf_idx];
+    let Some(el) = &br.element else {
+        return Err(tree.unsupported(b, "TLeafElement outside a TBranchElement"));
+    };
+    // std::vector<numeric> written as a whole (not split): the class name says it all.
+    if el.id < 0 {
+        let cls = el.class_name.replace(' ', "");
+        if let Some(inner) = cls
+            .strip_prefix("vector<")
+            .and_then(|s| s.strip_suffix('>'))
+        {
+            return match Primitive::from_cpp(inner) {
+                Some(p) => Ok(ColumnType {
+                    primitive: p,
+                    layout: Layout::Vector,
+                }),
+                None => Err(tree.unsupported(b, el.class_name.clone())),
+            };
+        }
+        return Err(tree.unsupported(b, el.class_name.clone()));
+    }
+    // A numeric member of a split object: the leaf's type code names the primitive, and the
+    // member's title in the streamer info carries any Double32/Float16 range.
+    let member = tree.member_element(b);
+    let code = leaf.element_type.unwrap_or(-1);
+    if leaf.leaf_count.is_some() || !(1..=19).contains(&code) {
+        let ty = member
+            .map(|m| m.type_name.clone())
+            .unwrap_or_else(|| format!("element type {code}"));
+        return Err(tree.unsupported(b, ty));
+    }
+    let title = member.map(|m| m.title.as_str()).unwrap_or("");
+    let primitive = Primitive::from_code(code, |is_f16| parse_packing(title, is_f16))
+        .ok_or_else(|| tree.unsupported(b, format!("element type {code}")))?;
+    Ok(ColumnType {
+        primitive,
+        layout: Layout::Fixed {
+            inner: leaf.len.max(1) as usize,
+        },
+    })
 }
 
 fn speedbump_i64s(c: &mut Cursor<'_>, n: usize) -> Result<Vec<i64>> {

@@ -1,10 +1,8 @@
-//! What a branch holds, decided once from its leaves (and, for split objects, the streamer
-//! info), so the decoding loop never has to guess.
+//! The types a column can have: primitives (with the Float16_t/Double32_t packings) and
+//! layouts. Format-neutral: a TTree decides them from its leaves (`tree`), and another format
+//! maps its own column types onto the same enums, so the decoders and consumers share them.
 
 use std::fmt;
-
-use crate::error::Result;
-use crate::tree::Tree;
 
 /// How a Float16_t / Double32_t value is packed on disk (see ROOT's TBufferFile).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -22,6 +20,35 @@ impl Packing {
         match self {
             Packing::Mantissa { .. } => 3,
             _ => 4,
+        }
+    }
+}
+
+/// Decode one packed Float16_t/Double32_t value (TBufferFile::ReadWithFactor/ReadWithNbits).
+pub(crate) fn unpack(p: Packing, c: &[u8]) -> f64 {
+    match p {
+        Packing::AsFloat => f32::from_be_bytes([c[0], c[1], c[2], c[3]]) as f64,
+        Packing::Range { min, max, nbits } => {
+            let big = if nbits < 32 {
+                (1u64 << nbits) as f64
+            } else {
+                u32::MAX as f64
+            };
+            let factor = big / (max - min);
+            let a = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+            a as f64 / factor + min
+        }
+        Packing::Mantissa { nbits } => {
+            let exp = c[0] as u32;
+            let man = u16::from_be_bytes([c[1], c[2]]) as u32;
+            let mut bits = exp << 23;
+            bits |= (man & ((1 << (nbits + 1)) - 1)) << (23 - nbits);
+            let f = f32::from_bits(bits);
+            if (1 << (nbits + 1)) & man != 0 {
+                -f as f64
+            } else {
+                f as f64
+            }
         }
     }
 }
@@ -77,7 +104,7 @@ impl Primitive {
     }
 
     /// From ROOT's basic type codes (TStreamerInfo::EReadWrite / TDataType).
-    fn from_code(code: i32, packing: impl FnOnce(bool) -> Packing) -> Option<Primitive> {
+    pub(crate) fn from_code(code: i32, packing: impl FnOnce(bool) -> Packing) -> Option<Primitive> {
         Some(match code {
             1 => Primitive::I8,
             2 => Primitive::I16,
@@ -96,7 +123,7 @@ impl Primitive {
         })
     }
 
-    fn from_cpp(name: &str) -> Option<Primitive> {
+    pub(crate) fn from_cpp(name: &str) -> Option<Primitive> {
         Some(match name.trim() {
             "bool" | "Bool_t" => Primitive::Bool,
             "char" | "Char_t" | "signed char" | "int8_t" => Primitive::I8,
@@ -153,128 +180,6 @@ impl fmt::Display for ColumnType {
             Layout::Vector => write!(f, "std::vector<{p}>"),
         }
     }
-}
-
-pub(crate) fn column_type(tree: &Tree, b: usize) -> Result<ColumnType> {
-    let br = &tree.branches[b];
-    if !br.children.is_empty() {
-        return Err(tree.unsupported(
-            b,
-            format!("{} with sub-branches (read them one by one)", br.class),
-        ));
-    }
-    let [leaf_idx] = br.leaves[..] else {
-        return Err(tree.unsupported(b, format!("{} leaves in one branch", br.leaves.len())));
-    };
-    let leaf = &tree.leaves[leaf_idx];
-    let u = leaf.is_unsigned;
-    let title_packing = |is_f16: bool| parse_packing(&leaf.title, is_f16);
-    let primitive = match leaf.class.as_str() {
-        "TLeafO" => Primitive::Bool,
-        "TLeafB" => {
-            if u {
-                Primitive::U8
-            } else {
-                Primitive::I8
-            }
-        }
-        "TLeafS" => {
-            if u {
-                Primitive::U16
-            } else {
-                Primitive::I16
-            }
-        }
-        "TLeafI" => {
-            if u {
-                Primitive::U32
-            } else {
-                Primitive::I32
-            }
-        }
-        "TLeafL" | "TLeafG" => {
-            if u {
-                Primitive::U64
-            } else {
-                Primitive::I64
-            }
-        }
-        "TLeafF" => Primitive::F32,
-        "TLeafD" => Primitive::F64,
-        "TLeafF16" => Primitive::Float16(title_packing(true)),
-        "TLeafD32" => Primitive::Double32(title_packing(false)),
-        "TLeafElement" => return element_type(tree, b, leaf_idx),
-        other => {
-            let what = if other == "TLeafC" {
-                "TLeafC (C string)".to_string()
-            } else {
-                other.to_string()
-            };
-            return Err(tree.unsupported(b, what));
-        }
-    };
-    // fLen is the product of the fixed dimensions (`x[3][2]` gives 6; `Muon_pt[nMuon]` gives 1).
-    let inner = leaf.len.max(1) as usize;
-    let layout = match leaf.leaf_count {
-        Some(cl) => {
-            let counter = tree.leaves[cl].branch.ok_or_else(|| {
-                tree.unsupported(
-                    b,
-                    format!(
-                        "counter leaf '{}' not found in any branch",
-                        tree.leaves[cl].name
-                    ),
-                )
-            })?;
-            Layout::Counted { counter, inner }
-        }
-        None => Layout::Fixed { inner },
-    };
-    Ok(ColumnType { primitive, layout })
-}
-
-fn element_type(tree: &Tree, b: usize, leaf_idx: usize) -> Result<ColumnType> {
-    let br = &tree.branches[b];
-    let leaf = &tree.leaves[leaf_idx];
-    let Some(el) = &br.element else {
-        return Err(tree.unsupported(b, "TLeafElement outside a TBranchElement"));
-    };
-    // std::vector<numeric> written as a whole (not split): the class name says it all.
-    if el.id < 0 {
-        let cls = el.class_name.replace(' ', "");
-        if let Some(inner) = cls
-            .strip_prefix("vector<")
-            .and_then(|s| s.strip_suffix('>'))
-        {
-            return match Primitive::from_cpp(inner) {
-                Some(p) => Ok(ColumnType {
-                    primitive: p,
-                    layout: Layout::Vector,
-                }),
-                None => Err(tree.unsupported(b, el.class_name.clone())),
-            };
-        }
-        return Err(tree.unsupported(b, el.class_name.clone()));
-    }
-    // A numeric member of a split object: the leaf's type code names the primitive, and the
-    // member's title in the streamer info carries any Double32/Float16 range.
-    let member = tree.member_element(b);
-    let code = leaf.element_type.unwrap_or(-1);
-    if leaf.leaf_count.is_some() || !(1..=19).contains(&code) {
-        let ty = member
-            .map(|m| m.type_name.clone())
-            .unwrap_or_else(|| format!("element type {code}"));
-        return Err(tree.unsupported(b, ty));
-    }
-    let title = member.map(|m| m.title.as_str()).unwrap_or("");
-    let primitive = Primitive::from_code(code, |is_f16| parse_packing(title, is_f16))
-        .ok_or_else(|| tree.unsupported(b, format!("element type {code}")))?;
-    Ok(ColumnType {
-        primitive,
-        layout: Layout::Fixed {
-            inner: leaf.len.max(1) as usize,
-        },
-    })
 }
 
 /// The packing of a Float16_t/Double32_t from a title like `[0, 10, 12]` or `[-pi,pi]`,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use casa_formats::{FileSpec, Fileset};
 use rayon::prelude::*;
-use rootio::RootFile;
+use rootio::{open_event_source, BatchPolicy, RootFile};
 
 /// Options, with coffea's meanings.
 #[derive(Debug, Clone)]
@@ -59,23 +59,16 @@ pub fn even_steps(num_entries: u64, step_size: u64) -> Vec<[u64; 2]> {
 }
 
 /// coffea's `get_steps` with `align_clusters`: keep a boundary once at least `step_size`
-/// entries have passed since the last one kept, and always the end.
+/// entries have passed since the last one kept, and always the end. That is the reader's even
+/// batching over the file's common boundaries (shared with the jobs); a file without entries
+/// gets one empty step, as coffea gives it. A `step_size` of 0 counts as 1.
 pub fn cluster_steps(clusters: &[u64], step_size: u64) -> Vec<[u64; 2]> {
-    let mut out = vec![0u64];
-    for &c in clusters {
-        if c >= out[out.len() - 1] + step_size {
-            out.push(c);
-        }
-    }
-    if let Some(&last) = clusters.last() {
-        if last != out[out.len() - 1] {
-            out.push(last);
-        }
-    }
-    if out.len() == 1 {
+    let end = clusters.last().copied().unwrap_or(0);
+    let steps = BatchPolicy::even(step_size).cut(clusters, 0, end, None);
+    if steps.is_empty() {
         return vec![[0, 0]];
     }
-    out.windows(2).map(|w| [w[0], w[1]]).collect()
+    steps.into_iter().map(|(a, b)| [a, b]).collect()
 }
 
 /// Open a local path, a `file:` URL or a `root://` URL (through XrdCl, as the jobs will).
@@ -97,8 +90,8 @@ struct Examined {
 fn examine(f: &FileSpec, opts: &PreprocessOptions) -> Result<Examined, String> {
     let file = open(&f.path)?;
     let uuid = file.uuid().to_string();
-    let tree = file.tree(&f.object_path).map_err(|e| e.to_string())?;
-    let n = tree.entries;
+    let source = open_event_source(&file, &f.object_path).map_err(|e| e.to_string())?;
+    let n = source.entries();
     if !opts.recalculate_steps && f.uuid.as_deref() == Some(uuid.as_str()) {
         if let (Some(steps), Some(stored_n)) = (&f.steps, f.num_entries) {
             if stored_n == n {
@@ -120,10 +113,7 @@ fn examine(f: &FileSpec, opts: &PreprocessOptions) -> Result<Examined, String> {
         });
     }
     let steps = if opts.align_clusters {
-        let all: Vec<usize> = (0..tree.branches.len())
-            .filter(|&b| tree.branches[b].children.is_empty())
-            .collect();
-        cluster_steps(&tree.common_entry_offsets(&all), opts.step_size)
+        cluster_steps(&source.all_boundaries(), opts.step_size)
     } else {
         even_steps(n, opts.step_size)
     };

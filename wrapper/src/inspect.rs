@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use rootio::{Codec, RootFile, Tree, Values};
+use rootio::{event_sources, open_event_source, Codec, EventSource, RootFile, Tree, Values};
 use serde_json::{json, Value};
 
 /// List trees, branches, types, entries, clusters, compression and the UUID of a ROOT file,
@@ -52,10 +52,10 @@ pub fn run(args: InspectArgs) -> Result<()> {
             Some(t) => t.clone(),
             None => first_tree(&file)?,
         };
-        let tree = file.tree(&path)?;
-        let (start, stop) = parse_entries(args.entries.as_deref(), tree.entries)?;
+        let source = open_event_source(&file, &path)?;
+        let (start, stop) = parse_entries(args.entries.as_deref(), source.entries())?;
         let names: Vec<&str> = args.dump.iter().map(String::as_str).collect();
-        let batch = tree.read(&names, start, stop)?;
+        let batch = source.read(&names, start, stop)?;
         if args.json {
             let mut branches = serde_json::Map::new();
             for col in &batch.columns {
@@ -79,10 +79,8 @@ pub fn run(args: InspectArgs) -> Result<()> {
     }
     let trees: Vec<String> = match &args.tree {
         Some(t) => vec![t.clone()],
-        None => file
-            .walk()?
+        None => event_sources(&file)?
             .into_iter()
-            .filter(|(_, k)| k.class == "TTree")
             .map(|(p, _)| p)
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
@@ -90,8 +88,8 @@ pub fn run(args: InspectArgs) -> Result<()> {
     };
     let mut tree_json = Vec::new();
     for path in &trees {
-        let tree = file.tree(path)?;
-        tree_json.push(describe_tree(&tree));
+        let source = open_event_source(&file, path)?;
+        tree_json.push(describe_source(&*source));
     }
     let h = file.header();
     let objects: Vec<Value> = file
@@ -128,8 +126,7 @@ pub fn run(args: InspectArgs) -> Result<()> {
 }
 
 fn first_tree(file: &RootFile) -> Result<String> {
-    let walk = file.walk()?;
-    match walk.iter().find(|(_, k)| k.class == "TTree") {
+    match event_sources(file)?.first() {
         Some((p, _)) => Ok(p.clone()),
         None => bail!("{}: no TTree in this file", file.name()),
     }
@@ -165,63 +162,41 @@ fn algorithm_name(setting: i32) -> &'static str {
     }
 }
 
-fn describe_tree(tree: &Tree) -> Value {
-    let all: Vec<usize> = (0..tree.branches.len())
-        .filter(|&b| tree.branches[b].children.is_empty())
-        .collect();
-    let clusters = tree.common_entry_offsets(&all);
-    let branches: Vec<Value> = (0..tree.branches.len())
-        .map(|b| {
-            let br = &tree.branches[b];
-            let ty = tree.column_type(b);
-            let leaf = br.leaves.first().map(|&l| tree.leaves[l].class.clone());
+/// Any event source through the reader's seam; what only a TTree has (fAutoFlush) through its
+/// model.
+fn describe_source(source: &dyn EventSource) -> Value {
+    let branches: Vec<Value> = source
+        .columns()
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
             json!({
-                "name": br.name,
-                "title": br.title,
-                "type": tree.type_name(b),
-                "class": br.class,
-                "leaf": leaf,
-                "parent": br.parent.map(|p| tree.branches[p].name.clone()),
-                "readable": ty.is_ok(),
-                "why_not": ty.err().map(|e| e.to_string()),
-                "entries": br.entries,
-                "baskets": tree.num_baskets(b),
-                "compressed_bytes": br.zip_bytes,
-                "uncompressed_bytes": br.tot_bytes,
-                "codec": first_codec(tree, b).map(Codec::name),
+                "name": c.name,
+                "title": c.title,
+                "type": c.type_name,
+                "class": c.class,
+                "leaf": c.leaf,
+                "parent": c.parent,
+                "readable": c.column_type.is_ok(),
+                "why_not": c.column_type.err().map(|e| e.to_string()),
+                "entries": c.entries,
+                "baskets": c.units,
+                "compressed_bytes": c.compressed_bytes,
+                "uncompressed_bytes": c.uncompressed_bytes,
+                "codec": source.first_codec(i).map(Codec::name),
             })
         })
         .collect();
+    let auto_flush = source.as_any().downcast_ref::<Tree>().map(|t| t.auto_flush);
     json!({
-        "path": tree.path,
-        "title": tree.title,
-        "entries": tree.entries,
-        "clusters": clusters,
-        "cluster_hint": tree.cluster_hint(),
-        "auto_flush": tree.auto_flush,
+        "path": source.path(),
+        "title": source.title(),
+        "entries": source.entries(),
+        "clusters": source.all_boundaries(),
+        "cluster_hint": source.cluster_hint(),
+        "auto_flush": auto_flush,
         "branches": branches,
     })
-}
-
-/// The codec of a branch's first on-disk basket, read from its block header.
-fn first_codec(tree: &Tree, b: usize) -> Option<Codec> {
-    let br = &tree.branches[b];
-    if br.write_basket == 0 {
-        return None;
-    }
-    let seek = u64::try_from(*br.basket_seek.first()?).ok()?;
-    let src = tree.source();
-    let mut head = [0u8; 18];
-    src.read_at(seek, &mut head).ok()?;
-    let objlen = u32::from_be_bytes(head[6..10].try_into().ok()?) as usize;
-    let keylen = u16::from_be_bytes(head[14..16].try_into().ok()?) as u64;
-    let nbytes = u32::from_be_bytes(head[0..4].try_into().ok()?) as usize;
-    if nbytes.checked_sub(keylen as usize)? == objlen {
-        return Some(Codec::None);
-    }
-    let mut tag = [0u8; 2];
-    src.read_at(seek + keylen, &mut tag).ok()?;
-    Codec::sniff(&tag, usize::MAX)
 }
 
 fn values_json(v: &Values, range: std::ops::Range<usize>) -> Vec<Value> {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use casa_formats::partial::{self, ChunkId, PartialHeader};
 use casa_formats::{ExitClass, JobMetrics, JobSpec};
 use casa_plugin::abi::{self, casa_batch, casa_column};
-use rootio::{ByteRange, ByteSource, RootFile, Values};
+use rootio::{open_event_source, BatchPolicy, ByteRange, ByteSource, RootFile, Values};
 use xrd_sys::Input;
 
 use crate::host::{Plugin, Session};
@@ -34,19 +34,6 @@ fn evicted_failure() -> Failure {
         ExitClass::Evicted,
         "SIGTERM received: stopped before the end, no partial written",
     )
-}
-
-/// Group minimal steps (common basket boundaries) into batches: the first step alone, then
-/// about `target` entries per batch.
-fn ramp(steps: &[(u64, u64)], target: u64) -> Vec<(u64, u64)> {
-    let mut out: Vec<(u64, u64)> = Vec::new();
-    for (i, &(lo, hi)) in steps.iter().enumerate() {
-        match out.last_mut() {
-            Some(last) if i > 1 && last.1 - last.0 < target => last.1 = hi,
-            _ => out.push((lo, hi)),
-        }
-    }
-    out
 }
 
 /// Options of one run.
@@ -307,7 +294,7 @@ fn run_inner(
                 ));
             }
         }
-        let tree = file.tree(&chunk.tree).map_err(fail_input)?;
+        let events = open_event_source(&file, &chunk.tree).map_err(fail_input)?;
         let meta = chunk.metadata.to_string();
         // The plugin's columns for this dataset: required ones must exist (checked below),
         // optional ones (MC-only branches) are read when this file has them.
@@ -323,20 +310,19 @@ fn run_inner(
                     .optional
                     .iter()
                     .map(String::as_str)
-                    .filter(|n| tree.branch_index(n).is_ok()),
+                    .filter(|n| events.type_of(n).is_ok()),
             )
             .collect();
         let cnames: Vec<CString> = names.iter().map(|n| cstring(n)).collect();
         for n in &names {
-            let b = tree.branch_index(n).map_err(fail_input)?;
-            tree.column_type(b).map_err(fail_input)?;
+            events.type_of(n).map_err(fail_input)?;
         }
-        if chunk.entry_stop > tree.entries {
+        if chunk.entry_stop > events.entries() {
             return Err(Failure::new(
                 ExitClass::PermanentInput,
                 format!(
                     "{}: tree '{}' has {} entries, the chunk asks for {}:{} (the file changed since preprocessing)",
-                    chunk.file, chunk.tree, tree.entries, chunk.entry_start, chunk.entry_stop
+                    chunk.file, chunk.tree, events.entries(), chunk.entry_start, chunk.entry_stop
                 ),
             ));
         }
@@ -346,35 +332,17 @@ fn run_inner(
         let ctree = cstring(&chunk.tree);
         let cuuid = cstring(&uuid);
         let cmeta = cstring(&meta);
-        // Batches: the first one a single cluster, so the plugin starts early; then about
-        // `batch_entries` entries each, always on common basket boundaries.
-        let steps = tree
-            .batches(&names, chunk.entry_start, chunk.entry_stop, 1)
+        // A small first batch so the plugin starts early, then about `batch_entries` entries
+        // each, on common basket boundaries (the reader's policy, shared with preprocess).
+        let batches = BatchPolicy::quick_start(opts.batch_entries)
+            .batches(&*events, &names, chunk.entry_start, chunk.entry_stop)
             .map_err(fail_input)?;
-        let mut batches = ramp(&steps, opts.batch_entries);
-        // Start sooner still: end the first batch at the first basket boundary of any branch
-        // read. At most one basket per branch is then decompressed twice, and only where
-        // baskets are smaller than clusters (the start of a file).
-        if let Some(first) = batches.first().copied() {
-            let first_end = names
-                .iter()
-                .filter_map(|n| tree.branch_index(n).ok())
-                .flat_map(|b| tree.basket_ranges(b))
-                .filter(|&(a, z)| a <= first.0 && z > first.0)
-                .map(|(_, z)| z)
-                .min()
-                .unwrap_or(first.1);
-            if first_end < first.1 {
-                batches[0] = (first.0, first_end);
-                batches.insert(1, (first_end, first.1));
-            }
-        }
         let read_batch = |lo: u64, hi: u64| -> Result<Ready, Failure> {
             let tb = Instant::now();
-            let plan = tree.plan(&names, lo, hi).map_err(fail_input)?;
-            let raw = tree.fetch(&plan).map_err(fail_input)?;
+            let plan = events.plan(&names, lo, hi).map_err(fail_input)?;
+            let raw = events.fetch(&plan).map_err(fail_input)?;
             let fetch = tb.elapsed();
-            let (batch, m) = tree.decode(&plan, raw).map_err(fail_input)?;
+            let (batch, m) = events.decode(&plan, raw).map_err(fail_input)?;
             Ok(Ready {
                 lo,
                 hi,

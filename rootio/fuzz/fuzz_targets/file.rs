@@ -25,6 +25,6 @@ fuzz_target!(|data: &[u8]| {
             .collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let _ = tree.read(&refs, 0, tree.entries.min(1_000_000));
-        let _ = tree.batches(&refs, 0, tree.entries, 100);
+        let _ = rootio::BatchPolicy::even(100).batches(&tree, &refs, 0, tree.entries);
     }
 });
