@@ -136,9 +136,10 @@ impl<'a> Collection<'a> {
     }
 
     fn column(&self, field: &str) -> Option<Column<'a>> {
-        self.columns.iter().copied().find(|c| {
-            c.name.len() == self.name.len() + 1 + field.len() && c.name.ends_with(field)
-        })
+        self.columns
+            .iter()
+            .copied()
+            .find(|c| c.name.len() == self.name.len() + 1 + field.len() && c.name.ends_with(field))
     }
 
     /// The field `{name}_{field}` as `T` (converted if the file stores another number type:
@@ -604,9 +605,8 @@ impl Subset {
     fn sort_by(&mut self, cmp: impl Fn(usize, usize) -> Option<std::cmp::Ordering>) {
         for i in 0..self.len() {
             let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
-            self.idx[a..b].sort_by(|&x, &y| {
-                cmp(x as usize, y as usize).unwrap_or(std::cmp::Ordering::Equal)
-            });
+            self.idx[a..b]
+                .sort_by(|&x, &y| cmp(x as usize, y as usize).unwrap_or(std::cmp::Ordering::Equal));
         }
     }
 

@@ -40,7 +40,7 @@ impl Fill<'_> {
 
 /// The plugin's handle on the host during one callback.
 pub struct Output<'h> {
-    host: &'h casa_host,
+    pub(crate) host: &'h casa_host,
 }
 
 impl<'h> Output<'h> {

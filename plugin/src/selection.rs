@@ -104,11 +104,7 @@ impl PackedSelection {
             .position(|n| n == name)
             .map(|p| 1u64 << p)
             .ok_or_else(|| {
-                format!(
-                    "no selection '{name}' (have: {})",
-                    self.names.join(", ")
-                )
-                .into()
+                format!("no selection '{name}' (have: {})", self.names.join(", ")).into()
             })
     }
 
@@ -234,12 +230,7 @@ impl Cutflow {
         let ones;
         let w = match weights {
             Some(w) if w.len() != sel.len() => {
-                return Err(format!(
-                    "cutflow: {} weights for {} events",
-                    w.len(),
-                    sel.len()
-                )
-                .into())
+                return Err(format!("cutflow: {} weights for {} events", w.len(), sel.len()).into())
             }
             Some(w) => w,
             None => {
