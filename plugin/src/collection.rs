@@ -215,6 +215,23 @@ impl<'a> Collection<'a> {
     /// assert!((dijet.mass() - 2.0 * (40.0f64 * 30.0).sqrt()).abs() < 1e-4);
     /// ```
     pub fn p4(&self) -> Result<P4<'a>> {
+        self.p4_as()
+    }
+
+    /// Four-vectors with the fields read as `T`: `p4_as::<f64>()` to combine them with a
+    /// varied pT computed in f64 ([`P4::with_pt`]).
+    ///
+    /// ```
+    /// # use casa_plugin::testing::TestBatch;
+    /// let b = TestBatch::new(1)
+    ///     .jagged("Jet_pt", &[&[40.0f32][..]]).jagged("Jet_eta", &[&[0.5f32][..]])
+    ///     .jagged("Jet_phi", &[&[0.0f32][..]]).jagged("Jet_mass", &[&[5.0f32][..]]);
+    /// let ev = b.events();
+    /// let p4 = ev.collection("Jet").unwrap().p4_as::<f64>().unwrap();
+    /// let up = p4.pt.map(|x| x * 1.03);
+    /// assert_eq!(p4.with_pt(&up).get(0).pt, 40.0 * 1.03);
+    /// ```
+    pub fn p4_as<T: Element>(&self) -> Result<P4<'a, T>> {
         Ok(P4 {
             pt: self.field("pt")?,
             eta: self.field("eta")?,
@@ -363,6 +380,14 @@ impl<'a, T: Element> Field<'a, T> {
         }
     }
 
+    /// The same field, borrowed from this one (no copy).
+    pub fn view(&self) -> Field<'_, T> {
+        Field {
+            values: Cow::Borrowed(&self.values),
+            offsets: self.offsets,
+        }
+    }
+
     /// A new field from one value per object (`values.len()` must be the number of objects).
     pub fn with_values<U: Element>(&self, values: Vec<U>) -> Result<Field<'a, U>> {
         if values.len() != self.values.len() {
@@ -387,25 +412,53 @@ impl<T: Element> Deref for Field<'_, T> {
     }
 }
 
-/// Four-vectors of a collection: `pt`, `eta`, `phi`, `mass` fields (replace `pt` by a varied
-/// one to propagate a jet energy scale).
+/// Four-vectors of a collection: `pt`, `eta`, `phi`, `mass` fields (f32 as NanoAOD stores
+/// them, or another [`Element`] type; replace `pt` by a varied one with [`P4::with_pt`] to
+/// propagate a jet energy scale). The arithmetic is in f64 whatever `T` is.
 #[derive(Clone, Debug)]
-pub struct P4<'a> {
-    pub pt: Field<'a, f32>,
-    pub eta: Field<'a, f32>,
-    pub phi: Field<'a, f32>,
-    pub mass: Field<'a, f32>,
+pub struct P4<'a, T: Element = f32> {
+    pub pt: Field<'a, T>,
+    pub eta: Field<'a, T>,
+    pub phi: Field<'a, T>,
+    pub mass: Field<'a, T>,
 }
 
-impl P4<'_> {
+impl<T: Element> P4<'_, T> {
+    /// These four-vectors with another pT (a varied one), borrowing everything (no copy).
+    pub fn with_pt<'b>(&'b self, pt: &'b Field<'_, T>) -> P4<'b, T> {
+        P4 {
+            pt: pt.view(),
+            eta: self.eta.view(),
+            phi: self.phi.view(),
+            mass: self.mass.view(),
+        }
+    }
+
+    /// Every object as a Cartesian four-vector, indexed by the global object index: compute
+    /// them once when combinations use each object many times.
+    ///
+    /// ```
+    /// # use casa_plugin::testing::TestBatch;
+    /// # let b = TestBatch::new(1)
+    /// #     .jagged("Jet_pt", &[&[40.0f32, 30.0][..]]).jagged("Jet_eta", &[&[0.0f32, 0.0][..]])
+    /// #     .jagged("Jet_phi", &[&[0.0f32, 3.0][..]]).jagged("Jet_mass", &[&[0.0f32, 0.0][..]]);
+    /// # let ev = b.events();
+    /// let p4 = ev.collection("Jet").unwrap().p4().unwrap();
+    /// let v = p4.cartesian();
+    /// assert_eq!(v[0] + v[1], p4.sum(&[0, 1]));
+    /// ```
+    pub fn cartesian(&self) -> Vec<LorentzVector> {
+        (0..self.pt.len()).map(|k| self.vec(k)).collect()
+    }
+
     /// Object `k` in (pt, eta, phi, m), in f64.
     #[inline]
     pub fn get(&self, k: usize) -> PtEtaPhiM {
         PtEtaPhiM::new(
-            self.pt[k] as f64,
-            self.eta[k] as f64,
-            self.phi[k] as f64,
-            self.mass[k] as f64,
+            self.pt[k].to_f64(),
+            self.eta[k].to_f64(),
+            self.phi[k].to_f64(),
+            self.mass[k].to_f64(),
         )
     }
 
@@ -450,12 +503,12 @@ impl P4<'_> {
     /// assert!((dr - (2.0 * std::f64::consts::PI - 6.0)).abs() < 1e-6);
     /// ```
     #[inline]
-    pub fn delta_r(&self, k: usize, other: &P4<'_>, l: usize) -> f64 {
+    pub fn delta_r<U: Element>(&self, k: usize, other: &P4<'_, U>, l: usize) -> f64 {
         delta_r(
-            self.eta[k] as f64,
-            self.phi[k] as f64,
-            other.eta[l] as f64,
-            other.phi[l] as f64,
+            self.eta[k].to_f64(),
+            self.phi[k].to_f64(),
+            other.eta[l].to_f64(),
+            other.phi[l].to_f64(),
         )
     }
 
@@ -482,10 +535,10 @@ impl P4<'_> {
     /// assert!((dr - 0.05).abs() < 1e-6);
     /// assert!(jp4.nearest(0, &gp4, &[2], 0.4).is_none());
     /// ```
-    pub fn nearest(
+    pub fn nearest<U: Element>(
         &self,
         k: usize,
-        other: &P4<'_>,
+        other: &P4<'_, U>,
         candidates: &[u32],
         max_dr: f64,
     ) -> Option<(usize, f64)> {
