@@ -167,6 +167,32 @@ impl<'a> Collection<'a> {
         })
     }
 
+    /// Several fields of one type at once.
+    ///
+    /// ```
+    /// # use casa_plugin::testing::TestBatch;
+    /// use casa_plugin::Field;
+    /// let b = TestBatch::new(1)
+    ///     .jagged("Muon_pt", &[&[40.0f32, 25.0][..]])
+    ///     .jagged("Muon_sip3d", &[&[1.5f32, 6.0][..]]);
+    /// let ev = b.events();
+    /// let mu = ev.collection("Muon").unwrap();
+    /// let [pt, sip]: [Field<f64>; 2] = mu.fields(["pt", "sip3d"]).unwrap();
+    /// assert_eq!(mu.select(|k| pt[k] > 30.0 && sip[k] < 4.0).event(0), &[0]);
+    /// ```
+    pub fn fields<T: Element, const N: usize>(
+        &self,
+        fields: [&str; N],
+    ) -> Result<[Field<'a, T>; N]> {
+        let v: Vec<Field<'a, T>> = fields
+            .iter()
+            .map(|f| self.field(f))
+            .collect::<Result<_>>()?;
+        Ok(v.try_into()
+            .map_err(|_| "field count")
+            .expect("one field per name"))
+    }
+
     /// The field `{name}_{field}`, or `None` when the batch lacks it.
     ///
     /// ```

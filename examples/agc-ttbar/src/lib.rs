@@ -10,18 +10,13 @@
 use casa_plugin::collection::{max_by, triples};
 use casa_plugin::correction::{Column, CorrectionSet, Value};
 use casa_plugin::{
-    export_plugin, Columns, Cutflow, Dataset, Events, Fill, Hist, HistId, LorentzVector, Output,
-    PackedSelection, Processor, Result,
+    export_plugin, Columns, Cutflow, Dataset, Events, Field, Fill, Hist, HistId, LorentzVector,
+    Output, PackedSelection, Processor, Result,
 };
 
 #[derive(serde::Deserialize)]
 struct Config {
-    #[serde(default = "lumi")]
-    lumi: f64,
-}
-
-fn lumi() -> f64 {
-    3378.0
+    lumi: Option<f64>,
 }
 
 #[derive(serde::Deserialize)]
@@ -53,27 +48,18 @@ impl Processor for Agc {
             .reg(25, 50.0, 550.0, "observable")
             .label("observable [GeV]")
             .str_cat(&["4j1b", "4j2b"], "region")
-            .label("Region")
             .str_cat_growth(&[], "process")
-            .label("Process")
             .str_cat_growth(&[], "variation")
-            .label("Systematic variation")
             .weight();
-        let cutflow = Cutflow::declare_steps(
-            out,
-            "cutflow",
-            &[
-                ("exactly_1l", &["exactly_1l"]),
-                ("atleast_4j", &["exactly_1l", "atleast_4j"]),
-                (REGIONS[0].0, REGIONS[0].1),
-                (REGIONS[1].0, REGIONS[1].1),
-            ],
-        )?;
+        let steps = [
+            ("exactly_1l", &["exactly_1l"][..]),
+            ("atleast_4j", &["exactly_1l", "atleast_4j"]),
+        ];
         Ok(Agc {
             hist: out.hist("agc", hist)?,
-            cutflow,
+            cutflow: Cutflow::declare_steps(out, "cutflow", &[&steps[..], &REGIONS].concat())?,
             corrections: CorrectionSet::open(out.input("corrections.json")?)?,
-            lumi: out.config::<Config>()?.lumi,
+            lumi: out.config::<Config>()?.lumi.unwrap_or(3378.0),
         })
     }
 
@@ -86,30 +72,23 @@ impl Processor for Agc {
 
     fn process(&mut self, events: &Events, out: &mut Output) -> Result<()> {
         let meta = events.meta::<Meta>()?;
-        let is_mc = meta.process != "data";
+        let (is_mc, nominal) = (meta.process != "data", meta.variation == "nominal");
+        let sf = self.corrections.get("event_systematics")?;
         let w0 = match meta.xsec {
             Some(xsec) if is_mc => xsec * self.lumi / meta.nevts as f64,
             None if is_mc => return Err(format!("dataset {}: no xsec", events.dataset).into()),
             _ => 1.0,
         };
-        let nominal = meta.variation == "nominal";
-        let syst = self.corrections.get("event_systematics")?;
 
         let el = events.collection("Electron")?;
-        let (pt, eta) = (el.field::<f64>("pt")?, el.field::<f64>("eta")?);
-        let (id, sip) = (el.field::<i32>("cutBased")?, el.field::<f64>("sip3d")?);
+        let [pt, eta, sip]: [Field<f64>; 3] = el.fields(["pt", "eta", "sip3d"])?;
+        let id = el.field::<i32>("cutBased")?;
         let electrons =
             el.select(|k| pt[k] > 30.0 && eta[k].abs() < 2.1 && id[k] == 4 && sip[k] < 4.0);
         let mu = events.collection("Muon")?;
-        let (pt, eta, tight) = (
-            mu.field::<f64>("pt")?,
-            mu.field::<f64>("eta")?,
-            mu.field::<bool>("tightId")?,
-        );
-        let (sip, iso) = (
-            mu.field::<f64>("sip3d")?,
-            mu.field::<f64>("pfRelIso04_all")?,
-        );
+        let [pt, eta, sip, iso]: [Field<f64>; 4] =
+            mu.fields(["pt", "eta", "sip3d", "pfRelIso04_all"])?;
+        let tight = mu.field::<bool>("tightId")?;
         let muons = mu.select(|k| {
             pt[k] > 30.0 && eta[k].abs() < 2.1 && tight[k] && sip[k] < 4.0 && iso[k] < 0.15
         });
@@ -117,19 +96,16 @@ impl Processor for Agc {
         let jets = events.collection("Jet")?;
         let p4 = jets.p4_as::<f64>()?;
         let (btag, jet_id) = (jets.field::<f32>("btagCSVV2")?, jets.field::<i32>("jetId")?);
-        // The jet variations: varied pT for every jet, then the whole selection again. The
-        // resolution smearing draws per (file, entry, jet), whatever the chunking.
+        // Jet variations: a varied pT for every jet, then the whole selection again. The
+        // resolution smearing draws per (file, entry, jet), so chunking cannot change it.
         let mut variations = vec![("nominal", p4.pt.clone())];
         if is_mc && nominal {
-            variations.push(("pt_scale_up", p4.pt.map(|x| x * 1.03)));
-            let rng = events.rng("pt_res_up");
-            let smear: Vec<f64> = (0..events.len())
-                .flat_map(|i| jets.range(i).map(move |k| (i, k)))
-                .map(|(i, k)| {
-                    p4.pt[k] * (1.0 + 0.05 * rng.normal(i, (k - jets.range(i).start) as u32))
-                })
+            variations.push(("pt_scale_up", p4.pt.map(|pt| pt * 1.03)));
+            let r = events.rng("pt_res_up").normals(&jets);
+            let smeared = (0..r.len())
+                .map(|k| p4.pt[k] * (1.0 + 0.05 * r[k]))
                 .collect();
-            variations.push(("pt_res_up", p4.pt.with_values(smear)?));
+            variations.push(("pt_res_up", p4.pt.with_values(smeared)?));
         }
 
         for (jet_var, jet_pt) in &variations {
@@ -147,76 +123,61 @@ impl Processor for Agc {
                     .fill(out, &sel, Some(&vec![w0; events.len()]))?;
             }
             let v4 = p4.cartesian();
+            // The highest-pT trijet with at least one b-tagged jet: its mass.
+            let trijet_mass = |i: usize| {
+                let tagged =
+                    triples(good.event(i)).filter(|t| t.iter().any(|&k| btag[k as usize] > 0.5));
+                let trijets =
+                    tagged.map(|t| t.iter().map(|&k| v4[k as usize]).sum::<LorentzVector>());
+                max_by(trijets, |v| v.pt()).map_or(f64::NAN, |v| v.mass())
+            };
             for (region, cuts) in REGIONS {
                 let ev = sel.indices(cuts)?;
                 if ev.is_empty() {
                     continue; // the AGC fills no empty region (no empty categories)
                 }
-                let obs: Vec<f64> = if region == "4j1b" {
-                    ev.iter().map(|&i| good.sum(i, |k| p4.pt[k])).collect()
-                } else {
-                    // The highest-pT trijet with at least one b-tagged jet: its mass.
-                    let trijet_mass = |i: usize| {
-                        let tagged = triples(good.event(i))
-                            .filter(|t| t.iter().any(|&k| btag[k as usize] > 0.5));
-                        let p4s = tagged
-                            .map(|t| t.iter().map(|&k| v4[k as usize]).sum::<LorentzVector>());
-                        max_by(p4s, |v| v.pt()).map_or(f64::NAN, |v| v.mass())
-                    };
-                    ev.iter().map(|&i| trijet_mass(i)).collect()
-                };
-                let w = vec![w0; ev.len()];
-                let name = if nominal {
-                    jet_var
-                } else {
-                    meta.variation.as_str()
+                let obs: Vec<f64> = match region {
+                    "4j1b" => ev.iter().map(|&i| good.sum(i, |k| p4.pt[k])).collect(),
+                    _ => ev.iter().map(|&i| trijet_mass(i)).collect(),
                 };
                 let mut fill = |name: &str, w: &[f64]| {
-                    let args = [
-                        Fill::F64(&obs),
+                    let axes = [
                         Fill::OneStr(region),
                         Fill::OneStr(&meta.process),
                         Fill::OneStr(name),
                     ];
-                    out.fill_weighted(self.hist, &args, w)
+                    out.fill_weighted(self.hist, &[&[Fill::F64(&obs)][..], &axes].concat(), w)
                 };
-                fill(name, &w)?;
+                fill(
+                    if nominal { jet_var } else { &meta.variation },
+                    &vec![w0; ev.len()],
+                )?;
                 if *jet_var != "nominal" || !is_mc || !nominal {
                     continue;
                 }
-                // Event-weight variations: the nominal events and observable, reweighted.
-                let weights = |kind: &str, dir: &str, pt: &[f64]| -> Result<Vec<f64>> {
-                    let mut f = vec![0.0; pt.len()];
-                    let args = [
-                        Column::Const(Value::Str(kind)),
-                        Column::Const(Value::Str(dir)),
-                        Column::F64(pt),
-                    ];
-                    syst.evaluate_batch(&args, &mut f)?;
-                    Ok(f.iter().map(|f| w0 * f).collect())
-                };
-                for j in 0..4 {
-                    let pt_j: Vec<f64> = ev
+                // Weight variations of the nominal events: event_systematics(kind, dir, pT of
+                // the j-th jet), b-tagging for jets 0-3 and the W+jets scale.
+                let mut weight_systs: Vec<_> = (0..4)
+                    .map(|j| (format!("btag_var_{j}"), "btag_var", j))
+                    .collect();
+                if meta.process == "wjets" {
+                    weight_systs.push(("scale_var".into(), "scale_var", 0));
+                }
+                for (name, kind, j) in weight_systs {
+                    let pt: Vec<f64> = ev
                         .iter()
                         .map(|&i| p4.pt[good.event(i)[j] as usize])
                         .collect();
                     for dir in ["up", "down"] {
-                        fill(
-                            &format!("btag_var_{j}_{dir}"),
-                            &weights("btag_var", dir, &pt_j)?,
-                        )?;
-                    }
-                }
-                if meta.process == "wjets" {
-                    let pt_0: Vec<f64> = ev
-                        .iter()
-                        .map(|&i| p4.pt[good.event(i)[0] as usize])
-                        .collect();
-                    for dir in ["up", "down"] {
-                        fill(
-                            &format!("scale_var_{dir}"),
-                            &weights("scale_var", dir, &pt_0)?,
-                        )?;
+                        let mut w = vec![0.0; ev.len()];
+                        let args = [
+                            Column::Const(Value::Str(kind)),
+                            Column::Const(Value::Str(dir)),
+                            Column::F64(&pt),
+                        ];
+                        sf.evaluate_batch(&args, &mut w)?;
+                        w.iter_mut().for_each(|w| *w *= w0);
+                        fill(&format!("{name}_{dir}"), &w)?;
                     }
                 }
             }
