@@ -770,26 +770,35 @@ pub fn min_by<I: IntoIterator>(items: I, mut key: impl FnMut(&I::Item) -> f64) -
     max_by(items, move |it| -key(it))
 }
 
-/// The unordered pairs of `objects`, in `ak.combinations(x, 2)` order.
+/// The unordered pairs of `objects` (indices, or anything `Copy`: per-object values computed
+/// once), in `ak.combinations(x, 2)` order.
 ///
 /// ```
 /// use casa_plugin::collection::pairs;
 /// let v: Vec<[u32; 2]> = pairs(&[4, 5, 6]).collect();
 /// assert_eq!(v, [[4, 5], [4, 6], [5, 6]]);
 /// ```
-pub fn pairs(objects: &[u32]) -> impl Iterator<Item = [u32; 2]> + '_ {
+pub fn pairs<T: Copy>(objects: &[T]) -> impl Iterator<Item = [T; 2]> + '_ {
     let n = objects.len();
     (0..n).flat_map(move |a| ((a + 1)..n).map(move |b| [objects[a], objects[b]]))
 }
 
-/// The unordered triples of `objects`, in `ak.combinations(x, 3)` order.
+/// The unordered triples of `objects` (indices, or anything `Copy`), in
+/// `ak.combinations(x, 3)` order.
 ///
 /// ```
 /// use casa_plugin::collection::triples;
 /// let v: Vec<[u32; 3]> = triples(&[1, 2, 3, 4]).collect();
 /// assert_eq!(v, [[1, 2, 3], [1, 2, 4], [1, 3, 4], [2, 3, 4]]);
+/// // Over values: the jets' four-vectors and b-tags of one event, computed once.
+/// let jets = [(1.0, true), (2.0, false), (3.0, false)];
+/// let tagged: Vec<f64> = triples(&jets)
+///     .filter(|t| t.iter().any(|j| j.1))
+///     .map(|t| t[0].0 + t[1].0 + t[2].0)
+///     .collect();
+/// assert_eq!(tagged, [6.0]);
 /// ```
-pub fn triples(objects: &[u32]) -> impl Iterator<Item = [u32; 3]> + '_ {
+pub fn triples<T: Copy>(objects: &[T]) -> impl Iterator<Item = [T; 3]> + '_ {
     let n = objects.len();
     (0..n).flat_map(move |a| {
         ((a + 1)..n)
@@ -827,9 +836,9 @@ mod tests {
 
     #[test]
     fn combinations_of_short_lists_are_empty() {
-        assert_eq!(triples(&[1, 2]).count(), 0);
-        assert_eq!(pairs(&[1]).count(), 0);
-        assert_eq!(triples(&[0, 1, 2, 3, 4, 5]).count(), 20);
+        assert_eq!(triples(&[1u32, 2]).count(), 0);
+        assert_eq!(pairs(&[1u32]).count(), 0);
+        assert_eq!(triples(&[0u32, 1, 2, 3, 4, 5]).count(), 20);
     }
 
     #[test]

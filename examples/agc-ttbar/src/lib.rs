@@ -10,8 +10,8 @@
 use casa_plugin::collection::{max_by, triples};
 use casa_plugin::correction::{Column, CorrectionSet, Value};
 use casa_plugin::{
-    export_plugin, Columns, Cutflow, Dataset, Events, Field, Fill, Hist, HistId, LorentzVector,
-    Output, PackedSelection, Processor, Result,
+    export_plugin, Columns, Cutflow, Dataset, Events, Field, Fill, Hist, HistId, Output,
+    PackedSelection, Processor, Result,
 };
 
 #[derive(serde::Deserialize)]
@@ -122,14 +122,16 @@ impl Processor for Agc {
                 self.cutflow
                     .fill(out, &sel, Some(&vec![w0; events.len()]))?;
             }
-            let v4 = p4.cartesian();
             // The highest-pT trijet with at least one b-tagged jet: its mass.
             let trijet_mass = |i: usize| {
-                let tagged =
-                    triples(good.event(i)).filter(|t| t.iter().any(|&k| btag[k as usize] > 0.5));
-                let trijets =
-                    tagged.map(|t| t.iter().map(|&k| v4[k as usize]).sum::<LorentzVector>());
-                max_by(trijets, |v| v.pt()).map_or(f64::NAN, |v| v.mass())
+                let js: Vec<_> = good
+                    .event(i)
+                    .iter()
+                    .map(|&k| (p4.vec(k as usize), btag[k as usize] > 0.5))
+                    .collect();
+                let tagged = triples(&js).filter(|t| t.iter().any(|j| j.1));
+                max_by(tagged.map(|t| t[0].0 + t[1].0 + t[2].0), |v| v.pt())
+                    .map_or(f64::NAN, |v| v.mass())
             };
             for (region, cuts) in REGIONS {
                 let ev = sel.indices(cuts)?;
