@@ -687,14 +687,12 @@ impl CorrectionSet {
         }
         match doc.get("schema_version") {
             Some(json::Json::Num(json::Num::Int(2))) => {}
-            Some(json::Json::Num(json::Num::Int(v))) => {
-                return Err(ctx.err(
-                    "schema_version",
-                    format!(
+            Some(json::Json::Num(json::Num::Int(v))) => return Err(ctx.err(
+                "schema_version",
+                format!(
                     "schema version {v}: casa (like correctionlib 2) reads schema version 2 only"
                 ),
-                ))
-            }
+            )),
             _ => return Err(ctx.err("document", "missing or non-integer \"schema_version\"")),
         }
         let description = match doc.get("description") {

@@ -159,10 +159,7 @@ impl Element for bool {
 fn convert<T: Element>(dtype: Dtype, bytes: &[u8]) -> Vec<T> {
     macro_rules! conv {
         ($s:ty, $f:ident, $w:ty) => {
-            view_as::<$s>(bytes)
-                .iter()
-                .map(|&x| T::$f(x as $w))
-                .collect()
+            view_as::<$s>(bytes).iter().map(|&x| T::$f(x as $w)).collect()
         };
     }
     match dtype {
@@ -455,8 +452,9 @@ impl<'a> Events<'a> {
 
     /// A column by branch name; an error if the batch does not have it.
     pub fn column(&self, name: &str) -> Result<Column<'a>> {
-        self.get(name)
-            .ok_or_else(|| format!("no column '{name}' in this batch (list it in COLUMNS)").into())
+        self.get(name).ok_or_else(|| {
+            format!("no column '{name}' in this batch (list it in COLUMNS)").into()
+        })
     }
 
     /// A column by branch name, or `None`: an optional column the file lacks.

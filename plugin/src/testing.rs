@@ -62,11 +62,7 @@ fn words<T: Element>(values: &[T]) -> Vec<u64> {
     let bytes = std::mem::size_of_val(values);
     let mut w = vec![0u64; bytes.div_ceil(8)];
     unsafe {
-        std::ptr::copy_nonoverlapping(
-            values.as_ptr() as *const u8,
-            w.as_mut_ptr() as *mut u8,
-            bytes,
-        )
+        std::ptr::copy_nonoverlapping(values.as_ptr() as *const u8, w.as_mut_ptr() as *mut u8, bytes)
     };
     w
 }

@@ -414,11 +414,7 @@ fn another_abi_version_is_refused_with_both_versions_named() {
     assert!(st.success());
     let f = fixture("root-zstd.root");
     let r = run(&so, vec![chunk("ZZ", &f, "Events", 0, 10)], &[]);
-    expect_failure(
-        &r,
-        ExitClass::PluginFault,
-        &["version 3", "versions 1 to 2"],
-    );
+    expect_failure(&r, ExitClass::PluginFault, &["version 3", "versions 1 to 2"]);
 }
 
 /// A plugin built against ABI version 1 (its descriptor ends at `destroy`, its symbol is
@@ -485,12 +481,7 @@ fn counter(acc: &Accumulator, dataset: &str, name: &str) -> i64 {
 
 /// `python -c CODE ARGS...`, its standard output parsed as JSON.
 fn python_json(code: &str, args: &[&str]) -> Value {
-    let o = python_command()
-        .arg("-c")
-        .arg(code)
-        .args(args)
-        .output()
-        .unwrap();
+    let o = python_command().arg("-c").arg(code).args(args).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
 }
@@ -578,11 +569,7 @@ fn cutflow_counts_events_and_weights_after_each_cut() {
         let v = h.values(true);
         for (c, w) in want.iter().enumerate() {
             assert_eq!(v[2 * c + 1], w * scale, "{name}: passed at cut {c}");
-            assert_eq!(
-                v[2 * c] + v[2 * c + 1],
-                5000.0 * scale,
-                "{name}: all at cut {c}"
-            );
+            assert_eq!(v[2 * c] + v[2 * c + 1], 5000.0 * scale, "{name}: all at cut {c}");
         }
     }
 }
