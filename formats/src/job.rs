@@ -34,6 +34,16 @@ pub struct JobSpec {
     #[serde(default)]
     pub node: String,
     pub chunks: Vec<Chunk>,
+    /// The run's plugin configuration (`casa-submit plan --config cfg.{json,toml}`), the same
+    /// for every job of a run; the plugin reads it in `init`. Absent (null) when the run has
+    /// none, so job specs without one keep their bytes.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub config: serde_json::Value,
+    /// The file names of the inputs shipped with the job (`casa-submit plan --input FILE`),
+    /// which the plugin opens by name. The wrapper finds each in its working directory (where
+    /// HTCondor transfers it), else beside the job spec.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
 }
 
 /// One entry range of one file, as the preprocessed fileset's steps give it.
@@ -82,6 +92,8 @@ impl JobSpec {
             run_id: run_id.into(),
             node: node.into(),
             chunks,
+            config: serde_json::Value::Null,
+            inputs: Vec::new(),
         }
     }
 
@@ -113,6 +125,12 @@ impl JobSpec {
         if self.chunks.is_empty() {
             return Err("field 'chunks' is empty: nothing to do".into());
         }
+        for (i, name) in self.inputs.iter().enumerate() {
+            check_input_name(name).map_err(|what| format!("inputs[{i}] {name:?}: {what}"))?;
+            if self.inputs[..i].contains(name) {
+                return Err(format!("inputs[{i}] {name:?}: named twice"));
+            }
+        }
         for (i, c) in self.chunks.iter().enumerate() {
             let at = |what: &str| format!("chunks[{i}] ({}, {}): {what}", c.dataset, c.file);
             if c.dataset.is_empty() {
@@ -141,6 +159,18 @@ impl JobSpec {
             .map(|c| c.entry_stop - c.entry_start)
             .sum()
     }
+}
+
+/// A shipped input is named by its file name alone: it is transferred next to the job, so a
+/// directory part could not be honoured.
+fn check_input_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("empty name".into());
+    }
+    if name == "." || name == ".." || name.contains('/') || name.contains('\0') {
+        return Err("an input is named by its file name, without a directory".into());
+    }
+    Ok(())
 }
 
 /// Accept `major.minor` with our major; refuse anything else by name.
@@ -182,6 +212,34 @@ mod tests {
         let back: JobSpec = serde_json::from_value(v).unwrap();
         assert_eq!(back, spec);
         assert!(back.validate().is_ok());
+    }
+
+    #[test]
+    fn config_and_inputs_are_left_out_when_empty() {
+        let spec = JobSpec::new("run", "leaf-1", vec![chunk()]);
+        let text = serde_json::to_string(&spec).unwrap();
+        assert!(
+            !text.contains("config") && !text.contains("inputs"),
+            "{text}"
+        );
+        let mut with = spec.clone();
+        with.config = serde_json::json!({"lumi": 3378.0});
+        with.inputs = vec!["corrections.json".into()];
+        let back: JobSpec = serde_json::from_str(&serde_json::to_string(&with).unwrap()).unwrap();
+        assert_eq!(back, with);
+        assert!(back.validate().is_ok());
+    }
+
+    #[test]
+    fn input_names_are_plain_file_names_named_once() {
+        let mut spec = JobSpec::new("run", "leaf-1", vec![chunk()]);
+        for bad in ["", "..", "dir/corrections.json"] {
+            spec.inputs = vec![bad.into()];
+            let e = spec.validate().unwrap_err();
+            assert!(e.contains("inputs[0]"), "{e}");
+        }
+        spec.inputs = vec!["a.json".into(), "a.json".into()];
+        assert!(spec.validate().unwrap_err().contains("inputs[1]"));
     }
 
     #[test]

@@ -8,7 +8,8 @@
  * columns of the batch, as contiguous native arrays), and `destroy` at the end.
  *
  * Versions: version 2 appends `optional_columns` and `select_columns` to version 1's
- * `casa_plugin`; batches and the host table are unchanged. A version-2 host still loads
+ * `casa_plugin`, and the configuration, shipped-input and correction functions to the host
+ * table; batches are unchanged. A version-2 host still loads
  * version-1 plugins (which export `casa_plugin_v1` and end their descriptor at `destroy`); an
  * older host refuses a version-2 plugin, naming both versions. The plugin never owns results: it declares histograms and
  * fills them, and adds to counters, through the host's function table, and the host keys
@@ -114,6 +115,35 @@ typedef struct casa_host {
   /* Add to a counter of the current dataset (integer when is_int != 0). */
   int32_t (*count)(void *ctx, const char *name, double value, int32_t is_int);
   const char *(*last_error)(void *ctx);
+
+  /* ---- Version 2 (appended; a version-1 plugin never reads past last_error) ---- */
+
+  /* The run's plugin configuration (casa-submit plan --config cfg.{json,toml}) as JSON text,
+   * "null" when the run has none. Owned by the host, valid for the whole job. */
+  const char *(*config_json)(void *ctx);
+  /* The local path of the input shipped with the job under `name` (casa-submit plan
+   * --input FILE; the name is the file name), valid for the whole job; NULL when the job ships
+   * no such input (last_error names it and the inputs there are). */
+  const char *(*input_path)(void *ctx, const char *name);
+  /* correctionlib (JSON schema v2, .json or .json.gz), evaluated by the host with casa's
+   * native evaluator, so a C++ plugin needs no correctionlib of its own:
+   *   int64_t set = host->correction_set(host->ctx, "corrections.json");      (in init)
+   *   int64_t c = host->correction(host->ctx, set, "event_systematics");
+   *   casa_fill_arg in[3] = {{CASA_FILL_ONE_STR, "btag_var"}, {CASA_FILL_ONE_STR, "up"},
+   *                          {CASA_FILL_F32, jet_pt}};                       (in process)
+   *   host->correction_eval(host->ctx, c, n, in, 3, weights);
+   * correction_set reads the shipped input `input_name` and returns a handle >= 0 (the same
+   * one for the same input), or -1. correction returns a handle >= 0 for the correction
+   * `name` of a set (from "corrections", else "compound_corrections"), or -1.
+   * correction_eval evaluates n rows: one argument per correction input, in the correction's
+   * input order, as fill arguments (CASA_FILL_F64, _F32, _I64, _STR arrays of n values, or
+   * CASA_FILL_ONE_F64, _ONE_I64, _ONE_STR constants); the results go to out[n]. Returns 0,
+   * or -1 (wrong number or type of inputs, an unknown category, a value out of range with
+   * flow "error": last_error says which). */
+  int64_t (*correction_set)(void *ctx, const char *input_name);
+  int64_t (*correction)(void *ctx, int64_t set, const char *name);
+  int32_t (*correction_eval)(void *ctx, int64_t correction, uint64_t n,
+                             const casa_fill_arg *args, uint64_t n_args, double *out);
 } casa_host;
 
 /* The columns a plugin reads for one dataset: NULL-terminated lists (either may be NULL),

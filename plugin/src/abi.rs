@@ -1,7 +1,8 @@
 //! The C ABI of `include/casa_plugin.h`, mirrored field for field. Version 2.
 //!
 //! Version 2 appends to version 1's plugin descriptor (optional columns, and a callback that
-//! chooses the columns per dataset); the batch and host table are unchanged. A host speaking
+//! chooses the columns per dataset) and to the host table (the run's configuration, shipped
+//! inputs, correctionlib evaluation); the batch is unchanged. A host speaking
 //! version 2 also loads version-1 plugins (`casa_plugin_v1`, read with [`casa_plugin_v1`]'s
 //! layout); a version-2 plugin exports `casa_plugin_v2`, which an older host does not look
 //! up, and that host names the version it found in its error.
@@ -93,6 +94,29 @@ pub struct casa_host {
     pub count:
         unsafe extern "C" fn(ctx: *mut c_void, name: *const c_char, value: f64, is_int: i32) -> i32,
     pub last_error: unsafe extern "C" fn(ctx: *mut c_void) -> *const c_char,
+    /// Version 2: the run's plugin configuration as JSON text (`null` when the run has none),
+    /// owned by the host for the whole job.
+    pub config_json: unsafe extern "C" fn(ctx: *mut c_void) -> *const c_char,
+    /// Version 2: the local path of the shipped input `name`, owned by the host for the whole
+    /// job, or NULL (then `last_error` names the input and the inputs there are).
+    pub input_path: unsafe extern "C" fn(ctx: *mut c_void, name: *const c_char) -> *const c_char,
+    /// Version 2: read the correctionlib file shipped as input `name` (JSON or gzipped JSON);
+    /// a handle >= 0, or -1.
+    pub correction_set: unsafe extern "C" fn(ctx: *mut c_void, input: *const c_char) -> i64,
+    /// Version 2: the correction `name` of a set (a correction, else a compound correction);
+    /// a handle >= 0, or -1.
+    pub correction: unsafe extern "C" fn(ctx: *mut c_void, set: i64, name: *const c_char) -> i64,
+    /// Version 2: evaluate a correction on `n` rows: one argument per correction input, as
+    /// fill arguments (`CASA_FILL_F64`, `_F32`, `_I64`, `_STR` arrays of `n`, or `_ONE_*`
+    /// constants); results into `out[n]`. 0, or -1.
+    pub correction_eval: unsafe extern "C" fn(
+        ctx: *mut c_void,
+        correction: i64,
+        n: u64,
+        args: *const casa_fill_arg,
+        n_args: u64,
+        out: *mut f64,
+    ) -> i32,
 }
 
 /// The columns a plugin reads for one dataset: NULL-terminated lists (either may be NULL),

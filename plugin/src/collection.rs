@@ -179,6 +179,32 @@ impl<'a> Collection<'a> {
         })
     }
 
+    /// Several fields of one type at once.
+    ///
+    /// ```
+    /// # use casa_plugin::testing::TestBatch;
+    /// use casa_plugin::Field;
+    /// let b = TestBatch::new(1)
+    ///     .jagged("Muon_pt", &[&[40.0f32, 25.0][..]])
+    ///     .jagged("Muon_sip3d", &[&[1.5f32, 6.0][..]]);
+    /// let ev = b.events();
+    /// let mu = ev.collection("Muon").unwrap();
+    /// let [pt, sip]: [Field<f64>; 2] = mu.fields(["pt", "sip3d"]).unwrap();
+    /// assert_eq!(mu.select(|k| pt[k] > 30.0 && sip[k] < 4.0).event(0), &[0]);
+    /// ```
+    pub fn fields<T: Element, const N: usize>(
+        &self,
+        fields: [&str; N],
+    ) -> Result<[Field<'a, T>; N]> {
+        let v: Vec<Field<'a, T>> = fields
+            .iter()
+            .map(|f| self.field(f))
+            .collect::<Result<_>>()?;
+        Ok(v.try_into()
+            .map_err(|_| "field count")
+            .expect("one field per name"))
+    }
+
     /// The field `{name}_{field}`, or `None` when the batch lacks it.
     ///
     /// ```
@@ -227,6 +253,23 @@ impl<'a> Collection<'a> {
     /// assert!((dijet.mass() - 2.0 * (40.0f64 * 30.0).sqrt()).abs() < 1e-4);
     /// ```
     pub fn p4(&self) -> Result<P4<'a>> {
+        self.p4_as()
+    }
+
+    /// Four-vectors with the fields read as `T`: `p4_as::<f64>()` to combine them with a
+    /// varied pT computed in f64 ([`P4::with_pt`]).
+    ///
+    /// ```
+    /// # use casa_plugin::testing::TestBatch;
+    /// let b = TestBatch::new(1)
+    ///     .jagged("Jet_pt", &[&[40.0f32][..]]).jagged("Jet_eta", &[&[0.5f32][..]])
+    ///     .jagged("Jet_phi", &[&[0.0f32][..]]).jagged("Jet_mass", &[&[5.0f32][..]]);
+    /// let ev = b.events();
+    /// let p4 = ev.collection("Jet").unwrap().p4_as::<f64>().unwrap();
+    /// let up = p4.pt.map(|x| x * 1.03);
+    /// assert_eq!(p4.with_pt(&up).get(0).pt, 40.0 * 1.03);
+    /// ```
+    pub fn p4_as<T: Element>(&self) -> Result<P4<'a, T>> {
         Ok(P4 {
             pt: self.field("pt")?,
             eta: self.field("eta")?,
@@ -376,6 +419,14 @@ impl<'a, T: Element> Field<'a, T> {
         }
     }
 
+    /// The same field, borrowed from this one (no copy).
+    pub fn view(&self) -> Field<'_, T> {
+        Field {
+            values: Cow::Borrowed(&self.values),
+            offsets: self.offsets,
+        }
+    }
+
     /// A new field from one value per object (`values.len()` must be the number of objects).
     pub fn with_values<U: Element>(&self, values: Vec<U>) -> Result<Field<'a, U>> {
         if values.len() != self.values.len() {
@@ -400,26 +451,54 @@ impl<T: Element> Deref for Field<'_, T> {
     }
 }
 
-/// Four-vectors of a collection: `pt`, `eta`, `phi`, `mass` fields (replace `pt` by a varied
-/// one to propagate a jet energy scale).
+/// Four-vectors of a collection: `pt`, `eta`, `phi`, `mass` fields (f32 as NanoAOD stores
+/// them, or another [`Element`] type; replace `pt` by a varied one with [`P4::with_pt`] to
+/// propagate a jet energy scale). The arithmetic is in f64 whatever `T` is.
 #[derive(Clone, Debug)]
-pub struct P4<'a> {
-    pub pt: Field<'a, f32>,
-    pub eta: Field<'a, f32>,
-    pub phi: Field<'a, f32>,
-    pub mass: Field<'a, f32>,
+pub struct P4<'a, T: Element = f32> {
+    pub pt: Field<'a, T>,
+    pub eta: Field<'a, T>,
+    pub phi: Field<'a, T>,
+    pub mass: Field<'a, T>,
 }
 
-impl P4<'_> {
+impl<T: Element> P4<'_, T> {
+    /// These four-vectors with another pT (a varied one), borrowing everything (no copy).
+    pub fn with_pt<'b>(&'b self, pt: &'b Field<'_, T>) -> P4<'b, T> {
+        P4 {
+            pt: pt.view(),
+            eta: self.eta.view(),
+            phi: self.phi.view(),
+            mass: self.mass.view(),
+        }
+    }
+
+    /// Every object as a Cartesian four-vector, indexed by the global object index: compute
+    /// them once when combinations use each object many times.
+    ///
+    /// ```
+    /// # use casa_plugin::testing::TestBatch;
+    /// # let b = TestBatch::new(1)
+    /// #     .jagged("Jet_pt", &[&[40.0f32, 30.0][..]]).jagged("Jet_eta", &[&[0.0f32, 0.0][..]])
+    /// #     .jagged("Jet_phi", &[&[0.0f32, 3.0][..]]).jagged("Jet_mass", &[&[0.0f32, 0.0][..]]);
+    /// # let ev = b.events();
+    /// let p4 = ev.collection("Jet").unwrap().p4().unwrap();
+    /// let v = p4.cartesian();
+    /// assert_eq!(v[0] + v[1], p4.sum(&[0, 1]));
+    /// ```
+    pub fn cartesian(&self) -> Vec<LorentzVector> {
+        (0..self.pt.len()).map(|k| self.vec(k)).collect()
+    }
+
     /// Object `k` in (pt, eta, phi, m), in f64.
     #[inline]
     #[track_caller]
     pub fn get(&self, k: usize) -> PtEtaPhiM {
         PtEtaPhiM::new(
-            self.pt[k] as f64,
-            self.eta[k] as f64,
-            self.phi[k] as f64,
-            self.mass[k] as f64,
+            self.pt[k].to_f64(),
+            self.eta[k].to_f64(),
+            self.phi[k].to_f64(),
+            self.mass[k].to_f64(),
         )
     }
 
@@ -519,12 +598,12 @@ impl P4<'_> {
     /// assert!((dr - (2.0 * std::f64::consts::PI - 6.0)).abs() < 1e-6);
     /// ```
     #[inline]
-    pub fn delta_r(&self, k: usize, other: &P4<'_>, l: usize) -> f64 {
+    pub fn delta_r<U: Element>(&self, k: usize, other: &P4<'_, U>, l: usize) -> f64 {
         delta_r(
-            self.eta[k] as f64,
-            self.phi[k] as f64,
-            other.eta[l] as f64,
-            other.phi[l] as f64,
+            self.eta[k].to_f64(),
+            self.phi[k].to_f64(),
+            other.eta[l].to_f64(),
+            other.phi[l].to_f64(),
         )
     }
 
@@ -551,10 +630,10 @@ impl P4<'_> {
     /// assert!((dr - 0.05).abs() < 1e-6);
     /// assert!(jp4.nearest(0, &gp4, &[2], 0.4).is_none());
     /// ```
-    pub fn nearest(
+    pub fn nearest<U: Element>(
         &self,
         k: usize,
-        other: &P4<'_>,
+        other: &P4<'_, U>,
         candidates: &[u32],
         max_dr: f64,
     ) -> Option<(usize, f64)> {
@@ -770,7 +849,8 @@ pub fn min_by<I: IntoIterator>(items: I, mut key: impl FnMut(&I::Item) -> f64) -
     max_by(items, move |it| -key(it))
 }
 
-/// The unordered pairs of `objects`, in `ak.combinations(x, 2)` order.
+/// The unordered pairs of `objects` (indices, or anything `Copy`: per-object values computed
+/// once), in `ak.combinations(x, 2)` order.
 ///
 /// ```
 /// use casa_plugin::collection::pairs;
@@ -781,12 +861,20 @@ pub fn pairs<T: Copy>(objects: &[T]) -> Combinations<'_, T, 2> {
     Combinations::new(objects)
 }
 
-/// The unordered triples of `objects`, in `ak.combinations(x, 3)` order.
+/// The unordered triples of `objects` (indices, or anything `Copy`), in
+/// `ak.combinations(x, 3)` order.
 ///
 /// ```
 /// use casa_plugin::collection::triples;
 /// let v: Vec<[u32; 3]> = triples(&[1, 2, 3, 4]).collect();
 /// assert_eq!(v, [[1, 2, 3], [1, 2, 4], [1, 3, 4], [2, 3, 4]]);
+/// // Over values: the jets' four-vectors and b-tags of one event, computed once.
+/// let jets = [(1.0, true), (2.0, false), (3.0, false)];
+/// let tagged: Vec<f64> = triples(&jets)
+///     .filter(|t| t.iter().any(|j| j.1))
+///     .map(|t| t[0].0 + t[1].0 + t[2].0)
+///     .collect();
+/// assert_eq!(tagged, [6.0]);
 /// ```
 pub fn triples<T: Copy>(objects: &[T]) -> Combinations<'_, T, 3> {
     Combinations::new(objects)
@@ -872,9 +960,9 @@ mod tests {
 
     #[test]
     fn combinations_of_short_lists_are_empty() {
-        assert_eq!(triples(&[1, 2]).count(), 0);
-        assert_eq!(pairs(&[1]).count(), 0);
-        assert_eq!(triples(&[0, 1, 2, 3, 4, 5]).count(), 20);
+        assert_eq!(triples(&[1u32, 2]).count(), 0);
+        assert_eq!(pairs(&[1u32]).count(), 0);
+        assert_eq!(triples(&[0u32, 1, 2, 3, 4, 5]).count(), 20);
     }
 
     #[test]

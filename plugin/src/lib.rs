@@ -64,9 +64,31 @@ mod hist;
 mod output;
 pub mod random;
 mod selection;
+mod setup;
 pub mod testing;
 pub mod vec4;
 
+/// correctionlib corrections (JSON schema v2), evaluated natively: the `casa-correction`
+/// crate. Open a shipped file with `CorrectionSet::open(out.input("corrections.json")?)?` in
+/// `init`, keep it in the processor, evaluate in `process`.
+///
+/// ```
+/// use casa_plugin::correction::{Column, CorrectionSet, Value};
+/// let set = CorrectionSet::from_json(r#"{"schema_version": 2, "corrections": [{
+///     "name": "btag", "version": 1,
+///     "inputs": [{"name": "direction", "type": "string"}, {"name": "pt", "type": "real"}],
+///     "output": {"name": "w", "type": "real"},
+///     "data": {"nodetype": "category", "input": "direction", "content": [
+///         {"key": "up", "value": {"nodetype": "formula", "expression": "1.0 + (x*0.075 / 50)",
+///                                 "parser": "TFormula", "variables": ["pt"]}}]}}]}"#)?;
+/// let btag = set.get("btag")?;
+/// assert_eq!(btag.evaluate(&[Value::Str("up"), Value::Real(50.0)])?, 1.075);
+/// let mut w = [0.0; 2];
+/// btag.evaluate_batch(&[Column::Const(Value::Str("up")), Column::F32(&[50.0, 100.0])], &mut w)?;
+/// assert_eq!(w, [1.075, 1.15]);
+/// # Ok::<(), casa_plugin::correction::Error>(())
+/// ```
+pub use casa_correction as correction;
 pub use collection::{Collection, Field, ObjVec, Subset, P4};
 pub use events::{Candidate, Candidates, Column, Dtype, Element, EventCandidates, Events, Jagged};
 pub use hist::{Hist, HistDecl};

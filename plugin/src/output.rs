@@ -18,7 +18,7 @@ pub use casa_histspec::FillArg as Fill;
 
 /// The plugin's handle on the host during one callback.
 pub struct Output<'h> {
-    host: &'h casa_host,
+    pub(crate) host: &'h casa_host,
 }
 
 impl<'h> Output<'h> {

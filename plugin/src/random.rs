@@ -30,7 +30,7 @@
 //! assert!(factor > 0.5 && factor < 1.5);
 //! ```
 
-use crate::Events;
+use crate::{Collection, Events};
 
 const M0: u32 = 0xD251_1F53;
 const M1: u32 = 0xCD9E_8D57;
@@ -156,6 +156,26 @@ impl Rng {
         let w = self.block(i, j);
         let (u1, u2) = (unit(w[0], w[1]), unit(w[2], w[3]));
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
+
+impl Rng {
+    /// A standard normal number for every object of a collection: event `i`, object `j` of
+    /// the event at the object's global index (a jet resolution smearing per jet).
+    ///
+    /// ```
+    /// # use casa_plugin::testing::TestBatch;
+    /// let b = TestBatch::new(2).jagged("Jet_pt", &[&[50.0f32, 40.0][..], &[30.0]]);
+    /// let ev = b.events();
+    /// let r = ev.rng("jer").normals(&ev.collection("Jet").unwrap());
+    /// assert_eq!(r, [ev.rng("jer").normal(0, 0), ev.rng("jer").normal(0, 1), ev.rng("jer").normal(1, 0)]);
+    /// ```
+    pub fn normals(&self, objects: &Collection<'_>) -> Vec<f64> {
+        let mut out = Vec::with_capacity(objects.n_objects());
+        for i in 0..objects.len() {
+            out.extend((0..objects.count(i) as u32).map(|j| self.normal(i, j)));
+        }
+        out
     }
 }
 

@@ -140,6 +140,21 @@ impl PackedSelection {
         Ok(self.bits.iter().map(|b| b & m == m).collect())
     }
 
+    /// The events passing every cut in `names`, as indices (the events of a region).
+    ///
+    /// ```
+    /// use casa_plugin::PackedSelection;
+    /// let mut sel = PackedSelection::new(4);
+    /// sel.add_mask("a", &[true, false, true, true]).unwrap();
+    /// sel.add_mask("b", &[true, true, false, true]).unwrap();
+    /// assert_eq!(sel.indices(&["a", "b"]).unwrap(), [0, 3]);
+    /// assert_eq!(sel.indices(&[]).unwrap(), [0, 1, 2, 3]);
+    /// ```
+    pub fn indices(&self, names: &[&str]) -> Result<Vec<usize>> {
+        let m = self.bits(names)?;
+        Ok((0..self.len()).filter(|&i| self.passes(i, m)).collect())
+    }
+
     /// Events passing at least one cut in `names`.
     pub fn any(&self, names: &[&str]) -> Result<Vec<bool>> {
         let m = self.bits(names)?;
@@ -204,13 +219,48 @@ pub struct Cutflow {
     events: HistId,
     weighted: HistId,
     labels: Vec<String>,
+    /// The cuts each step requires (step 0, "all", none).
+    steps: Vec<Vec<String>>,
 }
 
 impl Cutflow {
-    /// Declare the cutflow `name` over `cuts` (names of [`PackedSelection`] cuts, in order).
+    /// Declare the cutflow `name` over `cuts` (names of [`PackedSelection`] cuts, in order:
+    /// step `c` requires the first `c` cuts).
     pub fn declare(out: &mut Output<'_>, name: &str, cuts: &[&str]) -> Result<Cutflow> {
+        let steps: Vec<(&str, &[&str])> = (1..=cuts.len())
+            .map(|c| (cuts[c - 1], &cuts[..c]))
+            .collect();
+        Cutflow::declare_steps(out, name, &steps)
+    }
+
+    /// Declare a cutflow whose steps are any combinations of cuts: `(label, cuts it
+    /// requires)`, after the step `"all"`. Regions that branch off a common preselection
+    /// (exclusive ones, such as one and two b-tags) are steps of one cutflow this way.
+    ///
+    /// ```no_run
+    /// # use casa_plugin::{Cutflow, Output, Result};
+    /// # fn init(out: &mut Output) -> Result<Cutflow> {
+    /// Cutflow::declare_steps(out, "cutflow", &[
+    ///     ("exactly_1l", &["exactly_1l"]),
+    ///     ("atleast_4j", &["exactly_1l", "atleast_4j"]),
+    ///     ("4j1b", &["exactly_1l", "atleast_4j", "exactly_1b"]),
+    ///     ("4j2b", &["exactly_1l", "atleast_4j", "atleast_2b"]),
+    /// ])
+    /// # }
+    /// ```
+    pub fn declare_steps(
+        out: &mut Output<'_>,
+        name: &str,
+        steps: &[(&str, &[&str])],
+    ) -> Result<Cutflow> {
         let mut labels = vec!["all".to_string()];
-        labels.extend(cuts.iter().map(|c| c.to_string()));
+        labels.extend(steps.iter().map(|(l, _)| l.to_string()));
+        let mut required = vec![Vec::new()];
+        required.extend(
+            steps
+                .iter()
+                .map(|(_, cuts)| cuts.iter().map(|c| c.to_string()).collect()),
+        );
         let cats: Vec<&str> = labels.iter().map(String::as_str).collect();
         let h = || Hist::new().str_cat(&cats, "cut");
         // Double, not Int64: a fill's entry count comes from its weights (the cut is one
@@ -221,6 +271,7 @@ impl Cutflow {
             events,
             weighted,
             labels,
+            steps: required,
         })
     }
 
@@ -237,8 +288,6 @@ impl Cutflow {
         sel: &PackedSelection,
         weights: Option<&[f64]>,
     ) -> Result<()> {
-        let cuts: Vec<&str> = self.labels[1..].iter().map(String::as_str).collect();
-        let reached = sel.reached(&cuts)?;
         let unit;
         let w = match weights {
             Some(w) if w.len() != sel.len() => {
@@ -252,15 +301,11 @@ impl Cutflow {
         };
         let ones = vec![1.0; sel.len()];
         let mut passing: Vec<f64> = Vec::with_capacity(sel.len());
-        for (c, label) in self.labels.iter().enumerate() {
+        for (label, cuts) in self.labels.iter().zip(&self.steps) {
+            let cuts: Vec<&str> = cuts.iter().map(String::as_str).collect();
+            let bits = sel.bits(&cuts)?;
             passing.clear();
-            passing.extend(
-                reached
-                    .iter()
-                    .zip(w)
-                    .filter(|(&r, _)| r as usize >= c)
-                    .map(|(_, &w)| w),
-            );
+            passing.extend((0..sel.len()).filter(|&i| sel.passes(i, bits)).map(|i| w[i]));
             let args = [Fill::OneStr(label)];
             out.fill_weighted(self.events, &args, &ones[..passing.len()])?;
             out.fill_weighted(self.weighted, &args, &passing)?;

@@ -49,8 +49,24 @@ impl LorentzVector {
         }
     }
 
+    /// sqrt(px² + py²), as coffea's vector computes it (not `hypot`, which can differ in
+    /// the last bit and then pick another "highest-pT" combination than a reference).
     pub fn pt(&self) -> f64 {
-        self.px.hypot(self.py)
+        (self.px * self.px + self.py * self.py).sqrt()
+    }
+}
+
+/// The sum of four-vectors, added left to right from zero.
+///
+/// ```
+/// use casa_plugin::{LorentzVector, PtEtaPhiM};
+/// let j = [PtEtaPhiM::new(40.0, 0.1, 0.2, 5.0), PtEtaPhiM::new(30.0, -0.3, 2.0, 4.0)];
+/// let s: LorentzVector = j.iter().map(|p| p.to_cartesian()).sum();
+/// assert_eq!(s, j[0].to_cartesian() + j[1].to_cartesian());
+/// ```
+impl std::iter::Sum for LorentzVector {
+    fn sum<I: Iterator<Item = LorentzVector>>(iter: I) -> LorentzVector {
+        iter.fold(LorentzVector::default(), |a, b| a + b)
     }
 }
 

@@ -8,13 +8,14 @@
 
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ::casa_plugin::abi::{
     self, casa_batch, casa_column_lists, casa_fill_arg, casa_host, casa_plugin_v1 as PluginDescV1,
     EntryFn, SelectColumnsFn, CASA_ABI_MIN_VERSION, CASA_ABI_VERSION, ENTRY_SYMBOL,
     ENTRY_SYMBOL_V1,
 };
+use casa_correction::CorrectionSet;
 use casa_hist::{Accumulator, Counter, FillArg, HistSpec, Weights};
 
 /// The callbacks of a plugin, from a descriptor of either ABI version.
@@ -179,12 +180,58 @@ impl Plugin {
     }
 }
 
+/// What a job gives its plugin besides the events: the run's configuration and the inputs
+/// shipped with the job (name, local path).
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    /// The configuration as JSON (`Value::Null` when the run has none).
+    pub config: serde_json::Value,
+    pub inputs: Vec<(String, PathBuf)>,
+}
+
+/// Find each shipped input by name: in the working directory (where HTCondor transfers
+/// inputs), else in `job_dir` (beside the job spec, as a local run lays them out). The error
+/// names the input and both places looked in.
+pub fn resolve_inputs(names: &[String], job_dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+    names
+        .iter()
+        .map(|name| {
+            let here = Path::new(name);
+            let beside = job_dir.join(name);
+            if here.is_file() {
+                Ok((name.clone(), here.to_path_buf()))
+            } else if beside.is_file() {
+                Ok((name.clone(), beside))
+            } else {
+                let cwd = std::env::current_dir()
+                    .map_or_else(|_| ".".into(), |d| d.display().to_string());
+                Err(format!(
+                    "shipped input {name:?} is neither in the working directory ({cwd}) nor beside the job spec ({})",
+                    beside.display()
+                ))
+            }
+        })
+        .collect()
+}
+
+/// A correction handed out to the plugin: its set and name.
+struct CorrectionRef {
+    set: usize,
+    name: String,
+    compound: bool,
+}
+
 /// What the host keeps while a plugin runs.
 struct HostState {
     acc: Accumulator,
     hists: Vec<(String, HistSpec)>,
     dataset: String,
     last_error: CString,
+    config: CString,
+    /// Shipped inputs: name, path as a C string.
+    inputs: Vec<(String, CString)>,
+    sets: Vec<(String, CorrectionSet)>,
+    corrections: Vec<CorrectionRef>,
 }
 
 impl HostState {
@@ -215,13 +262,27 @@ fn err_text(buf: &[u8]) -> String {
 }
 
 impl<'p> Session<'p> {
-    /// Create the host table and call the plugin's `init`.
+    /// Create the host table and call the plugin's `init`, without configuration or inputs.
     pub fn start(plugin: &'p Plugin) -> Result<Session<'p>, PluginError> {
+        Session::start_with(plugin, &Setup::default())
+    }
+
+    /// Create the host table and call the plugin's `init`; the plugin can ask for the run's
+    /// configuration and the shipped inputs of `setup` from then on.
+    pub fn start_with(plugin: &'p Plugin, setup: &Setup) -> Result<Session<'p>, PluginError> {
         let mut hs = Box::new(HostState {
             acc: Accumulator::new(),
             hists: Vec::new(),
             dataset: String::new(),
             last_error: CString::default(),
+            config: cstring(&setup.config.to_string()),
+            inputs: setup
+                .inputs
+                .iter()
+                .map(|(n, p)| (n.clone(), cstring(&p.to_string_lossy())))
+                .collect(),
+            sets: Vec::new(),
+            corrections: Vec::new(),
         });
         let host = Box::new(casa_host {
             abi_version: plugin.abi_version,
@@ -230,6 +291,11 @@ impl<'p> Session<'p> {
             fill: host_fill,
             count: host_count,
             last_error: host_last_error,
+            config_json: host_config_json,
+            input_path: host_input_path,
+            correction_set: host_correction_set,
+            correction: host_correction,
+            correction_eval: host_correction_eval,
         });
         let mut err = vec![0u8; ERR_LEN];
         let state = unsafe { (plugin.calls.init)(&*host, err.as_mut_ptr().cast(), ERR_LEN as u64) };
@@ -504,4 +570,169 @@ unsafe extern "C" fn host_last_error(ctx: *mut c_void) -> *const c_char {
     }
     let hs = unsafe { &*(ctx as *const HostState) };
     hs.last_error.as_ptr()
+}
+
+fn cstring(s: &str) -> CString {
+    CString::new(s.replace('\0', " ")).expect("NULs replaced")
+}
+
+unsafe extern "C" fn host_config_json(ctx: *mut c_void) -> *const c_char {
+    if ctx.is_null() {
+        return std::ptr::null();
+    }
+    let hs = unsafe { &*(ctx as *const HostState) };
+    hs.config.as_ptr()
+}
+
+impl HostState {
+    fn input(&self, name: &str) -> Result<&CString, String> {
+        self.inputs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p)
+            .ok_or_else(|| {
+                let have: Vec<&str> = self.inputs.iter().map(|(n, _)| n.as_str()).collect();
+                if have.is_empty() {
+                    format!("no input named {name:?}: this job ships no inputs (casa-submit plan --input FILE ships one)")
+                } else {
+                    format!(
+                        "no input named {name:?}: this job ships {}",
+                        have.join(", ")
+                    )
+                }
+            })
+    }
+}
+
+unsafe extern "C" fn host_input_path(ctx: *mut c_void, name: *const c_char) -> *const c_char {
+    with_state(ctx, std::ptr::null(), |hs| {
+        let name = unsafe { c_str(name) };
+        Ok(hs.input(&name)?.as_ptr())
+    })
+}
+
+unsafe extern "C" fn host_correction_set(ctx: *mut c_void, input: *const c_char) -> i64 {
+    with_state(ctx, -1, |hs| {
+        let name = unsafe { c_str(input) };
+        // One set per input, however often a plugin asks.
+        if let Some(i) = hs.sets.iter().position(|(n, _)| *n == name) {
+            return Ok(i as i64);
+        }
+        let path = hs.input(&name)?.to_string_lossy().into_owned();
+        let set = CorrectionSet::open(&path).map_err(|e| format!("input {name:?}: {e}"))?;
+        hs.sets.push((name, set));
+        Ok((hs.sets.len() - 1) as i64)
+    })
+}
+
+unsafe extern "C" fn host_correction(ctx: *mut c_void, set: i64, name: *const c_char) -> i64 {
+    with_state(ctx, -1, |hs| {
+        let name = unsafe { c_str(name) };
+        let s = usize::try_from(set)
+            .ok()
+            .filter(|&s| s < hs.sets.len())
+            .ok_or_else(|| format!("no correction set with handle {set}"))?;
+        let cs = &hs.sets[s].1;
+        let compound = match cs.get(&name) {
+            Ok(_) => false,
+            Err(e) => {
+                cs.compound(&name).map_err(|_| e.to_string())?;
+                true
+            }
+        };
+        hs.corrections.push(CorrectionRef {
+            set: s,
+            name,
+            compound,
+        });
+        Ok((hs.corrections.len() - 1) as i64)
+    })
+}
+
+unsafe extern "C" fn host_correction_eval(
+    ctx: *mut c_void,
+    correction: i64,
+    n: u64,
+    args: *const casa_fill_arg,
+    n_args: u64,
+    out: *mut f64,
+) -> i32 {
+    use casa_correction::{Column, Value};
+    with_state(ctx, -1, |hs| {
+        let r = usize::try_from(correction)
+            .ok()
+            .and_then(|c| hs.corrections.get(c))
+            .ok_or_else(|| format!("no correction with handle {correction}"))?;
+        let set = &hs.sets[r.set].1;
+        let c = if r.compound {
+            set.compound(&r.name)
+        } else {
+            set.get(&r.name)
+        }
+        .map_err(|e| e.to_string())?;
+        let n = n as usize;
+        if out.is_null() && n > 0 {
+            return Err(format!("correction {:?}: null output array", r.name));
+        }
+        let raw: &[casa_fill_arg] = if n_args == 0 || args.is_null() {
+            &[]
+        } else {
+            unsafe { std::slice::from_raw_parts(args, n_args as usize) }
+        };
+        let bad = |i: usize, what: &str| format!("correction {:?}, argument {i}: {what}", r.name);
+        // Strings first: the columns borrow them.
+        let mut strings: Vec<Vec<&str>> = Vec::new();
+        for (i, a) in raw.iter().enumerate() {
+            if a.data.is_null() {
+                return Err(bad(i, "null data"));
+            }
+            if a.kind == abi::CASA_FILL_STR {
+                let ptrs = unsafe { std::slice::from_raw_parts(a.data as *const *const c_char, n) };
+                let v: Vec<&str> = ptrs
+                    .iter()
+                    .map(|&p| {
+                        unsafe { CStr::from_ptr(p) }
+                            .to_str()
+                            .map_err(|e| bad(i, &e.to_string()))
+                    })
+                    .collect::<Result<_, _>>()?;
+                strings.push(v);
+            }
+        }
+        let mut si = 0;
+        let mut cols = Vec::with_capacity(raw.len());
+        for (i, a) in raw.iter().enumerate() {
+            cols.push(unsafe {
+                match a.kind {
+                    abi::CASA_FILL_F64 => Column::F64(std::slice::from_raw_parts(a.data.cast(), n)),
+                    abi::CASA_FILL_F32 => Column::F32(std::slice::from_raw_parts(a.data.cast(), n)),
+                    abi::CASA_FILL_I64 => Column::I64(std::slice::from_raw_parts(a.data.cast(), n)),
+                    abi::CASA_FILL_STR => {
+                        si += 1;
+                        Column::Str(&strings[si - 1])
+                    }
+                    abi::CASA_FILL_ONE_F64 => Column::Const(Value::Real(*(a.data as *const f64))),
+                    abi::CASA_FILL_ONE_I64 => Column::Const(Value::Int(*(a.data as *const i64))),
+                    abi::CASA_FILL_ONE_STR => Column::Const(Value::Str(
+                        CStr::from_ptr(a.data.cast())
+                            .to_str()
+                            .map_err(|e| bad(i, &e.to_string()))?,
+                    )),
+                    k => {
+                        return Err(bad(
+                            i,
+                            &format!("kind {k} is not an input kind (F64, F32, I64, STR or ONE_*)"),
+                        ))
+                    }
+                }
+            });
+        }
+        let out: &mut [f64] = if n == 0 {
+            &mut []
+        } else {
+            unsafe { std::slice::from_raw_parts_mut(out, n) }
+        };
+        c.evaluate_batch(&cols, out).map_err(|e| e.to_string())?;
+        Ok(0)
+    })
 }

@@ -16,7 +16,7 @@ use casa_plugin::abi::{self, casa_batch, casa_column};
 use rootio::{open_event_source, BatchPolicy, ByteRange, ByteSource, RootFile, Values};
 use xrd_sys::Input;
 
-use crate::host::{Plugin, Session};
+use crate::host::{resolve_inputs, Plugin, Session, Setup};
 use crate::latency::Latency;
 
 /// A batch read and decoded, ready for the plugin.
@@ -255,8 +255,20 @@ fn run_inner(
     metrics.node = job.node.clone();
     let plugin = Plugin::load(&opts.plugin)
         .map_err(|e| Failure::new(ExitClass::PluginFault, e.to_string()))?;
-    let mut session =
-        Session::start(&plugin).map_err(|e| Failure::new(ExitClass::PluginFault, e.to_string()))?;
+    // The shipped inputs must all be here before the plugin starts: a missing one is the
+    // job's fault, not the plugin's.
+    let job_dir = opts.job.parent().unwrap_or(Path::new(""));
+    let setup = Setup {
+        config: job.config.clone(),
+        inputs: resolve_inputs(&job.inputs, job_dir).map_err(|e| {
+            Failure::new(
+                ExitClass::InvalidJob,
+                format!("{}: {e}", opts.job.display()),
+            )
+        })?,
+    };
+    let mut session = Session::start_with(&plugin, &setup)
+        .map_err(|e| Failure::new(ExitClass::PluginFault, e.to_string()))?;
     let latency: Latencies = Arc::default();
     let mut batch_time = Latency::new();
     let mut covered = Vec::with_capacity(job.chunks.len());

@@ -68,7 +68,9 @@ pub fn build_cdylib(package: &str) -> PathBuf {
         "cargo build -p {package} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // The last compiler-artifact line for the package lists the .so.
+    // The last compiler-artifact line for the package lists the .so (named after the
+    // library: `agc-ttbar` builds libagc_ttbar.so).
+    let lib = package.replace('-', "_");
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .filter(|l| l.contains("\"compiler-artifact\"") && l.contains("cdylib"))
@@ -77,9 +79,9 @@ pub fn build_cdylib(package: &str) -> PathBuf {
         .map(PathBuf::from)
         .find(|p| {
             p.file_name()
-                .is_some_and(|f| f.to_string_lossy() == format!("lib{package}.so"))
+                .is_some_and(|f| f.to_string_lossy() == format!("lib{lib}.so"))
         })
-        .unwrap_or_else(|| panic!("no lib{package}.so in cargo's output"))
+        .unwrap_or_else(|| panic!("no lib{lib}.so in cargo's output"))
 }
 
 /// Build a workspace binary (`casa-wrapper`, `casa-merge`) with the same cargo and profile

@@ -7,10 +7,14 @@
 //! one present and one absent), `mc-only` (a column required only when the dataset's metadata
 //! says `is_mc`, which no file has), `smear` (reproducible normal numbers into a histogram),
 //! `cutflow` (nMuon >= 1, >= 2 with weight 0.5), `nanoaod` (collections on real NanoAOD:
-//! selection, sorting, trijets, ΔR matching and cross references, summed into counters);
-//! anything else counts events.
+//! selection, sorting, trijets, ΔR matching and cross references, summed into counters),
+//! `setup` (the run's configuration `{"label": .., "scale": ..}` and the shipped input
+//! `note.txt`, reported as counters), `correction` (the shipped `corrections.json`'s
+//! `event_systematics` btag_var up at pt = 10 nMuon + 25, as the weights of an nMuon
+//! histogram); anything else counts events.
 
 use casa_plugin::collection::{max_by, triples};
+use casa_plugin::correction::{Column, CorrectionSet, Value};
 use casa_plugin::{
     export_plugin, Columns, Cutflow, Dataset, Events, Fill, Hist, HistId, Output, PackedSelection,
     Processor, Result,
@@ -22,6 +26,19 @@ struct Misbehave {
     mode: String,
     extra: Option<HistId>,
     cutflow: Option<Cutflow>,
+    setup: Option<(Config, usize)>,
+    corrections: Option<CorrectionSet>,
+}
+
+#[derive(serde::Deserialize)]
+struct Config {
+    label: String,
+    #[serde(default = "one")]
+    scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 #[derive(serde::Deserialize)]
@@ -42,6 +59,7 @@ impl Processor for Misbehave {
         let h = out.hist("n", Hist::new().integer(0, 10, "nMuon").int64())?;
         let extra = match mode.as_str() {
             "smear" => Some(out.hist("smear", Hist::new().reg(40, -4.0, 4.0, "x").double())?),
+            "correction" => Some(out.hist("w", Hist::new().integer(0, 10, "nMuon").weight())?),
             _ => None,
         };
         let cutflow = match mode.as_str() {
@@ -54,12 +72,26 @@ impl Processor for Misbehave {
         } else {
             None
         };
+        let setup = match mode.as_str() {
+            "setup" => {
+                let cfg: Config = out.config()?;
+                let note = std::fs::read_to_string(out.input("note.txt")?)?;
+                Some((cfg, note.len()))
+            }
+            _ => None,
+        };
+        let corrections = match mode.as_str() {
+            "correction" => Some(CorrectionSet::open(out.input("corrections.json")?)?),
+            _ => None,
+        };
         Ok(Misbehave {
             h,
             flags,
             mode,
             extra,
             cutflow,
+            setup,
+            corrections,
         })
     }
 
@@ -121,6 +153,34 @@ impl Processor for Misbehave {
                     .as_ref()
                     .expect("declared")
                     .fill(out, &sel, Some(&w))?;
+            }
+            "setup" => {
+                // Reported once per job, so the test knows what to expect.
+                if let Some((cfg, bytes)) = self.setup.take() {
+                    out.count(&format!("label_{}", cfg.label), 1)?;
+                    out.count_f64("scale", cfg.scale)?;
+                    out.count("note_bytes", bytes as u64)?;
+                }
+            }
+            "correction" => {
+                let n = events.values_as::<u32>("nMuon")?;
+                let pt: Vec<f64> = n.iter().map(|&k| 10.0 * k as f64 + 25.0).collect();
+                let mut w = vec![0.0; n.len()];
+                let c = self
+                    .corrections
+                    .as_ref()
+                    .expect("opened")
+                    .get("event_systematics")?;
+                c.evaluate_batch(
+                    &[
+                        Column::Const(Value::Str("btag_var")),
+                        Column::Const(Value::Str("up")),
+                        Column::F64(&pt),
+                    ],
+                    &mut w,
+                )?;
+                let n: Vec<i64> = n.iter().map(|&k| k as i64).collect();
+                out.fill_weighted(self.extra.expect("declared"), &[Fill::I64(&n)], &w)?;
             }
             _ => {}
         }
