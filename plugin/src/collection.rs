@@ -473,23 +473,6 @@ impl<T: Element> P4<'_, T> {
         }
     }
 
-    /// Every object as a Cartesian four-vector, indexed by the global object index: compute
-    /// them once when combinations use each object many times.
-    ///
-    /// ```
-    /// # use casa_plugin::testing::TestBatch;
-    /// # let b = TestBatch::new(1)
-    /// #     .jagged("Jet_pt", &[&[40.0f32, 30.0][..]]).jagged("Jet_eta", &[&[0.0f32, 0.0][..]])
-    /// #     .jagged("Jet_phi", &[&[0.0f32, 3.0][..]]).jagged("Jet_mass", &[&[0.0f32, 0.0][..]]);
-    /// # let ev = b.events();
-    /// let p4 = ev.collection("Jet").unwrap().p4().unwrap();
-    /// let v = p4.cartesian();
-    /// assert_eq!(v[0] + v[1], p4.sum(&[0, 1]));
-    /// ```
-    pub fn cartesian(&self) -> Vec<LorentzVector> {
-        (0..self.pt.len()).map(|k| self.vec(k)).collect()
-    }
-
     /// Object `k` in (pt, eta, phi, m), in f64.
     #[inline]
     #[track_caller]

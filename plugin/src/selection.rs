@@ -305,7 +305,11 @@ impl Cutflow {
             let cuts: Vec<&str> = cuts.iter().map(String::as_str).collect();
             let bits = sel.bits(&cuts)?;
             passing.clear();
-            passing.extend((0..sel.len()).filter(|&i| sel.passes(i, bits)).map(|i| w[i]));
+            passing.extend(
+                (0..sel.len())
+                    .filter(|&i| sel.passes(i, bits))
+                    .map(|i| w[i]),
+            );
             let args = [Fill::OneStr(label)];
             out.fill_weighted(self.events, &args, &ones[..passing.len()])?;
             out.fill_weighted(self.weighted, &args, &passing)?;

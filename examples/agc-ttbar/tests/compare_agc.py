@@ -123,12 +123,12 @@ def main():
         report["pt_res_up"].append({"region": k[0], "process": k[1], "nominal_events": n_nominal,
                                     "ratio": float(v.sum() / nominal[0].sum())})
 
-    # Cutflows: passed events per cut, per dataset.
+    # Cutflows: events passing each step, per dataset (a 1-D histogram over the cut axis).
     report["cutflow"] = {}
     for ds, items in casa.items():
         h = items["cutflow"]
         v = h.view(flow=False)
-        report["cutflow"][ds] = {c: int(v[i, 1]) for i, c in enumerate(h.axes["cut"])}
+        report["cutflow"][ds] = {c: int(v[i]) for i, c in enumerate(h.axes["cut"])}
     report["cutflow_reference"] = ref["cutflow"]
 
     if rechunked:
