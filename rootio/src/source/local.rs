@@ -8,6 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{read_range, ByteRange, ByteSource, ReadStats};
 
+/// The path of a `file:` URL (`file:///data/x.root`, `file:x.root`); a plain path as it is.
+pub(super) fn strip_file_url(url: &str) -> &str {
+    url.strip_prefix("file://")
+        .or_else(|| url.strip_prefix("file:"))
+        .unwrap_or(url)
+}
+
 /// A local file read with `pread`, so it is shared between threads without a lock.
 pub struct LocalFile {
     name: String,
@@ -22,11 +29,7 @@ impl LocalFile {
     pub fn open(path: impl AsRef<Path>) -> io::Result<Self> {
         let path = path.as_ref();
         let s = path.to_string_lossy();
-        let stripped = s
-            .strip_prefix("file://")
-            .or_else(|| s.strip_prefix("file:"));
-        let real = stripped.map(Path::new).unwrap_or(path);
-        let file = File::open(real)?;
+        let file = File::open(strip_file_url(&s))?;
         let meta = file.metadata()?;
         if meta.is_dir() {
             return Err(io::Error::new(

@@ -212,7 +212,8 @@ impl ByteSource for Input {
 /// build without XRootD, or a retryable kind from the server); see [`is_permanent`].
 pub fn open_input(url: &str, opts: &InputOptions) -> Result<Input, crate::Error> {
     let source: io::Result<Box<dyn ByteSource>> = match Scheme::of(url) {
-        Scheme::Local => LocalFile::open(url).map(|f| Box::new(f) as _),
+        // Named by its path, without the `file:` prefix, as messages always showed it.
+        Scheme::Local => LocalFile::open(local::strip_file_url(url)).map(|f| Box::new(f) as _),
         Scheme::XRootD => xrootd::open(url, opts),
         Scheme::Unsupported => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -240,7 +241,7 @@ mod tests {
             let input = open_input(&name, &opts).unwrap();
             assert_eq!(input.size(), 4, "{name}");
             assert_eq!(input.server(), "local");
-            assert_eq!(input.name(), name);
+            assert_eq!(input.name(), s);
         }
         let e = open_input("https://host/x.root", &opts).unwrap_err();
         assert!(

@@ -390,6 +390,37 @@ mod tests {
         assert_eq!(x.len(), 3);
     }
 
+    /// The binding's classes are the reader's: what the server says is missing or forbidden
+    /// ends the retries, a dropped or hung connection does not.
+    #[test]
+    fn the_bindings_error_classes_drive_the_retries() {
+        let e = |code: u16, errnum: u32, timed_out: bool| XrdError::Client {
+            url: "root://h:1//f".into(),
+            op: "read",
+            status: 1,
+            code,
+            errnum,
+            timed_out,
+            message: String::new(),
+        };
+        assert!(is_permanent(e(400, 3011, false).io_kind()), "not found");
+        assert!(
+            is_permanent(e(400, 3010, false).io_kind()),
+            "not authorised"
+        );
+        assert!(is_permanent(e(101, 0, false).io_kind()), "invalid address");
+        for (code, errnum) in [(108, 0), (104, 0), (206, 0), (400, 3024), (400, 3012)] {
+            assert!(
+                !is_permanent(e(code, errnum, false).io_kind()),
+                "{code}/{errnum}"
+            );
+        }
+        assert!(
+            !is_permanent(e(400, 3011, true).io_kind()),
+            "a deadline, whatever came"
+        );
+    }
+
     #[test]
     fn vector_reads_are_counted_as_the_server_sees_them() {
         assert_eq!(readv_requests([10usize; 1024].into_iter()), 1);
