@@ -1,8 +1,9 @@
 //! `root://`, `roots://` and `xroot://` inputs. The URL rules (which inputs are XRootD's,
 //! the server a URL names, the XCache rewrite) are plain Rust and always here: the planner
 //! checks `--xcache` with them in any build. Reading goes through the XRootD client
-//! (`xrd-sys`, the [`XrdSource`] of `xrootd/client.rs`) and needs the cargo feature `xrootd`;
-//! without it a `root://` input is refused with a message saying how to build one that reads it.
+//! (`xrd-sys`, under the `XrdSource` of `xrootd/client.rs`) and needs the cargo feature
+//! `xrootd`; without it a `root://` input is refused with a message saying how to build one
+//! that reads it.
 
 use std::io;
 
