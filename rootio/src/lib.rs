@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Bytes come through the [`ByteSource`] trait, so the same reader works on local files and,
-//! through `xrd-sys`, on XRootD. [`Tree::plan`] gives the byte ranges a read needs so an I/O
+//! through `xrd-sys` (cargo feature `xrootd`), on XRootD; [`source::open_input`] picks the
+//! source by the input's URL scheme. [`Tree::plan`] gives the byte ranges a read needs so an I/O
 //! layer can coalesce them.
 //!
 //! Users that should not care about the format (the job wrapper, `inspect`, `preprocess`) open
@@ -31,7 +32,7 @@ mod file;
 mod objects;
 mod open;
 mod read;
-mod source;
+pub mod source;
 mod streamed;
 mod streamer;
 mod tree;
@@ -44,7 +45,7 @@ pub use error::{Error, Result};
 pub use event::{ColumnInfo, EventSource, Fetched};
 pub use file::{Directory, FileHeader, Key, RootFile, Uuid};
 pub use open::{event_sources, open_event_source};
-pub use source::{ByteRange, ByteSource, LocalFile, MemSource, ReadStats};
+pub use source::{open_input, ByteRange, ByteSource, Input, LocalFile, MemSource, ReadStats};
 pub use streamer::{StreamerElement, StreamerInfo};
 pub use tree::{Branch, ElementInfo, EmbeddedBasket, Leaf, Tree};
 pub use types::{ColumnType, Layout, Packing, Primitive};

@@ -366,7 +366,7 @@ pub fn plan(
         }
     }
     if let Some(x) = &site.xcache {
-        xrd_sys::parse_xcache(x)
+        rootio::source::xrootd::parse_xcache(x)
             .map_err(|e| PlanError::Invalid(format!("site setting xcache {x:?}: {e}")))?;
     }
     for l in &site.extra_lines {

@@ -73,8 +73,7 @@ pub fn cluster_steps(clusters: &[u64], step_size: u64) -> Vec<[u64; 2]> {
 
 /// Open a local path, a `file:` URL or a `root://` URL (through XrdCl, as the jobs will).
 fn open(path: &str) -> Result<RootFile, String> {
-    let src = xrd_sys::open_input(path, None, &xrd_sys::XrdOptions::default())
-        .map_err(|e| e.to_string())?;
+    let src = rootio::open_input(path, &Default::default()).map_err(|e| e.to_string())?;
     RootFile::from_source(Arc::new(src)).map_err(|e| e.to_string())
 }
 

@@ -396,6 +396,10 @@ fn ctrl_c_stops_the_jobs_and_a_second_run_finishes() {
 /// read, the XCache is killed (the jobs fall back to the origin), then the origin is down for
 /// 2 s (reads and opens are retried). The result equals a clean run over the local files.
 #[test]
+#[cfg_attr(
+    not(feature = "xrootd"),
+    ignore = "reads root:// inputs: needs the xrootd feature"
+)]
 fn server_faults_mid_run_over_xcache_end_with_the_clean_result() {
     if !harness::isolated("server_faults_mid_run_over_xcache_end_with_the_clean_result") {
         return;
@@ -451,6 +455,10 @@ fn assert_no_loss(rundir: &Path) -> serde_json::Value {
 /// mode the run finishes, the good dataset is whole, the report names the bad file, and every
 /// planned event is covered or reported missing, exactly the bad file's.
 #[test]
+#[cfg_attr(
+    not(feature = "xrootd"),
+    ignore = "reads root:// inputs: needs the xrootd feature"
+)]
 fn a_corrupt_file_over_xcache_fails_strict_mode_and_is_skipped_and_accounted_for() {
     if !harness::isolated(
         "a_corrupt_file_over_xcache_fails_strict_mode_and_is_skipped_and_accounted_for",
@@ -592,6 +600,10 @@ fn planned_over_xcache(servers: &harness::Servers) -> (tempfile::TempDir, PathBu
 /// The runner SIGKILLed while its jobs read through the XCache, then started again: the
 /// result equals the clean run, every planned event covered once.
 #[test]
+#[cfg_attr(
+    not(feature = "xrootd"),
+    ignore = "reads root:// inputs: needs the xrootd feature"
+)]
 fn a_runner_killed_mid_run_over_xcache_finishes_with_the_clean_result() {
     if !harness::isolated("a_runner_killed_mid_run_over_xcache_finishes_with_the_clean_result") {
         return;
@@ -608,6 +620,10 @@ fn a_runner_killed_mid_run_over_xcache_finishes_with_the_clean_result() {
 /// A merge node that dies right after writing its output (CASA_MERGE_CRASH_ONCE, docs/merge.md)
 /// is retried; its output from the failed attempt is not counted twice.
 #[test]
+#[cfg_attr(
+    not(feature = "xrootd"),
+    ignore = "reads root:// inputs: needs the xrootd feature"
+)]
 fn a_merge_node_failing_once_over_xcache_ends_with_the_clean_result() {
     if !harness::isolated("a_merge_node_failing_once_over_xcache_ends_with_the_clean_result") {
         return;

@@ -8,7 +8,8 @@
 //! [`Servers`] drops, which also happens when the test panics; and as the test is the init of
 //! its own PID namespace, a test killed outright takes its servers with it.
 //!
-//! Included with `#[path]` by the test binaries of xrd-sys, casa-wrapper and casa-submit.
+//! Included with `#[path]` by the test binaries of xrd-sys, casa-rootio (feature `xrootd`),
+//! casa-wrapper and casa-submit.
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpStream};
@@ -474,4 +475,41 @@ impl Drop for Servers {
 fn set_mode(p: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A reproducible pseudo-random file `data.bin` in `dir` (xorshift), so every byte position
+/// is distinct: its path and its bytes.
+pub fn data_file(dir: &Path, len: usize) -> (PathBuf, Vec<u8>) {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut data = Vec::with_capacity(len);
+    while data.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    data.truncate(len);
+    let p = dir.join("data.bin");
+    std::fs::write(&p, &data).unwrap();
+    (p, data)
+}
+
+/// Scattered `(offset, len)` ranges in a file of `size` bytes (at least 8 MiB): many small
+/// ones (more than one request's 1024 chunks), some larger than a chunk may be (2 MiB), and
+/// the last byte.
+pub fn scattered(size: u64) -> Vec<(u64, usize)> {
+    let mut r = Vec::new();
+    let mut x: u64 = 12345;
+    for _ in 0..2500 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let len = 1 + (x >> 40) as usize % 6000;
+        let offset = (x >> 8) % (size - len as u64);
+        r.push((offset, len));
+    }
+    r.push((1 << 20, 5 << 20));
+    r.push((size - (3 << 20), 3 << 20));
+    r.push((size - 1, 1));
+    r
 }

@@ -91,7 +91,7 @@ fn xcache_arg(s: &str) -> Result<String, String> {
     if s.trim().is_empty() {
         return Ok(String::new());
     }
-    xrd_sys::parse_xcache(s).map_err(|e| e.to_string())
+    rootio::source::xrootd::parse_xcache(s).map_err(|e| e.to_string())
 }
 
 fn seconds_arg(s: &str) -> Result<Duration, String> {
@@ -152,13 +152,13 @@ fn run_job(args: RunArgs, started: Instant) -> ExitCode {
             > 1,
         input: run::InputOptions {
             xcache: args.xcache.filter(|x| !x.is_empty()),
-            xrd: xrd_sys::XrdOptions {
+            remote: rootio::source::RemoteOptions {
                 open_timeout: args.open_timeout,
                 read_timeout: args.read_timeout,
                 attempts: args.io_attempts,
                 backoff: args.io_backoff,
                 vector_reads: !args.no_vector_reads,
-                ..xrd_sys::XrdOptions::default()
+                ..rootio::source::RemoteOptions::default()
             },
         },
     };

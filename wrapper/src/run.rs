@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use casa_formats::partial::{self, ChunkId, PartialHeader};
 use casa_formats::{ExitClass, JobMetrics, JobSpec};
 use casa_plugin::abi::{self, casa_batch, casa_column};
+use rootio::source::{is_permanent, Input};
 use rootio::{open_event_source, BatchPolicy, ByteRange, ByteSource, RootFile, Values};
-use xrd_sys::Input;
 
 use crate::host::{resolve_inputs, Plugin, Session, Setup};
 use crate::latency::Latency;
@@ -52,21 +52,10 @@ pub struct RunOptions {
     pub input: InputOptions,
 }
 
-/// How inputs are opened and read: the XCache and the XRootD deadlines, retries and vector
-/// reads. Local files ignore it.
-#[derive(Debug, Clone, Default)]
-pub struct InputOptions {
-    /// Read `root://` inputs through this XCache (`root://host:port`), with the input's own
-    /// server as the fallback, as coffea-casa's `root://xcache//` does.
-    pub xcache: Option<String>,
-    pub xrd: xrd_sys::XrdOptions,
-}
-
-/// Open an input with the run's XCache and XRootD settings (see [`xrd_sys::open_input`]).
-/// Errors carry the I/O error whose kind [`classify`] turns into the exit class.
-pub fn open_input(file: &str, opts: &InputOptions) -> Result<Input, rootio::Error> {
-    xrd_sys::open_input(file, opts.xcache.as_deref(), &opts.xrd)
-}
+/// Inputs are opened by the reader, the source chosen by URL scheme with the run's XCache and
+/// remote settings; errors carry the I/O error whose kind [`classify`] turns into the exit
+/// class.
+pub use rootio::source::{open_input, InputOptions};
 
 /// A failed run: the exit class and a message naming what failed.
 #[derive(Debug)]
@@ -97,7 +86,7 @@ fn classify(e: &rootio::Error) -> ExitClass {
     use rootio::Error as E;
     match e {
         E::Open { source, .. } | E::Io { source, .. } => {
-            if xrd_sys::is_permanent(source.kind()) {
+            if is_permanent(source.kind()) {
                 ExitClass::PermanentInput
             } else {
                 ExitClass::RetryableInput
@@ -150,6 +139,9 @@ impl ByteSource for Timed {
     }
     fn stats(&self) -> rootio::ReadStats {
         self.inner.stats()
+    }
+    fn server(&self) -> String {
+        self.inner.server()
     }
 }
 

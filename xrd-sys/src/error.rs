@@ -3,8 +3,9 @@
 //! work) or permanent (no such file, permission denied, a bad URL: it will fail again).
 //!
 //! The class travels as a `std::io::ErrorKind`, so callers that already classify I/O errors
-//! (the wrapper's exit classes) need nothing XRootD-specific: the permanent kinds are exactly
-//! those of [`is_permanent`].
+//! need nothing XRootD-specific: permanent failures come as `NotFound`, `PermissionDenied`,
+//! `InvalidInput` or `UnexpectedEof` (the kinds `rootio::source::is_permanent` accepts, which
+//! the reader's retries and the wrapper's exit classes use), anything else is retryable.
 
 use std::io;
 
@@ -42,17 +43,6 @@ mod kxr {
     pub const IS_DIRECTORY: u32 = 3016;
     pub const AUTH_FAILED: u32 = 3030;
     pub const REQ_TIMED_OUT: u32 = 3034;
-}
-
-/// The error kinds a retry cannot fix (the wrapper's permanent input class).
-pub fn is_permanent(kind: io::ErrorKind) -> bool {
-    matches!(
-        kind,
-        io::ErrorKind::NotFound
-            | io::ErrorKind::PermissionDenied
-            | io::ErrorKind::InvalidInput
-            | io::ErrorKind::UnexpectedEof
-    )
 }
 
 /// An XRootD failure. Every variant names the URL it concerns.
@@ -134,7 +124,7 @@ impl XrdError {
         }
     }
 
-    /// The `std::io` kind that carries this error's class (see [`is_permanent`]).
+    /// The `std::io` kind that carries this error's class (see the module's documentation).
     pub fn io_kind(&self) -> io::ErrorKind {
         use io::ErrorKind as K;
         match self {
@@ -185,11 +175,6 @@ impl XrdError {
             }
         }
     }
-
-    /// A retry (here or on another server) cannot help.
-    pub fn is_permanent(&self) -> bool {
-        is_permanent(self.io_kind())
-    }
 }
 
 impl From<XrdError> for io::Error {
@@ -218,19 +203,28 @@ mod tests {
     fn server_answers_are_classified() {
         assert_eq!(client(400, 3011).io_kind(), io::ErrorKind::NotFound);
         assert_eq!(client(400, 3010).io_kind(), io::ErrorKind::PermissionDenied);
-        assert!(client(400, 3016).is_permanent());
+        assert_eq!(client(400, 3016).io_kind(), io::ErrorKind::InvalidInput);
         // kXR_Overloaded, kXR_ServerError, kXR_IOError: another try may work.
         for n in [3024, 3012, 3007] {
-            assert!(!client(400, n).is_permanent(), "kXR {n}");
+            assert_eq!(client(400, n).io_kind(), io::ErrorKind::Other, "kXR {n}");
         }
     }
 
     #[test]
     fn transport_failures_are_retryable() {
-        for c in [103, 104, 107, 108, 206, 306, 3] {
-            assert!(!client(c, 0).is_permanent(), "code {c}");
+        use io::ErrorKind as K;
+        for (c, kind) in [
+            (103, K::TimedOut),
+            (104, K::ConnectionReset),
+            (107, K::ConnectionReset),
+            (108, K::ConnectionRefused),
+            (206, K::TimedOut),
+            (306, K::Other),
+            (3, K::Other),
+        ] {
+            assert_eq!(client(c, 0).io_kind(), kind, "code {c}");
         }
-        assert!(client(101, 0).is_permanent(), "invalid address");
+        assert_eq!(client(101, 0).io_kind(), K::InvalidInput, "invalid address");
         let mut timed_out = client(400, 3011);
         if let XrdError::Client { timed_out: t, .. } = &mut timed_out {
             *t = true;

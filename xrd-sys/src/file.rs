@@ -68,7 +68,7 @@ impl XrdFile {
             url: url.to_string(),
             reason: "contains a NUL byte".into(),
         })?;
-        // One deadline for the open and the stat together, as XrdOptions::open_timeout says.
+        // One deadline for the open and the stat together, as the caller's open timeout means.
         let deadline = std::time::Instant::now() + timeout;
         let mut st = status();
         // SAFETY: valid C string and out-pointer; the shim returns NULL or an owned file.
@@ -78,7 +78,7 @@ impl XrdFile {
             shim,
             ptr,
             url: url.to_string(),
-            server: crate::server_of(url).unwrap_or_default(),
+            server: String::new(),
             size: 0,
         };
         let mut buf = [0 as c_char; 256];
@@ -123,7 +123,8 @@ impl XrdFile {
         &self.url
     }
 
-    /// `host:port` of the server holding the file (after redirects).
+    /// `host:port` of the server holding the file (after redirects); empty when XrdCl does
+    /// not say (the URL's own server is then the best guess, which the caller can parse).
     pub fn server(&self) -> &str {
         &self.server
     }

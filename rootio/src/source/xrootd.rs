@@ -1,6 +1,45 @@
-//! XRootD URLs: which inputs are remote, which server a URL names, and the XCache rewrite.
+//! `root://`, `roots://` and `xroot://` inputs. The URL rules (which inputs are XRootD's,
+//! the server a URL names, the XCache rewrite) are plain Rust and always here: the planner
+//! checks `--xcache` with them in any build. Reading goes through the XRootD client
+//! (`xrd-sys`, under the `XrdSource` of `xrootd/client.rs`) and needs the cargo feature
+//! `xrootd`; without it a `root://` input is refused with a message saying how to build one
+//! that reads it.
 
-use crate::XrdError;
+use std::io;
+
+use super::{ByteSource, InputOptions};
+
+#[cfg(feature = "xrootd")]
+mod client;
+#[cfg(feature = "xrootd")]
+pub use client::XrdSource;
+
+/// What a `root://` input gives in a build without the `xrootd` feature.
+pub const WITHOUT_XROOTD: &str = "this casa was built without XRootD; root:// inputs need a \
+    build with the `xrootd` feature (libxrootd-client-dev, libclang-dev)";
+
+/// An XRootD URL (or XCache address) that cannot be used.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{url}: invalid XRootD URL: {reason}")]
+pub struct InvalidUrl {
+    pub url: String,
+    pub reason: String,
+}
+
+/// Open an XRootD input: through the XCache of `opts` first when given, then the URL itself.
+#[cfg(feature = "xrootd")]
+pub(super) fn open(url: &str, opts: &InputOptions) -> io::Result<Box<dyn ByteSource>> {
+    let urls = input_urls(url, opts.xcache.as_deref());
+    let source = XrdSource::open(url, urls, opts.remote.clone())?;
+    Ok(Box::new(source))
+}
+
+/// Without the XRootD client: a permanent input fault (`InvalidInput`), since every worker
+/// runs this same build.
+#[cfg(not(feature = "xrootd"))]
+pub(super) fn open(_url: &str, _opts: &InputOptions) -> io::Result<Box<dyn ByteSource>> {
+    Err(io::Error::new(io::ErrorKind::InvalidInput, WITHOUT_XROOTD))
+}
 
 /// URL schemes the XRootD client reads.
 const SCHEMES: [&str; 3] = ["root://", "roots://", "xroot://"];
@@ -50,14 +89,14 @@ pub fn server_of(url: &str) -> Option<String> {
 
 /// Check and normalise an XCache address: `root://host:port`, `host:port` or `host`
 /// (port 1094), without a path.
-pub fn parse_xcache(s: &str) -> Result<String, XrdError> {
+pub fn parse_xcache(s: &str) -> Result<String, InvalidUrl> {
     let s = s.trim();
     let full = if is_remote(s) {
         s.to_string()
     } else {
         format!("root://{s}")
     };
-    let bad = |reason: &str| XrdError::InvalidUrl {
+    let bad = |reason: &str| InvalidUrl {
         url: s.to_string(),
         reason: reason.to_string(),
     };

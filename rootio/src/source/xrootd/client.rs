@@ -1,69 +1,17 @@
-//! A `rootio::ByteSource` over XRootD: an ordered list of URLs (an XCache first, then the
-//! origin), deadlines on every request, bounded retries with backoff, and vector reads of
-//! coalesced ranges.
+//! A [`ByteSource`] over XRootD: an ordered list of URLs (an XCache first, then the origin),
+//! deadlines on every request, bounded retries with backoff, and vector reads of coalesced
+//! ranges. The client itself (`XrdFile`: one open file, its deadlines and classified errors)
+//! is `xrd-sys`; what to do when it fails is decided here, on the reader's side.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
-use rootio::{ByteRange, ByteSource, ReadStats};
+use xrd_sys::{XrdError, XrdFile};
 
-use crate::{XrdError, XrdFile};
-
-/// How an [`XrdSource`] talks to its servers.
-#[derive(Debug, Clone)]
-pub struct XrdOptions {
-    /// Deadline of one open: connect, log in, open and stat.
-    pub open_timeout: Duration,
-    /// Deadline of one read: a single read, or every request of one vector read.
-    pub read_timeout: Duration,
-    /// Rounds over the URL list for a retryable failure before giving up (at least 1).
-    pub attempts: u32,
-    /// Pause after a failed round; doubled after each further round, at most 30 s.
-    pub backoff: Duration,
-    /// Read a batch's ranges with vector reads (otherwise one read per range, in turn).
-    pub vector_reads: bool,
-    /// Small ranges (under [`COALESCE_BELOW`]) at most this many bytes apart are read as one
-    /// chunk, the gap dropped: fewer chunks for the server to serve. Larger ranges travel as
-    /// chunks of their own, straight into their buffers: splitting a merged chunk costs a copy
-    /// as long as the transfer itself.
-    pub coalesce_gap: u64,
-}
-
-impl Default for XrdOptions {
-    fn default() -> Self {
-        XrdOptions {
-            open_timeout: Duration::from_secs(30),
-            read_timeout: Duration::from_secs(60),
-            attempts: 3,
-            backoff: Duration::from_secs(1),
-            vector_reads: true,
-            coalesce_gap: 16 * 1024,
-        }
-    }
-}
-
-impl XrdOptions {
-    /// The longest one operation can take before it fails: every attempt at every URL hitting
-    /// both deadlines, plus the pauses.
-    pub fn worst_case(&self, urls: usize) -> Duration {
-        let attempts = self.attempts.max(1);
-        let per_try = self.open_timeout + self.read_timeout;
-        let pauses: Duration = (1..attempts).map(|r| self.pause(r)).sum();
-        per_try * attempts * urls.max(1) as u32 + pauses
-    }
-
-    fn pause(&self, round: u32) -> Duration {
-        let cap = Duration::from_secs(30).max(self.backoff);
-        self.backoff
-            .saturating_mul(1 << (round.saturating_sub(1)).min(16))
-            .min(cap)
-    }
-}
-
-/// Ranges at least this long are never merged with others (see [`XrdOptions::coalesce_gap`]).
-pub const COALESCE_BELOW: usize = 64 * 1024;
+use crate::source::{
+    is_permanent, ByteRange, ByteSource, ReadStats, RemoteOptions, COALESCE_BELOW,
+};
 
 /// The open file in use and which URL it came from.
 struct Active {
@@ -83,7 +31,7 @@ struct State {
 pub struct XrdSource {
     name: String,
     urls: Vec<String>,
-    opts: XrdOptions,
+    opts: RemoteOptions,
     size: OnceLock<u64>,
     state: Mutex<State>,
     bytes: AtomicU64,
@@ -102,12 +50,12 @@ impl std::fmt::Debug for XrdSource {
 
 impl XrdSource {
     /// Open an input. `name` is what messages call it (the URL of the job spec); `urls` are
-    /// tried in order (see [`crate::input_urls`]). Fails with the last error once every URL
+    /// tried in order (see [`super::input_urls`]). Fails with the last error once every URL
     /// failed in `attempts` rounds, or at once after a round with a permanent failure.
     pub fn open(
         name: impl Into<String>,
         urls: Vec<String>,
-        opts: XrdOptions,
+        opts: RemoteOptions,
     ) -> Result<XrdSource, XrdError> {
         let name = name.into();
         if urls.is_empty() {
@@ -137,15 +85,6 @@ impl XrdSource {
     /// The URLs tried, in order.
     pub fn urls(&self) -> &[String] {
         &self.urls
-    }
-
-    /// `host:port` of the server currently serving (empty before the first open).
-    pub fn server(&self) -> String {
-        let st = self.state.lock().expect("xrd state lock");
-        st.active
-            .as_ref()
-            .map(|a| a.file.server().to_string())
-            .unwrap_or_default()
     }
 
     /// Failed attempts so far (each retried or reported).
@@ -226,7 +165,7 @@ impl XrdSource {
                 }
             };
             self.failures.fetch_add(1, Ordering::Relaxed);
-            permanent |= e.is_permanent();
+            permanent |= is_permanent(e.io_kind());
             errors.push(e);
             tried += 1;
             if tried < n {
@@ -254,7 +193,7 @@ impl XrdSource {
         }
         let tried = tried.join(", ");
         // A permanent answer (the file is not there) explains more than the timeouts around it.
-        let last = match errors.iter().rposition(XrdError::is_permanent) {
+        let last = match errors.iter().rposition(|e| is_permanent(e.io_kind())) {
             Some(i) => errors.swap_remove(i),
             None => errors.pop().expect("errors"),
         };
@@ -326,9 +265,9 @@ fn coalesce(ranges: &[ByteRange], gap: u64) -> Vec<Extent> {
 
 /// Requests one vector read of these lengths takes (the server's limits, as the shim cuts).
 fn readv_requests(lens: impl Iterator<Item = usize>) -> u64 {
-    let max_len = crate::sys::XRD_READV_MAX_CHUNK_LEN as usize;
+    let max_len = xrd_sys::sys::XRD_READV_MAX_CHUNK_LEN as usize;
     let chunks: usize = lens.map(|l| l.div_ceil(max_len)).sum();
-    chunks.div_ceil(crate::sys::XRD_READV_MAX_CHUNKS as usize) as u64
+    chunks.div_ceil(xrd_sys::sys::XRD_READV_MAX_CHUNKS as usize) as u64
 }
 
 impl ByteSource for XrdSource {
@@ -410,6 +349,18 @@ impl ByteSource for XrdSource {
             requests: self.requests.load(Ordering::Relaxed),
         }
     }
+
+    /// `host:port` of the server serving now (after redirects: XrdCl's data server, else the
+    /// server of the URL opened), or before any open the server the input's URL names.
+    fn server(&self) -> String {
+        let st = self.state.lock().expect("xrd state lock");
+        let url = match &st.active {
+            Some(a) if !a.file.server().is_empty() => return a.file.server().to_string(),
+            Some(a) => a.file.url(),
+            None => &self.name,
+        };
+        super::server_of(url).unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -439,25 +390,42 @@ mod tests {
         assert_eq!(x.len(), 3);
     }
 
+    /// The binding's classes are the reader's: what the server says is missing or forbidden
+    /// ends the retries, a dropped or hung connection does not.
+    #[test]
+    fn the_bindings_error_classes_drive_the_retries() {
+        let e = |code: u16, errnum: u32, timed_out: bool| XrdError::Client {
+            url: "root://h:1//f".into(),
+            op: "read",
+            status: 1,
+            code,
+            errnum,
+            timed_out,
+            message: String::new(),
+        };
+        assert!(is_permanent(e(400, 3011, false).io_kind()), "not found");
+        assert!(
+            is_permanent(e(400, 3010, false).io_kind()),
+            "not authorised"
+        );
+        assert!(is_permanent(e(101, 0, false).io_kind()), "invalid address");
+        for (code, errnum) in [(108, 0), (104, 0), (206, 0), (400, 3024), (400, 3012)] {
+            assert!(
+                !is_permanent(e(code, errnum, false).io_kind()),
+                "{code}/{errnum}"
+            );
+        }
+        assert!(
+            !is_permanent(e(400, 3011, true).io_kind()),
+            "a deadline, whatever came"
+        );
+    }
+
     #[test]
     fn vector_reads_are_counted_as_the_server_sees_them() {
         assert_eq!(readv_requests([10usize; 1024].into_iter()), 1);
         assert_eq!(readv_requests([10usize; 1025].into_iter()), 2);
         assert_eq!(readv_requests([5 << 20].into_iter()), 1);
         assert_eq!(readv_requests(std::iter::empty()), 0);
-    }
-
-    #[test]
-    fn backoff_doubles_and_bounds_the_worst_case() {
-        let o = XrdOptions {
-            open_timeout: Duration::from_secs(2),
-            read_timeout: Duration::from_secs(3),
-            attempts: 3,
-            backoff: Duration::from_millis(500),
-            ..XrdOptions::default()
-        };
-        assert_eq!(o.pause(1), Duration::from_millis(500));
-        assert_eq!(o.pause(2), Duration::from_secs(1));
-        assert_eq!(o.worst_case(2), Duration::from_millis(5000 * 6 + 1500));
     }
 }
