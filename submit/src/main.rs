@@ -8,15 +8,35 @@ use casa_formats::fsutil::atomic_write;
 use casa_formats::Fileset;
 use casa_submit::plan::{PlanOptions, SiteConfig};
 use casa_submit::preprocess::{preprocess, PreprocessOptions};
-use casa_submit::{dag, manipulate, post};
+use casa_submit::{manipulate, post};
 use clap::{Args, Parser, Subcommand};
 
 /// Turn coffea filesets into HTCondor DAGMan workflows of casa jobs.
 #[derive(Parser)]
 #[command(name = "casa-submit", version, about)]
 struct Cli {
+    /// More log output (-v: every attempt of a local run, -vv: debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Logs go to stderr through `tracing`: warnings only by default.
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .init();
 }
 
 #[derive(Subcommand)]
@@ -252,6 +272,7 @@ struct LintArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.verbose);
     let r = match cli.command {
         Command::Preprocess(a) => run_preprocess(a),
         Command::Plan(a) => run_plan(a),
@@ -268,7 +289,7 @@ fn main() -> ExitCode {
         Command::Run(a) => run_local(a),
         Command::Status(a) => run_status(a),
         Command::FailedFileset(a) => run_failed(a),
-        Command::Pre(a) => post::pre(&a.rundir, &a.node).map_err(anyhow::Error::msg),
+        Command::Pre(a) => post::pre(&a.rundir, &a.node).map_err(anyhow::Error::from),
         Command::Resubmit(a) => run_resubmit(a),
         Command::NewPlugin(a) => casa_submit::scaffold::new_plugin(&a.dir, &a.name)
             .map(|root| {
@@ -492,7 +513,8 @@ fn run_plan(a: PlanArgs) -> Result<()> {
 }
 
 fn run_lint(a: LintArgs) -> Result<()> {
-    let problems = dag::lint(&a.dag).with_context(|| format!("reading {}", a.dag.display()))?;
+    let problems =
+        casa_run::lint(&a.dag).with_context(|| format!("reading {}", a.dag.display()))?;
     if problems.is_empty() {
         return Ok(());
     }
@@ -514,7 +536,7 @@ fn run_local(a: RunArgs) -> Result<()> {
         jobs,
         progress: !a.quiet,
     };
-    let r = casa_submit::dagrun::run(&a.rundir, &opts, &stop).map_err(anyhow::Error::msg)?;
+    let r = casa_submit::dagrun::run(&a.rundir, &opts, &stop)?;
     if a.json {
         println!("{}", serde_json::to_string(&r)?);
     }
@@ -545,7 +567,7 @@ fn run_local(a: RunArgs) -> Result<()> {
 
 fn run_status(a: StatusArgs) -> Result<()> {
     loop {
-        let s = casa_submit::status::status(&a.rundir).map_err(anyhow::Error::msg)?;
+        let s = casa_submit::status::status(&a.rundir)?;
         print_status(&s, a.json)?;
         let open = s.by_status.get("pending").copied().unwrap_or(0)
             + s.by_status.get("running").copied().unwrap_or(0);
@@ -621,7 +643,7 @@ fn print_status(s: &casa_submit::status::Status, json: bool) -> Result<()> {
 }
 
 fn run_failed(a: FailedArgs) -> Result<()> {
-    let (fs, nodes) = casa_submit::failed::failed_fileset(&a.rundir).map_err(anyhow::Error::msg)?;
+    let (fs, nodes) = casa_submit::failed::failed_fileset(&a.rundir)?;
     write_fileset(&a.output, &fs)?;
     let steps: usize = fs
         .datasets
@@ -637,7 +659,7 @@ fn run_failed(a: FailedArgs) -> Result<()> {
 }
 
 fn run_resubmit(a: ResubmitArgs) -> Result<()> {
-    let reset = casa_submit::failed::reset_failed(&a.rundir).map_err(anyhow::Error::msg)?;
+    let reset = casa_submit::failed::reset_failed(&a.rundir)?;
     eprintln!("{} nodes reset: {}", reset.len(), reset.join(" "));
     if a.local {
         return run_local(RunArgs {

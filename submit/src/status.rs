@@ -5,7 +5,40 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use casa_formats::{JobSpec, NodeStatus};
+use casa_run::{Dag, NodeName, RunDir};
 use serde::Serialize;
+
+/// Why `status` could not read a run directory.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Job(#[from] casa_formats::job::JobError),
+    #[error("{path} {source}")]
+    Dag {
+        path: String,
+        #[source]
+        source: casa_run::DagError,
+    },
+    #[error("{path}: {source}")]
+    Node {
+        path: String,
+        #[source]
+        source: casa_run::NameError,
+    },
+}
+
+fn read_error(path: &Path) -> impl FnOnce(std::io::Error) -> StatusError + '_ {
+    move |source| StatusError::Read {
+        path: path.display().to_string(),
+        source,
+    }
+}
 
 #[derive(Debug, Default, Serialize)]
 pub struct Status {
@@ -100,12 +133,13 @@ struct Lite {
     attempts: Vec<casa_formats::Attempt>,
 }
 
-pub fn status(rundir: &Path) -> Result<Status, String> {
+pub fn status(rundir: &Path) -> Result<Status, StatusError> {
     use rayon::prelude::*;
+    let run = RunDir::new(rundir);
     let mut st = Status::default();
     // Which leaf holds which dataset: from the manifest (fast), or from the job specs.
     let mut leaf_dataset: Vec<(usize, usize, String)> = Vec::new();
-    let manifest: Option<serde_json::Value> = std::fs::read(rundir.join("manifest.json"))
+    let manifest: Option<serde_json::Value> = std::fs::read(run.manifest())
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
     let ranges: Option<Vec<crate::plan::LeafRange>> = manifest
@@ -119,14 +153,13 @@ pub fn status(rundir: &Path) -> Result<Status, String> {
             }
         }
         None => {
-            let jobs = rundir.join("jobs");
-            for e in std::fs::read_dir(&jobs).map_err(|e| format!("{}: {e}", jobs.display()))? {
-                let p = e.map_err(|e| e.to_string())?.path();
-                let spec = JobSpec::read(&p).map_err(|e| e.to_string())?;
-                let Some(i) = spec
-                    .node
-                    .strip_prefix("leaf-")
-                    .and_then(|n| n.parse::<usize>().ok())
+            let jobs = run.jobs_dir();
+            for e in std::fs::read_dir(&jobs).map_err(read_error(&jobs))? {
+                let p = e.map_err(read_error(&jobs))?.path();
+                let spec = JobSpec::read(&p)?;
+                let Some(i) = NodeName::parse(&spec.node)
+                    .ok()
+                    .and_then(|n| n.leaf_index())
                 else {
                     continue;
                 };
@@ -141,30 +174,34 @@ pub fn status(rundir: &Path) -> Result<Status, String> {
             leaf_dataset.sort();
         }
     }
-    let dataset_of = |node: &str| -> Option<&str> {
-        let i: usize = node.strip_prefix("leaf-")?.parse().ok()?;
+    let dataset_of = |node: &NodeName| -> Option<&str> {
+        let i = node.leaf_index()?;
         let k = leaf_dataset.partition_point(|r| r.1 <= i);
         leaf_dataset
             .get(k)
             .filter(|r| r.0 <= i)
             .map(|r| r.2.as_str())
     };
-    let dag =
-        std::fs::read_to_string(rundir.join("casa.dag")).map_err(|e| format!("casa.dag: {e}"))?;
-    let nodes: Vec<&str> = dag
-        .lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            (w.next()?.eq_ignore_ascii_case("JOB"))
-                .then(|| w.next())
-                .flatten()
-        })
-        .collect();
+    let dag_path = run.dag();
+    let dag = std::fs::read_to_string(&dag_path).map_err(read_error(&dag_path))?;
+    let dag = Dag::parse(&dag).map_err(|source| StatusError::Dag {
+        path: dag_path.display().to_string(),
+        source,
+    })?;
+    let nodes = dag
+        .nodes()
+        .iter()
+        .map(|n| NodeName::parse(&n.name))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| StatusError::Node {
+            path: dag_path.display().to_string(),
+            source,
+        })?;
     st.nodes = nodes.len();
     let states: Vec<Result<Option<Lite>, String>> = nodes
         .par_iter()
         .map(|node| {
-            let p = rundir.join("state").join(format!("{node}.json"));
+            let p = run.state(node);
             match std::fs::read(&p) {
                 Ok(b) => serde_json::from_slice::<Lite>(&b)
                     .map(Some)
@@ -212,10 +249,10 @@ pub fn status(rundir: &Path) -> Result<Status, String> {
     if last > first {
         st.events_per_second = st.events_done as f64 / (last - first);
     }
-    st.grid = std::fs::read_to_string(rundir.join("casa.status"))
+    st.grid = std::fs::read_to_string(run.node_status())
         .ok()
         .and_then(|t| grid_status(&t));
-    st.jobs = std::fs::read_to_string(rundir.join("logs/casa.log"))
+    st.jobs = std::fs::read_to_string(run.event_log())
         .ok()
         .map(|t| job_states(&t));
     Ok(st)
