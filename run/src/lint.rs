@@ -1,6 +1,6 @@
 //! `casa-submit lint`: [`Dag::parse_all`] (the grammar the runner executes) plus what
-//! HTCondor's own parser accepts silently: cycles and missing submit files (see the HTCondor
-//! notes in docs/submit.md).
+//! HTCondor's own parser accepts silently: cycles and missing submit files (docs/submit.md,
+//! "lint").
 
 use std::path::Path;
 

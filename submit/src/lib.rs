@@ -3,8 +3,10 @@
 //! and the DAGMan PRE and POST scripts. The run directory's layout, node names and the DAG
 //! model (with its lint) are casa-run's.
 
+pub mod cli;
 pub mod dagrun;
 pub mod failed;
+pub mod inputs;
 pub mod manipulate;
 pub mod plan;
 pub mod post;

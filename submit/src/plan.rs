@@ -77,6 +77,30 @@ impl Default for SiteConfig {
     }
 }
 
+impl SiteConfig {
+    /// The site config at `path` (the defaults without one), its `xcache` replaced by
+    /// `xcache` when given (`--xcache` overrides the site's).
+    pub fn load(path: Option<&Path>, xcache: Option<String>) -> Result<SiteConfig, PlanError> {
+        let site = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| PlanError::Io {
+                    path: format!("reading {}", p.display()),
+                    source,
+                })?;
+                toml::from_str::<SiteConfig>(&text).map_err(|source| PlanError::Site {
+                    path: p.display().to_string(),
+                    source,
+                })?
+            }
+            None => SiteConfig::default(),
+        };
+        Ok(SiteConfig {
+            xcache: xcache.or(site.xcache),
+            ..site
+        })
+    }
+}
+
 /// Everything `plan` needs besides the fileset.
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
@@ -130,6 +154,14 @@ pub enum PlanError {
     },
     #[error("template {name}: {what}")]
     Template { name: String, what: String },
+    #[error("site config {path}: {source}")]
+    Site {
+        path: String,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error(transparent)]
+    Name(#[from] casa_run::NameError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PlanError + '_ {
@@ -327,7 +359,7 @@ pub fn plan(
     if opts.fan_in < 2 {
         return Err(PlanError::Invalid("--fan-in must be at least 2".into()));
     }
-    let run_id = RunId::new(&opts.run_id).map_err(|e| PlanError::Invalid(e.to_string()))?;
+    let run_id = RunId::new(&opts.run_id)?;
     let site = &opts.site;
     for (k, v) in [
         ("request_memory", Some(&site.request_memory)),

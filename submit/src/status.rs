@@ -60,6 +60,64 @@ pub struct Status {
     pub jobs: Option<std::collections::BTreeMap<String, usize>>,
 }
 
+/// `by` as `3 done, 1 failed`.
+fn counts<V: std::fmt::Display>(by: &BTreeMap<String, V>) -> String {
+    by.iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl std::fmt::Display for Status {
+    /// What `casa-submit status` prints without `--json`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{} nodes: {}", self.nodes, counts(&self.by_status))?;
+        for (ds, by) in &self.datasets {
+            writeln!(f, "  {ds}: {}", counts(by))?;
+        }
+        writeln!(
+            f,
+            "events: {} of {} ({:.1}%), {:.0} events/s; {} retries",
+            self.events_done,
+            self.events_planned,
+            100.0 * self.events_done as f64 / self.events_planned.max(1) as f64,
+            self.events_per_second,
+            self.retries
+        )?;
+        for (class, (n, msg)) in &self.failures {
+            writeln!(f, "failed attempts, {class}: {n} (e.g. {msg})")?;
+        }
+        for c in &self.corrupt_state_files {
+            writeln!(f, "corrupt: {c}")?;
+        }
+        if let Some(j) = &self.jobs {
+            writeln!(f, "HTCondor jobs (logs/casa.log): {}", counts(j))?;
+        }
+        if let Some(g) = &self.grid {
+            let get = |k: &str| g.get(k).copied().unwrap_or(0);
+            writeln!(
+                f,
+                "HTCondor (casa.status): {} of {} nodes done, {} queued ({} idle, {} held), {} failed",
+                get("NodesDone"),
+                get("NodesTotal"),
+                get("NodesQueued"),
+                get("JobProcsIdle"),
+                get("JobProcsHeld"),
+                get("NodesFailed")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Status {
+    /// Nodes not done, skipped or failed yet.
+    pub fn open(&self) -> usize {
+        self.by_status.get("pending").copied().unwrap_or(0)
+            + self.by_status.get("running").copied().unwrap_or(0)
+    }
+}
+
 /// The state of every job in an HTCondor job event log (userlog text): the last event of
 /// each `(cluster.proc.subproc)` decides idle, running, held or finished.
 pub fn job_states(text: &str) -> std::collections::BTreeMap<String, usize> {

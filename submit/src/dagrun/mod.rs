@@ -47,6 +47,23 @@ pub struct LocalRunReport {
     pub interrupted: bool,
 }
 
+impl std::fmt::Display for LocalRunReport {
+    /// The summary line `casa-submit run` ends with.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} nodes done ({} already done before), {} skipped, {} failed, {} not run; {} events in {:.1} s",
+            self.done,
+            self.reused,
+            self.skipped,
+            self.failed.len(),
+            self.not_run,
+            self.events,
+            self.wall_s
+        )
+    }
+}
+
 /// Why a local run could not go on, naming the file or node.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -183,10 +200,11 @@ pub fn run_with(
             report.interrupted = true;
             executor.interrupt();
         }
-        while !report.interrupted {
-            let Some((i, attempt)) = sched.next(opts.jobs) else {
-                break;
-            };
+        // Start what may start (nothing once interrupted).
+        while let Some((i, attempt)) = (!report.interrupted)
+            .then(|| sched.next(opts.jobs))
+            .flatten()
+        {
             states[i].status = NodeStatus::Running;
             states[i].write(&run.state(&names[i]))?;
             executor.start(i, dag.node(i), attempt, tx.clone());
