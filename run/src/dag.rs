@@ -5,8 +5,10 @@
 //!
 //! Keywords are case-insensitive with `-` and `_` alike, as DAGMan's parser has them.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// A problem in a DAG, naming its line (0 for problems of the whole file).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +123,7 @@ pub struct Dag {
     /// `#` lines, written first.
     pub comments: Vec<String>,
     nodes: Vec<Node>,
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, BuildHasherDefault<Fnv>>,
     /// DAG-wide lines, written after the nodes in this order.
     pub settings: Vec<Setting>,
 }
@@ -260,6 +262,17 @@ impl Dag {
         }
         let mut refs: Vec<(usize, &str, &'static str, Ref)> = Vec::new();
         let mut edges: Vec<(usize, &str, &str)> = Vec::new();
+        // Sized once: growing the index dominated parsing large DAGs.
+        let jobs = text
+            .lines()
+            .filter(|l| {
+                let w = l.trim_start().as_bytes();
+                w.len() > 3 && w[..3].eq_ignore_ascii_case(b"JOB") && w[3].is_ascii_whitespace()
+            })
+            .count();
+        dag.index.reserve(jobs);
+        dag.nodes.reserve(jobs);
+        let mut words: Vec<&str> = Vec::new();
         for (i, raw) in text.lines().enumerate() {
             let n = i + 1;
             let line = raw.trim();
@@ -270,7 +283,8 @@ impl Dag {
                 dag.comments.push(line.to_string());
                 continue;
             }
-            let words: Vec<&str> = line.split_whitespace().collect();
+            words.clear();
+            words.extend(line.split_whitespace());
             // The text after the first `k` words, as written.
             let rest_after = |k: usize| {
                 let mut s = line;
@@ -280,7 +294,7 @@ impl Dag {
                 }
                 s.trim()
             };
-            match keyword(words[0]).as_str() {
+            match keyword(words[0]).as_ref() {
                 "JOB" => {
                     if words.len() < 3 {
                         problems.push(err(n, "JOB needs a name and a submit file"));
@@ -463,9 +477,36 @@ impl Dag {
     }
 }
 
-/// A keyword as DAGMan compares them: case-insensitive, `_` as `-`.
-fn keyword(w: &str) -> String {
-    w.to_ascii_uppercase().replace('_', "-")
+/// A keyword as DAGMan compares them: case-insensitive, `_` as `-`. Borrowed when already
+/// so (as casa writes them: `status` parses DAGs of a million nodes).
+fn keyword(w: &str) -> Cow<'_, str> {
+    if w.bytes().any(|b| b.is_ascii_lowercase() || b == b'_') {
+        Cow::Owned(w.to_ascii_uppercase().replace('_', "-"))
+    } else {
+        Cow::Borrowed(w)
+    }
+}
+
+/// FNV-1a for the node index: node names are short, and SipHash's resistance to chosen
+/// keys is not needed for DAGs casa wrote (it was a third of the parse time).
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// `name="value" ...`: in a value, `\"` is a quote and `\\` a backslash; any other backslash

@@ -99,6 +99,47 @@ impl SiteConfig {
             ..site
         })
     }
+
+    /// Refuse settings that would break or alter the submit files; the jobs' `environment`
+    /// value.
+    fn check(&self) -> Result<String, PlanError> {
+        let site = self;
+        for (k, v) in [
+            ("request_memory", Some(&site.request_memory)),
+            ("request_disk", Some(&site.request_disk)),
+            ("container_image", site.container_image.as_ref()),
+            ("x509_proxy", site.x509_proxy.as_ref()),
+            ("accounting_group", site.accounting_group.as_ref()),
+            ("requirements", site.requirements.as_ref()),
+            ("desired_sites", site.desired_sites.as_ref()),
+            ("xcache", site.xcache.as_ref()),
+        ] {
+            if let Some(v) = v {
+                check_setting(k, v)?;
+            }
+        }
+        if let Some(x) = &site.xcache {
+            xrd_sys::parse_xcache(x)
+                .map_err(|e| PlanError::Invalid(format!("site setting xcache {x:?}: {e}")))?;
+        }
+        for l in &site.extra_lines {
+            check_setting("extra_lines", l)?;
+            let lower = l.trim_start().to_ascii_lowercase();
+            if lower.starts_with("queue") {
+                return Err(PlanError::Invalid(format!(
+                    "site extra line {l:?} would queue jobs of its own"
+                )));
+            }
+            let command = lower.split('=').next().unwrap_or("").trim();
+            if command == "environment" || command == "env" {
+                // A second environment line would replace the first (CASA_XCACHE, say).
+                return Err(PlanError::Invalid(format!(
+                    "site extra line {l:?} sets the environment: use the site's [environment] table"
+                )));
+            }
+        }
+        job_environment(site)
+    }
 }
 
 /// Everything `plan` needs besides the fileset.
@@ -361,41 +402,7 @@ pub fn plan(
     }
     let run_id = RunId::new(&opts.run_id)?;
     let site = &opts.site;
-    for (k, v) in [
-        ("request_memory", Some(&site.request_memory)),
-        ("request_disk", Some(&site.request_disk)),
-        ("container_image", site.container_image.as_ref()),
-        ("x509_proxy", site.x509_proxy.as_ref()),
-        ("accounting_group", site.accounting_group.as_ref()),
-        ("requirements", site.requirements.as_ref()),
-        ("desired_sites", site.desired_sites.as_ref()),
-        ("xcache", site.xcache.as_ref()),
-    ] {
-        if let Some(v) = v {
-            check_setting(k, v)?;
-        }
-    }
-    if let Some(x) = &site.xcache {
-        xrd_sys::parse_xcache(x)
-            .map_err(|e| PlanError::Invalid(format!("site setting xcache {x:?}: {e}")))?;
-    }
-    for l in &site.extra_lines {
-        check_setting("extra_lines", l)?;
-        let lower = l.trim_start().to_ascii_lowercase();
-        if lower.starts_with("queue") {
-            return Err(PlanError::Invalid(format!(
-                "site extra line {l:?} would queue jobs of its own"
-            )));
-        }
-        let command = lower.split('=').next().unwrap_or("").trim();
-        if command == "environment" || command == "env" {
-            // A second environment line would replace the first (CASA_XCACHE, say).
-            return Err(PlanError::Invalid(format!(
-                "site extra line {l:?} sets the environment: use the site's [environment] table"
-            )));
-        }
-    }
-    let environment = job_environment(site)?;
+    let environment = site.check()?;
     if !opts.plugin.is_file() {
         return Err(PlanError::Invalid(format!(
             "plugin {} does not exist",

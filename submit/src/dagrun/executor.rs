@@ -16,17 +16,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use casa_run::submit::{parse_environment, SubmitDescription};
 use casa_run::Node;
 
-/// What an executor tells the runner about an attempt.
-#[derive(Debug)]
-pub enum Event {
-    /// The job of node `node` runs as process group `pgid` (recorded, so that a restarted
-    /// runner can stop an attempt its killed predecessor left behind).
-    Started {
-        node: usize,
-        pgid: u32,
-    },
-    Finished(Outcome),
-}
+/// Called in the attempt's thread once its job runs, with the job's process group (the
+/// runner records it, so that a restarted runner can stop an attempt its killed predecessor
+/// left behind; written there, not in the runner's loop, which short jobs keep busy).
+pub type OnStart = Box<dyn FnOnce(u32) + Send>;
 
 /// How an attempt ended.
 #[derive(Debug)]
@@ -40,10 +33,17 @@ pub struct Outcome {
     pub started_unix: f64,
 }
 
-/// Runs attempts. `start` must not block: the attempt reports on `events` (at most one
-/// `Started`, then exactly one `Finished`).
+/// Runs attempts. `start` must not block: the attempt calls `on_start` at most once, then
+/// sends exactly one [`Outcome`] on `done`.
 pub trait Executor {
-    fn start(&self, index: usize, node: &Node, attempt: u32, events: Sender<Event>);
+    fn start(
+        &self,
+        index: usize,
+        node: &Node,
+        attempt: u32,
+        on_start: OnStart,
+        done: Sender<Outcome>,
+    );
     /// Stop every attempt running now (the run is interrupted).
     fn interrupt(&self);
 }
@@ -80,21 +80,26 @@ impl LocalExecutor {
 }
 
 impl Executor for LocalExecutor {
-    fn start(&self, index: usize, node: &Node, attempt: u32, events: Sender<Event>) {
+    fn start(
+        &self,
+        index: usize,
+        node: &Node,
+        attempt: u32,
+        on_start: OnStart,
+        done: Sender<Outcome>,
+    ) {
         let (rundir, node, groups) = (self.rundir.clone(), node.clone(), self.groups.clone());
         std::thread::spawn(move || {
             let started_unix = now();
             let (exit, post_exit, message) =
-                run_attempt(&rundir, &node, attempt, &groups, |pgid| {
-                    let _ = events.send(Event::Started { node: index, pgid });
-                });
-            let _ = events.send(Event::Finished(Outcome {
+                run_attempt(&rundir, &node, attempt, &groups, on_start);
+            let _ = done.send(Outcome {
                 node: index,
                 exit,
                 post_exit,
                 message,
                 started_unix,
-            }));
+            });
         });
     }
 

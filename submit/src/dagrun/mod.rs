@@ -23,7 +23,7 @@ use casa_run::scheduler::Decision;
 use casa_run::{Dag, NodeName, RunDir, Scheduler};
 
 pub use casa_run::submit::{expand, parse_environment};
-pub use executor::{Event, Executor, LocalExecutor, Outcome};
+pub use executor::{Executor, LocalExecutor, OnStart, Outcome};
 pub use reporter::{Progress, Reporter};
 
 /// Options of a local run.
@@ -194,7 +194,7 @@ pub fn run_with(
     };
     let mut sched = Scheduler::new(&dag, &initial);
     let reporter = Reporter::new(dag.nodes().len(), sched.finished(), opts.progress);
-    let (tx, rx) = mpsc::channel::<Event>();
+    let (tx, rx) = mpsc::channel::<Outcome>();
     loop {
         if stop.load(Ordering::Relaxed) {
             report.interrupted = true;
@@ -206,20 +206,22 @@ pub fn run_with(
             .flatten()
         {
             states[i].status = NodeStatus::Running;
-            states[i].write(&run.state(&names[i]))?;
-            executor.start(i, dag.node(i), attempt, tx.clone());
+            let path = run.state(&names[i]);
+            states[i].write(&path)?;
+            let mut running = states[i].clone();
+            let on_start: OnStart = Box::new(move |pgid| {
+                running.pgid = Some(pgid);
+                // Only for a later runner's cleanup: a failed write must not fail the attempt.
+                let _ = running.write(&path);
+            });
+            executor.start(i, dag.node(i), attempt, on_start, tx.clone());
         }
         if sched.running() == 0 {
             break;
         }
         // A timeout, to notice Ctrl-C while every job runs on.
         let o = match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(Event::Started { node, pgid }) => {
-                states[node].pgid = Some(pgid);
-                states[node].write(&run.state(&names[node]))?;
-                continue;
-            }
-            Ok(Event::Finished(o)) => o,
+            Ok(o) => o,
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
