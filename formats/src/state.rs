@@ -122,6 +122,33 @@ impl NodeState {
         Ok(Some(s))
     }
 
+    /// Record one attempt that ends now: the job's exit code and its class, what the POST
+    /// script decided, and the message, which becomes the node's. The POST script (on
+    /// HTCondor) and the local runner both record through here.
+    pub fn record_attempt(
+        &mut self,
+        started_unix: f64,
+        host: &str,
+        exit_code: i32,
+        post_exit: Option<i32>,
+        message: &str,
+    ) {
+        let ended_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        self.attempts.push(Attempt {
+            started_unix,
+            ended_unix,
+            host: host.into(),
+            exit_code,
+            exit_class: crate::AttemptExit::from_code(exit_code),
+            post_exit,
+            message: message.into(),
+        });
+        self.message = message.into();
+    }
+
     pub fn write(&self, path: &Path) -> Result<(), StateError> {
         let bytes = serde_json::to_vec_pretty(self).expect("state serialises");
         atomic_write(path, &bytes).map_err(|source| StateError::Write {

@@ -40,7 +40,7 @@ pub struct Plan {
 
 /// Reads every `RUNDIR/jobs/*.json`.
 pub fn read_plan(rundir: &Path) -> Result<Plan, MergeError> {
-    let dir = rundir.join("jobs");
+    let dir = casa_run::RunDir::new(rundir).jobs_dir();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|source| MergeError::Read {
             path: dir.clone(),

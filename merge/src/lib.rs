@@ -201,10 +201,11 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
         threads: rayon::current_num_threads(),
         merge_seconds: 0.0,
     };
-    let metrics_dir = opts
-        .metrics
-        .clone()
-        .or_else(|| opts.plan.as_ref().map(|p| p.join("metrics")));
+    let metrics_dir = opts.metrics.clone().or_else(|| {
+        opts.plan
+            .as_ref()
+            .map(|p| casa_run::RunDir::new(p).metrics_dir())
+    });
     report.metrics = metrics_dir.as_deref().and_then(metrics::summarize);
 
     // Coverage, before the expensive part.

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use casa_merge::{exit, plot, show, MergeError, MergeOptions};
+use casa_run::RunDir;
 use clap::{Args, Parser, Subcommand};
 
 #[global_allocator]
@@ -241,10 +242,10 @@ fn merge(a: MergeArgs) -> anyhow::Result<()> {
     let outdir = a
         .outdir
         .clone()
-        .or_else(|| a.run.as_ref().map(|r| r.join("result")));
+        .or_else(|| a.run.as_ref().map(|r| RunDir::new(r).result_dir()));
     let output = match (&a.output, &outdir) {
         (Some(o), _) => o.clone(),
-        (None, Some(d)) => d.join("merged.partial"),
+        (None, Some(d)) => d.join(RunDir::MERGED_PARTIAL),
         (None, None) => {
             return Err(MergeError::Usage(
                 "say where the merged partial goes: -o OUT, --outdir DIR or --run RUNDIR".into(),
@@ -256,7 +257,7 @@ fn merge(a: MergeArgs) -> anyhow::Result<()> {
     let mut leaves_only = false;
     if named.is_empty() && a.from_list.is_none() {
         if let Some(run) = &a.run {
-            named.push(run.join("partials"));
+            named.push(RunDir::new(run).partials_dir());
             // Inner merge nodes write there too: their leaves are merged instead.
             leaves_only = true;
         }

@@ -1,28 +1,67 @@
 //! `casa-submit failed-fileset`: the steps of a run that are not done (failed, skipped or not
 //! run yet), as a coffea fileset — what coffea's `get_failed_steps_for_fileset` gives — so they
-//! can be rerun anywhere.
+//! can be rerun anywhere. And `resubmit`'s reset of failed nodes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use casa_formats::state::StateError;
 use casa_formats::{Fileset, JobSpec, NodeState, NodeStatus};
+use casa_run::{Dag, NodeName, RunDir};
+
+/// Why the failed steps or the reset could not be worked out, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum FailedError {
+    #[error(transparent)]
+    Fileset(#[from] casa_formats::fileset::FilesetError),
+    #[error(transparent)]
+    Job(#[from] casa_formats::job::JobError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Node {
+        path: String,
+        #[source]
+        source: casa_run::NameError,
+    },
+    #[error("{path} {source}")]
+    Dag {
+        path: String,
+        #[source]
+        source: casa_run::DagError,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> FailedError + '_ {
+    move |source| FailedError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
 
 /// The planned fileset reduced to the steps of leaf nodes that are not done.
-pub fn failed_fileset(rundir: &Path) -> Result<(Fileset, usize), String> {
-    let planned = Fileset::read(&rundir.join("fileset.json")).map_err(|e| e.to_string())?;
+pub fn failed_fileset(rundir: &Path) -> Result<(Fileset, usize), FailedError> {
+    let run = RunDir::new(rundir);
+    let planned = Fileset::read(&run.fileset())?;
     // (dataset, file, [start, stop]) of every step whose node is not done.
     let mut missing: BTreeSet<(String, String, [u64; 2])> = BTreeSet::new();
     let mut nodes = 0;
-    let jobs = rundir.join("jobs");
-    for e in std::fs::read_dir(&jobs).map_err(|e| format!("{}: {e}", jobs.display()))? {
-        let spec =
-            JobSpec::read(&e.map_err(|e| e.to_string())?.path()).map_err(|e| e.to_string())?;
-        let state = NodeState::read(&rundir.join("state").join(format!("{}.json", spec.node)))
-            .map_err(|e| e.to_string())?;
-        let skipped = rundir
-            .join("state")
-            .join(format!("{}.skipped.json", spec.node))
-            .exists();
+    let jobs = run.jobs_dir();
+    for e in std::fs::read_dir(&jobs).map_err(io_error(&jobs))? {
+        let path = e.map_err(io_error(&jobs))?.path();
+        let spec = JobSpec::read(&path)?;
+        let node = NodeName::parse(&spec.node).map_err(|source| FailedError::Node {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let state = NodeState::read(&run.state(&node))?;
+        let skipped = run.skipped(&node).exists();
         let done = state.is_some_and(|s| s.status == NodeStatus::Done) && !skipped;
         if done {
             continue;
@@ -54,68 +93,66 @@ pub fn failed_fileset(rundir: &Path) -> Result<(Fileset, usize), String> {
 
 /// Prepare a run for resubmission: failed and skipped leaf nodes go back to pending (a skipped
 /// node's empty partial and skip record are removed). Returns the nodes reset.
-pub fn reset_failed(rundir: &Path) -> Result<Vec<String>, String> {
-    let mut reset = Vec::new();
-    let state_dir = rundir.join("state");
+pub fn reset_failed(rundir: &Path) -> Result<Vec<String>, FailedError> {
+    let run = RunDir::new(rundir);
+    let mut reset: Vec<NodeName> = Vec::new();
+    let state_dir = run.state_dir();
     let entries = match std::fs::read_dir(&state_dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(reset),
-        Err(e) => return Err(format!("{}: {e}", state_dir.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(io_error(&state_dir)(source)),
     };
     for e in entries {
-        let p = e.map_err(|e| e.to_string())?.path();
-        let name = p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        let Some(node) = name
-            .strip_suffix(".json")
-            .filter(|n| !n.ends_with(".skipped"))
-        else {
+        let p = e.map_err(io_error(&state_dir))?.path();
+        let Some(node) = RunDir::state_file_node(&p) else {
             continue;
         };
-        let Some(mut s) = NodeState::read(&p).map_err(|e| e.to_string())? else {
+        let Some(mut s) = NodeState::read(&p)? else {
             continue;
         };
-        let skipped = state_dir.join(format!("{node}.skipped.json"));
+        let skipped = run.skipped(&node);
         if matches!(s.status, NodeStatus::Failed | NodeStatus::Skipped) || skipped.exists() {
             if skipped.exists() {
-                let _ =
-                    std::fs::remove_file(rundir.join("partials").join(format!("{node}.partial")));
-                std::fs::remove_file(&skipped)
-                    .map_err(|e| format!("{}: {e}", skipped.display()))?;
+                let _ = std::fs::remove_file(run.partial(&node));
+                std::fs::remove_file(&skipped).map_err(io_error(&skipped))?;
             }
             s.status = NodeStatus::Pending;
             s.message = "reset for resubmission".into();
-            s.write(&p).map_err(|e| e.to_string())?;
-            reset.push(node.to_string());
+            s.write(&p)?;
+            reset.push(node);
         }
     }
     // Everything downstream (the merges that consumed the old outputs) runs again too.
+    let dag_path = run.dag();
     if !reset.is_empty() {
-        if let Ok(text) = std::fs::read_to_string(rundir.join("casa.dag")) {
-            let dag = crate::dagrun::Dag::parse(&text)?;
-            let mut stack: Vec<usize> = reset
-                .iter()
-                .filter_map(|n| dag.index.get(n).copied())
-                .collect();
+        if let Ok(text) = std::fs::read_to_string(&dag_path) {
+            let dag = Dag::parse(&text).map_err(|source| FailedError::Dag {
+                path: dag_path.display().to_string(),
+                source,
+            })?;
+            let mut stack: Vec<usize> = reset.iter().filter_map(|n| dag.find(n.as_str())).collect();
             let mut seen: BTreeSet<usize> = stack.iter().copied().collect();
             while let Some(i) = stack.pop() {
-                for &c in &dag.nodes[i].children {
+                for &c in &dag.node(i).children {
                     if seen.insert(c) {
                         stack.push(c);
-                        let p = state_dir.join(format!("{}.json", dag.nodes[c].name));
-                        if let Some(mut s) = NodeState::read(&p).map_err(|e| e.to_string())? {
+                        let name = &dag.node(c).name;
+                        let node = NodeName::parse(name).map_err(|source| FailedError::Node {
+                            path: dag_path.display().to_string(),
+                            source,
+                        })?;
+                        let p = run.state(&node);
+                        if let Some(mut s) = NodeState::read(&p)? {
                             s.status = NodeStatus::Pending;
                             s.message = "reset: an input of this node is rerun".into();
-                            s.write(&p).map_err(|e| e.to_string())?;
+                            s.write(&p)?;
                         }
                     }
                 }
             }
         }
     }
+    let mut reset: Vec<String> = reset.into_iter().map(|n| n.to_string()).collect();
     reset.sort();
     Ok(reset)
 }

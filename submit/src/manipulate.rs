@@ -3,22 +3,77 @@
 
 use casa_formats::Fileset;
 
+/// A dataset selection that cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SelectError {
+    #[error("dataset pattern {pattern:?}: {source}")]
+    Pattern {
+        pattern: String,
+        #[source]
+        source: globset::Error,
+    },
+    #[error("no dataset matches {0:?}")]
+    NoMatch(Vec<String>),
+}
+
 /// Keep datasets whose name matches one of the patterns (exact names or globs).
-pub fn select_datasets(fs: &mut Fileset, patterns: &[String]) -> Result<(), String> {
+pub fn select_datasets(fs: &mut Fileset, patterns: &[String]) -> Result<(), SelectError> {
     if patterns.is_empty() {
         return Ok(());
     }
     let mut b = globset::GlobSetBuilder::new();
     for p in patterns {
-        b.add(globset::Glob::new(p).map_err(|e| format!("dataset pattern {p:?}: {e}"))?);
+        b.add(
+            globset::Glob::new(p).map_err(|source| SelectError::Pattern {
+                pattern: p.clone(),
+                source,
+            })?,
+        );
     }
-    let set = b.build().map_err(|e| e.to_string())?;
+    let set = b.build().map_err(|source| SelectError::Pattern {
+        pattern: patterns.join(" "),
+        source,
+    })?;
     fs.datasets
         .retain(|d| set.is_match(&d.name) || patterns.contains(&d.name));
     if fs.datasets.is_empty() {
-        return Err(format!("no dataset matches {patterns:?}"));
+        return Err(SelectError::NoMatch(patterns.to_vec()));
     }
     Ok(())
+}
+
+/// The selection options of `preprocess` and `plan`, in coffea's order: datasets, files,
+/// chunks per file, chunks per dataset.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub datasets: Vec<String>,
+    pub max_files: Option<usize>,
+    pub max_chunks: Option<usize>,
+    pub max_chunks_per_file: Option<usize>,
+}
+
+impl Selection {
+    pub fn apply(&self, fs: &mut Fileset) -> Result<(), SelectError> {
+        select_datasets(fs, &self.datasets)?;
+        if let Some(n) = self.max_files {
+            max_files(fs, n);
+        }
+        if let Some(n) = self.max_chunks_per_file {
+            max_chunks_per_file(fs, n);
+        }
+        if let Some(n) = self.max_chunks {
+            max_chunks(fs, n);
+        }
+        Ok(())
+    }
+
+    /// The same without the dataset selection: what applies again once steps exist.
+    pub fn on_steps(&self) -> Selection {
+        Selection {
+            datasets: Vec::new(),
+            ..self.clone()
+        }
+    }
 }
 
 /// `max_files(fs, n)`: the first n files of each dataset.

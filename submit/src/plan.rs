@@ -1,28 +1,16 @@
 //! `casa-submit plan`: turn a preprocessed fileset and a plugin into a self-describing run
-//! directory that `condor_submit_dag` (or `casa-submit run`, planned) executes.
-//!
-//! ```text
-//! RUNDIR/
-//!   manifest.json        casa version, fileset and plugin SHA-256, every option, totals
-//!   fileset.json         the preprocessed fileset planned
-//!   casa.dag             leaf nodes, a merge tree of fan-in K, RETRY/SCRIPT/CATEGORY/...
-//!   leaf.sub merge.sub   rendered from templates/
-//!   bin/                 the wrapper, the plugin and the merge tool, as planned
-//!   jobs/<node>.json     one job spec per leaf node
-//!   nodes/<node>/        where HTCondor returns a leaf's outputs
-//!   partials/ metrics/   published by the POST script once verified
-//!   state/ logs/ result/
-//! ```
+//! directory that `condor_submit_dag` (or `casa-submit run`) executes. The layout is
+//! [`casa_run::RunDir`]'s; the DAG is [`casa_run::CasaDag`]'s.
 //!
 //! Only node names and paths checked by [`check_path`] are written into HTCondor files;
 //! dataset names, file paths and metadata go only into JSON job specs, so they can hold any
 //! character without breaking (or altering) a submit or DAG file.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use casa_formats::fsutil::atomic_write;
 use casa_formats::{Chunk, Fileset, JobSpec};
+use casa_run::{CasaDag, NodeName, RunDir, RunId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -89,6 +77,71 @@ impl Default for SiteConfig {
     }
 }
 
+impl SiteConfig {
+    /// The site config at `path` (the defaults without one), its `xcache` replaced by
+    /// `xcache` when given (`--xcache` overrides the site's).
+    pub fn load(path: Option<&Path>, xcache: Option<String>) -> Result<SiteConfig, PlanError> {
+        let site = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| PlanError::Io {
+                    path: format!("reading {}", p.display()),
+                    source,
+                })?;
+                toml::from_str::<SiteConfig>(&text).map_err(|source| PlanError::Site {
+                    path: p.display().to_string(),
+                    source,
+                })?
+            }
+            None => SiteConfig::default(),
+        };
+        Ok(SiteConfig {
+            xcache: xcache.or(site.xcache),
+            ..site
+        })
+    }
+
+    /// Refuse settings that would break or alter the submit files; the jobs' `environment`
+    /// value.
+    fn check(&self) -> Result<String, PlanError> {
+        let site = self;
+        for (k, v) in [
+            ("request_memory", Some(&site.request_memory)),
+            ("request_disk", Some(&site.request_disk)),
+            ("container_image", site.container_image.as_ref()),
+            ("x509_proxy", site.x509_proxy.as_ref()),
+            ("accounting_group", site.accounting_group.as_ref()),
+            ("requirements", site.requirements.as_ref()),
+            ("desired_sites", site.desired_sites.as_ref()),
+            ("xcache", site.xcache.as_ref()),
+        ] {
+            if let Some(v) = v {
+                check_setting(k, v)?;
+            }
+        }
+        if let Some(x) = &site.xcache {
+            rootio::source::xrootd::parse_xcache(x)
+                .map_err(|e| PlanError::Invalid(format!("site setting xcache {x:?}: {e}")))?;
+        }
+        for l in &site.extra_lines {
+            check_setting("extra_lines", l)?;
+            let lower = l.trim_start().to_ascii_lowercase();
+            if lower.starts_with("queue") {
+                return Err(PlanError::Invalid(format!(
+                    "site extra line {l:?} would queue jobs of its own"
+                )));
+            }
+            let command = lower.split('=').next().unwrap_or("").trim();
+            if command == "environment" || command == "env" {
+                // A second environment line would replace the first (CASA_XCACHE, say).
+                return Err(PlanError::Invalid(format!(
+                    "site extra line {l:?} sets the environment: use the site's [environment] table"
+                )));
+            }
+        }
+        job_environment(site)
+    }
+}
+
 /// Everything `plan` needs besides the fileset.
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
@@ -142,6 +195,14 @@ pub enum PlanError {
     },
     #[error("template {name}: {what}")]
     Template { name: String, what: String },
+    #[error("site config {path}: {source}")]
+    Site {
+        path: String,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error(transparent)]
+    Name(#[from] casa_run::NameError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PlanError + '_ {
@@ -339,53 +400,9 @@ pub fn plan(
     if opts.fan_in < 2 {
         return Err(PlanError::Invalid("--fan-in must be at least 2".into()));
     }
-    if !opts
-        .run_id
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-        || opts.run_id.is_empty()
-    {
-        return Err(PlanError::Invalid(format!(
-            "run id {:?} must be letters, digits and ._-",
-            opts.run_id
-        )));
-    }
+    let run_id = RunId::new(&opts.run_id)?;
     let site = &opts.site;
-    for (k, v) in [
-        ("request_memory", Some(&site.request_memory)),
-        ("request_disk", Some(&site.request_disk)),
-        ("container_image", site.container_image.as_ref()),
-        ("x509_proxy", site.x509_proxy.as_ref()),
-        ("accounting_group", site.accounting_group.as_ref()),
-        ("requirements", site.requirements.as_ref()),
-        ("desired_sites", site.desired_sites.as_ref()),
-        ("xcache", site.xcache.as_ref()),
-    ] {
-        if let Some(v) = v {
-            check_setting(k, v)?;
-        }
-    }
-    if let Some(x) = &site.xcache {
-        rootio::source::xrootd::parse_xcache(x)
-            .map_err(|e| PlanError::Invalid(format!("site setting xcache {x:?}: {e}")))?;
-    }
-    for l in &site.extra_lines {
-        check_setting("extra_lines", l)?;
-        let lower = l.trim_start().to_ascii_lowercase();
-        if lower.starts_with("queue") {
-            return Err(PlanError::Invalid(format!(
-                "site extra line {l:?} would queue jobs of its own"
-            )));
-        }
-        let command = lower.split('=').next().unwrap_or("").trim();
-        if command == "environment" || command == "env" {
-            // A second environment line would replace the first (CASA_XCACHE, say).
-            return Err(PlanError::Invalid(format!(
-                "site extra line {l:?} sets the environment: use the site's [environment] table"
-            )));
-        }
-    }
-    let environment = job_environment(site)?;
+    let environment = site.check()?;
     if !opts.plugin.is_file() {
         return Err(PlanError::Invalid(format!(
             "plugin {} does not exist",
@@ -400,18 +417,15 @@ pub fn plan(
     }
     let rundir = std::path::absolute(&opts.rundir).map_err(io(&opts.rundir))?;
     check_path("run directory", &rundir)?;
-    if rundir.join("casa.dag").exists() {
+    let run = RunDir::new(&rundir);
+    if run.dag().exists() {
         return Err(PlanError::Invalid(format!(
             "{} already holds a plan (casa.dag); choose a new directory",
             rundir.display()
         )));
     }
-    for d in [
-        "jobs", "nodes", "partials", "metrics", "state", "logs", "result", "bin",
-    ] {
-        std::fs::create_dir_all(rundir.join(d)).map_err(io(&rundir))?;
-    }
-    let bin = rundir.join("bin");
+    run.create().map_err(io(&rundir))?;
+    let bin = run.bin_dir();
     let plugin = copy_into(&opts.plugin, &bin)?;
     let wrapper = copy_into(&opts.wrapper, &bin)?;
     let merge = match &opts.merge {
@@ -436,11 +450,9 @@ pub fn plan(
         skipped_files: Vec::new(),
         leaf_ranges: Vec::new(),
     };
-    let mut leaves = Vec::new();
-    let jobs_dir = rundir.join("jobs");
-    let nodes_dir = rundir.join("nodes");
+    let mut leaves = 0;
     summary.skipped_files = for_each_job(fs, opts.events_per_job, |chunks| {
-        let node = format!("leaf-{:06}", leaves.len());
+        let node = NodeName::leaf(leaves);
         summary.chunks += chunks.len();
         for c in &chunks {
             let n = c.entry_stop - c.entry_start;
@@ -460,22 +472,22 @@ pub fn plan(
             }
             _ => summary.leaf_ranges.push(LeafRange {
                 dataset: chunks[0].dataset.clone(),
-                first: leaves.len(),
+                first: leaves,
                 count: 1,
                 events: job_events,
             }),
         }
-        let spec = JobSpec::new(&opts.run_id, &node, chunks);
-        let path = jobs_dir.join(format!("{node}.json"));
+        let spec = JobSpec::new(run_id.as_str(), node.as_str(), chunks);
+        let path = run.job_spec(&node);
         // Job specs are written once, by a single planner: a plain write is enough, and
         // fsyncing 10^4 files would dominate planning time.
         std::fs::write(&path, serde_json::to_vec(&spec).expect("serialise")).map_err(io(&path))?;
-        std::fs::create_dir(nodes_dir.join(&node)).map_err(io(&nodes_dir))?;
-        leaves.push(node);
+        std::fs::create_dir(run.node_dir(&node)).map_err(io(&run.nodes_dir()))?;
+        leaves += 1;
         Ok(())
     })?;
-    summary.jobs = leaves.len();
-    if leaves.is_empty() {
+    summary.jobs = leaves;
+    if leaves == 0 {
         return Err(PlanError::Invalid(
             "nothing to do: no file in the fileset has steps".into(),
         ));
@@ -483,43 +495,6 @@ pub fn plan(
 
     // The DAG.
     let rundir_s = check_path("run directory", &rundir)?;
-    let mut dag = String::new();
-    let _ = writeln!(
-        dag,
-        "# casa run {}: {} leaf jobs, merge fan-in {}",
-        opts.run_id,
-        leaves.len(),
-        opts.fan_in
-    );
-    let _ = writeln!(
-        dag,
-        "# Written by casa-submit plan; run with condor_submit_dag casa.dag from this directory."
-    );
-    let post_mode = if opts.skip_bad_files {
-        " --skip-bad-files"
-    } else {
-        ""
-    };
-    for node in &leaves {
-        let _ = writeln!(dag, "JOB {node} leaf.sub");
-        let _ = writeln!(dag, "VARS {node} node=\"{node}\"");
-        let _ = writeln!(
-            dag,
-            "RETRY {node} {} UNLESS-EXIT {PERMANENT_EXIT}",
-            site.retries
-        );
-        let _ = writeln!(
-            dag,
-            "SCRIPT PRE {node} {submit_s} pre {rundir_s} $JOB $RETRY"
-        );
-        let _ = writeln!(
-            dag,
-            "SCRIPT POST {node} {submit_s} post{post_mode} {rundir_s} $JOB $RETURN $RETRY $MAX_RETRIES"
-        );
-    }
-    // The merge tree: levels of at most fan_in children, until one node remains.
-    let mut level_nodes: Vec<String> = leaves.clone();
-    let mut level = 1;
     let merge_s = match &merge {
         Some(m) => check_path("casa-merge", m)?,
         None => check_path(
@@ -530,51 +505,22 @@ pub fn plan(
                 .unwrap_or_else(|| PathBuf::from("casa-merge")),
         )?,
     };
-    loop {
-        let last = level_nodes.len() <= opts.fan_in;
-        let mut next = Vec::new();
-        for (i, group) in level_nodes.chunks(opts.fan_in).enumerate() {
-            let node = if last {
-                "merge-final".to_string()
-            } else {
-                format!("merge-{level}-{i:06}")
-            };
-            let inputs: Vec<String> = group
-                .iter()
-                .map(|n| format!("partials/{n}.partial"))
-                .collect();
-            let args = if last {
-                format!(
-                    "-o result/merged.partial --node {node} --plan . --outdir result{} --fan-in {} {}",
-                    if opts.skip_bad_files { " --allow-missing" } else { "" },
-                    opts.fan_in,
-                    inputs.join(" ")
-                )
-            } else {
-                format!(
-                    "-o partials/{node}.partial --node {node} --fan-in {} {}",
-                    opts.fan_in,
-                    inputs.join(" ")
-                )
-            };
-            let _ = writeln!(dag, "JOB {node} merge.sub");
-            let _ = writeln!(dag, "VARS {node} node=\"{node}\" args=\"{args}\"");
-            let _ = writeln!(dag, "CATEGORY {node} merge");
-            let _ = writeln!(dag, "RETRY {node} 1");
-            let _ = writeln!(dag, "PARENT {} CHILD {node}", group.join(" "));
-            summary.merge_nodes += 1;
-            next.push(node);
-        }
-        if last {
-            break;
-        }
-        level_nodes = next;
-        level += 1;
+    let (dag, merge_nodes) = CasaDag {
+        run_id: &run_id,
+        leaves,
+        fan_in: opts.fan_in,
+        retries: site.retries,
+        permanent_exit: PERMANENT_EXIT,
+        submit: &submit_s,
+        rundir: &rundir_s,
+        skip_bad_files: opts.skip_bad_files,
+        max_merge_jobs: site.max_merge_jobs,
     }
-    let _ = writeln!(dag, "MAXJOBS merge {}", site.max_merge_jobs);
-    let _ = writeln!(dag, "NODE_STATUS_FILE casa.status 30");
-    let dag_path = rundir.join("casa.dag");
-    atomic_write(&dag_path, dag.as_bytes()).map_err(io(&dag_path))?;
+    .build()
+    .map_err(|e| PlanError::Invalid(format!("the DAG: {e}")))?;
+    summary.merge_nodes = merge_nodes;
+    let dag_path = run.dag();
+    atomic_write(&dag_path, dag.to_string().as_bytes()).map_err(io(&dag_path))?;
 
     // Submit files.
     let ctx = serde_json::json!({
@@ -602,12 +548,12 @@ pub fn plan(
         ("merge.sub", include_str!("../../templates/merge.sub.j2")),
     ] {
         let text = render(name, &template(opts, &format!("{name}.j2"), builtin)?, &ctx)?;
-        let p = rundir.join(name);
+        let p = run.submit_file(name);
         atomic_write(&p, text.as_bytes()).map_err(io(&p))?;
     }
 
     // The fileset and the manifest.
-    let fs_path = rundir.join("fileset.json");
+    let fs_path = run.fileset();
     atomic_write(
         &fs_path,
         &serde_json::to_vec_pretty(&fs.to_json()).expect("serialise"),
@@ -627,7 +573,7 @@ pub fn plan(
         "options": {"events_per_job": opts.events_per_job, "fan_in": opts.fan_in, "skip_bad_files": opts.skip_bad_files, "site": site},
         "totals": &summary,
     });
-    let mp = rundir.join("manifest.json");
+    let mp = run.manifest();
     atomic_write(
         &mp,
         &serde_json::to_vec_pretty(&manifest).expect("serialise"),

@@ -10,7 +10,8 @@
 use std::path::Path;
 
 use casa_formats::fsutil::atomic_write;
-use casa_formats::{partial, ExitClass};
+use casa_formats::{partial, ExitClass, NodeState, NodeStatus};
+use casa_run::{NodeName, RunDir};
 
 use crate::plan::PERMANENT_EXIT;
 
@@ -39,55 +40,41 @@ pub fn post_with_retries(
     skip_bad_files: bool,
     retries: Option<(u32, u32)>,
 ) -> Decision {
-    if node.is_empty() || node.contains('/') || node.contains("..") {
-        return decide(PERMANENT_EXIT, format!("bad node name {node:?}"));
-    }
-    let d = decide_node(rundir, node, ret, skip_bad_files);
+    let node = match NodeName::parse(node) {
+        Ok(n) => n,
+        Err(e) => return decide(PERMANENT_EXIT, e.to_string()),
+    };
+    let run = RunDir::new(rundir);
+    let d = decide_node(&run, &node, ret, skip_bad_files);
     let last = retries.is_some_and(|(r, max)| r >= max);
-    record(rundir, node, ret, &d, last);
+    record(&run, &node, ret, &d, last);
     d
 }
 
 /// Keep the node's state file (also on HTCondor, where no casa runner is around): the
 /// attempt, and the status the decision implies. A local `casa-submit run` rewrites it with
 /// the same attempt after the POST script returns.
-fn record(rundir: &Path, node: &str, ret: i32, d: &Decision, last_retry: bool) {
-    use casa_formats::{Attempt, NodeState, NodeStatus};
-    let path = rundir.join("state").join(format!("{node}.json"));
+fn record(run: &RunDir, node: &NodeName, ret: i32, d: &Decision, last_retry: bool) {
+    let path = run.state(node);
     let mut s = match NodeState::read(&path) {
         Ok(Some(s)) => s,
-        _ => NodeState::new(node),
+        _ => NodeState::new(node.as_str()),
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|t| t.as_secs_f64())
         .unwrap_or(0.0);
-    s.attempts.push(Attempt {
-        started_unix: now,
-        ended_unix: now,
-        host: String::new(),
-        exit_code: ret,
-        exit_class: casa_formats::AttemptExit::from_code(ret),
-        post_exit: Some(d.exit),
-        message: d.message.clone(),
-    });
+    s.record_attempt(now, "", ret, Some(d.exit), &d.message);
     s.status = match d.exit {
-        0 if rundir
-            .join("state")
-            .join(format!("{node}.skipped.json"))
-            .exists() =>
-        {
-            NodeStatus::Skipped
-        }
+        0 if run.skipped(node).exists() => NodeStatus::Skipped,
         0 => NodeStatus::Done,
         PERMANENT_EXIT => NodeStatus::Failed,
         _ if last_retry => NodeStatus::Failed,
         _ => NodeStatus::Pending,
     };
-    s.message = d.message.clone();
     s.pgid = None;
-    if s.status == NodeStatus::Done && node.starts_with("leaf-") {
-        let published = rundir.join("partials").join(format!("{node}.partial"));
+    if s.status == NodeStatus::Done && node.is_leaf() {
+        let published = run.partial(node);
         if let Ok((h, _)) = partial::read(&published) {
             s.events_done = h.events;
             s.partial_checksum = partial::stored_checksum(&published);
@@ -97,8 +84,8 @@ fn record(rundir: &Path, node: &str, ret: i32, d: &Decision, last_retry: bool) {
     let _ = s.write(&path);
 }
 
-fn decide_node(rundir: &Path, node: &str, ret: i32, skip_bad_files: bool) -> Decision {
-    if !node.starts_with("leaf-") {
+fn decide_node(run: &RunDir, node: &NodeName, ret: i32, skip_bad_files: bool) -> Decision {
+    if !node.is_leaf() {
         // Merge nodes: casa-merge's own exit code says it all.
         return if ret == 0 {
             decide(0, format!("{node}: merged"))
@@ -106,14 +93,13 @@ fn decide_node(rundir: &Path, node: &str, ret: i32, skip_bad_files: bool) -> Dec
             decide(1, format!("{node}: casa-merge exited {ret}"))
         };
     }
-    let out = rundir.join("nodes").join(node).join("casa-out");
-    let produced = out.join(format!("{node}.partial"));
-    let metrics = out.join(format!("{node}.metrics.json"));
+    let produced = run.returned_partial(node);
+    let metrics = run.returned_metrics(node);
     // Keep the metrics of every attempt that wrote them, for the report. This attempt's
     // error message (it names the file) goes into the node's message too.
     let mut error = String::new();
     if metrics.is_file() {
-        let kept = rundir.join("metrics").join(format!("{node}.metrics.json"));
+        let kept = run.metrics(node);
         if std::fs::rename(&metrics, &kept).is_ok() {
             error = std::fs::read(&kept)
                 .ok()
@@ -133,8 +119,8 @@ fn decide_node(rundir: &Path, node: &str, ret: i32, skip_bad_files: bool) -> Dec
     let class = ExitClass::from_code(ret);
     match class {
         Some(ExitClass::Success) => match partial::read(&produced) {
-            Ok((header, _)) if header.node == node => {
-                let dst = rundir.join("partials").join(format!("{node}.partial"));
+            Ok((header, _)) if header.node == node.as_str() => {
+                let dst = run.partial(node);
                 match std::fs::rename(&produced, &dst) {
                     Ok(()) => decide(0, format!("{node}: done, {} events", header.events)),
                     Err(e) => decide(1, format!("{node}: cannot publish {}: {e}", dst.display())),
@@ -165,9 +151,9 @@ fn decide_node(rundir: &Path, node: &str, ret: i32, skip_bad_files: bool) -> Dec
                 events: 0,
             };
             let empty = serde_json::to_vec(&casa_hist::Accumulator::new()).expect("serialise");
-            let record = serde_json::json!({"node": node, "exit_class": ExitClass::PermanentInput, "skipped": true});
-            let p = rundir.join("state").join(format!("{node}.skipped.json"));
-            let dst = rundir.join("partials").join(format!("{node}.partial"));
+            let record = serde_json::json!({"node": node.as_str(), "exit_class": ExitClass::PermanentInput, "skipped": true});
+            let p = run.skipped(node);
+            let dst = run.partial(node);
             let written = partial::write(&dst, &header, &empty)
                 .map_err(|e| e.to_string())
                 .and_then(|()| {
@@ -193,28 +179,43 @@ fn decide_node(rundir: &Path, node: &str, ret: i32, skip_bad_files: bool) -> Dec
     }
 }
 
+/// A PRE script failure, naming the node or file.
+#[derive(Debug, thiserror::Error)]
+pub enum PreError {
+    #[error(transparent)]
+    Name(#[from] casa_run::NameError),
+    #[error("{path}: {source}")]
+    Clear {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    State(#[from] casa_formats::state::StateError),
+}
+
 /// The DAGMan PRE script of a leaf node: record the attempt's start in the node's state file
 /// and clear what an earlier attempt left in `nodes/<node>/casa-out`, so a stale partial can
 /// never be taken for this attempt's.
-pub fn pre(rundir: &Path, node: &str) -> Result<(), String> {
-    use casa_formats::{NodeState, NodeStatus};
-    if node.is_empty() || node.contains('/') || node.contains("..") {
-        return Err(format!("bad node name {node:?}"));
-    }
-    let out = rundir.join("nodes").join(node).join("casa-out");
+pub fn pre(rundir: &Path, node: &str) -> Result<(), PreError> {
+    let node = NodeName::parse(node)?;
+    let run = RunDir::new(rundir);
+    let out = run.returned_dir(&node);
     match std::fs::remove_dir_all(&out) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("{}: {e}", out.display())),
+        Err(source) => {
+            return Err(PreError::Clear {
+                path: out.display().to_string(),
+                source,
+            })
+        }
     }
-    let path = rundir.join("state").join(format!("{node}.json"));
-    let mut s = NodeState::read(&path)
-        .map_err(|e| e.to_string())?
-        .unwrap_or_else(|| NodeState::new(node));
+    let path = run.state(&node);
+    let mut s = NodeState::read(&path)?.unwrap_or_else(|| NodeState::new(node.as_str()));
     s.status = NodeStatus::Running;
-    if let Ok(spec) = casa_formats::JobSpec::read(&rundir.join("jobs").join(format!("{node}.json")))
-    {
+    if let Ok(spec) = casa_formats::JobSpec::read(&run.job_spec(&node)) {
         s.events_expected = spec.entries();
     }
-    s.write(&path).map_err(|e| e.to_string())
+    Ok(s.write(&path)?)
 }

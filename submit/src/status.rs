@@ -5,7 +5,40 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use casa_formats::{JobSpec, NodeStatus};
+use casa_run::{Dag, NodeName, RunDir};
 use serde::Serialize;
+
+/// Why `status` could not read a run directory.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Job(#[from] casa_formats::job::JobError),
+    #[error("{path} {source}")]
+    Dag {
+        path: String,
+        #[source]
+        source: casa_run::DagError,
+    },
+    #[error("{path}: {source}")]
+    Node {
+        path: String,
+        #[source]
+        source: casa_run::NameError,
+    },
+}
+
+fn read_error(path: &Path) -> impl FnOnce(std::io::Error) -> StatusError + '_ {
+    move |source| StatusError::Read {
+        path: path.display().to_string(),
+        source,
+    }
+}
 
 #[derive(Debug, Default, Serialize)]
 pub struct Status {
@@ -25,6 +58,64 @@ pub struct Status {
     /// Jobs by their last event in the job event log (`logs/casa.log`): idle, running, held,
     /// finished.
     pub jobs: Option<std::collections::BTreeMap<String, usize>>,
+}
+
+/// `by` as `3 done, 1 failed`.
+fn counts<V: std::fmt::Display>(by: &BTreeMap<String, V>) -> String {
+    by.iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl std::fmt::Display for Status {
+    /// What `casa-submit status` prints without `--json`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{} nodes: {}", self.nodes, counts(&self.by_status))?;
+        for (ds, by) in &self.datasets {
+            writeln!(f, "  {ds}: {}", counts(by))?;
+        }
+        writeln!(
+            f,
+            "events: {} of {} ({:.1}%), {:.0} events/s; {} retries",
+            self.events_done,
+            self.events_planned,
+            100.0 * self.events_done as f64 / self.events_planned.max(1) as f64,
+            self.events_per_second,
+            self.retries
+        )?;
+        for (class, (n, msg)) in &self.failures {
+            writeln!(f, "failed attempts, {class}: {n} (e.g. {msg})")?;
+        }
+        for c in &self.corrupt_state_files {
+            writeln!(f, "corrupt: {c}")?;
+        }
+        if let Some(j) = &self.jobs {
+            writeln!(f, "HTCondor jobs (logs/casa.log): {}", counts(j))?;
+        }
+        if let Some(g) = &self.grid {
+            let get = |k: &str| g.get(k).copied().unwrap_or(0);
+            writeln!(
+                f,
+                "HTCondor (casa.status): {} of {} nodes done, {} queued ({} idle, {} held), {} failed",
+                get("NodesDone"),
+                get("NodesTotal"),
+                get("NodesQueued"),
+                get("JobProcsIdle"),
+                get("JobProcsHeld"),
+                get("NodesFailed")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Status {
+    /// Nodes not done, skipped or failed yet.
+    pub fn open(&self) -> usize {
+        self.by_status.get("pending").copied().unwrap_or(0)
+            + self.by_status.get("running").copied().unwrap_or(0)
+    }
 }
 
 /// The state of every job in an HTCondor job event log (userlog text): the last event of
@@ -100,12 +191,13 @@ struct Lite {
     attempts: Vec<casa_formats::Attempt>,
 }
 
-pub fn status(rundir: &Path) -> Result<Status, String> {
+pub fn status(rundir: &Path) -> Result<Status, StatusError> {
     use rayon::prelude::*;
+    let run = RunDir::new(rundir);
     let mut st = Status::default();
     // Which leaf holds which dataset: from the manifest (fast), or from the job specs.
     let mut leaf_dataset: Vec<(usize, usize, String)> = Vec::new();
-    let manifest: Option<serde_json::Value> = std::fs::read(rundir.join("manifest.json"))
+    let manifest: Option<serde_json::Value> = std::fs::read(run.manifest())
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
     let ranges: Option<Vec<crate::plan::LeafRange>> = manifest
@@ -119,14 +211,13 @@ pub fn status(rundir: &Path) -> Result<Status, String> {
             }
         }
         None => {
-            let jobs = rundir.join("jobs");
-            for e in std::fs::read_dir(&jobs).map_err(|e| format!("{}: {e}", jobs.display()))? {
-                let p = e.map_err(|e| e.to_string())?.path();
-                let spec = JobSpec::read(&p).map_err(|e| e.to_string())?;
-                let Some(i) = spec
-                    .node
-                    .strip_prefix("leaf-")
-                    .and_then(|n| n.parse::<usize>().ok())
+            let jobs = run.jobs_dir();
+            for e in std::fs::read_dir(&jobs).map_err(read_error(&jobs))? {
+                let p = e.map_err(read_error(&jobs))?.path();
+                let spec = JobSpec::read(&p)?;
+                let Some(i) = NodeName::parse(&spec.node)
+                    .ok()
+                    .and_then(|n| n.leaf_index())
                 else {
                     continue;
                 };
@@ -141,30 +232,34 @@ pub fn status(rundir: &Path) -> Result<Status, String> {
             leaf_dataset.sort();
         }
     }
-    let dataset_of = |node: &str| -> Option<&str> {
-        let i: usize = node.strip_prefix("leaf-")?.parse().ok()?;
+    let dataset_of = |node: &NodeName| -> Option<&str> {
+        let i = node.leaf_index()?;
         let k = leaf_dataset.partition_point(|r| r.1 <= i);
         leaf_dataset
             .get(k)
             .filter(|r| r.0 <= i)
             .map(|r| r.2.as_str())
     };
-    let dag =
-        std::fs::read_to_string(rundir.join("casa.dag")).map_err(|e| format!("casa.dag: {e}"))?;
-    let nodes: Vec<&str> = dag
-        .lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            (w.next()?.eq_ignore_ascii_case("JOB"))
-                .then(|| w.next())
-                .flatten()
-        })
-        .collect();
+    let dag_path = run.dag();
+    let dag = std::fs::read_to_string(&dag_path).map_err(read_error(&dag_path))?;
+    let dag = Dag::parse(&dag).map_err(|source| StatusError::Dag {
+        path: dag_path.display().to_string(),
+        source,
+    })?;
+    let nodes = dag
+        .nodes()
+        .iter()
+        .map(|n| NodeName::parse(&n.name))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| StatusError::Node {
+            path: dag_path.display().to_string(),
+            source,
+        })?;
     st.nodes = nodes.len();
     let states: Vec<Result<Option<Lite>, String>> = nodes
         .par_iter()
         .map(|node| {
-            let p = rundir.join("state").join(format!("{node}.json"));
+            let p = run.state(node);
             match std::fs::read(&p) {
                 Ok(b) => serde_json::from_slice::<Lite>(&b)
                     .map(Some)
@@ -212,10 +307,10 @@ pub fn status(rundir: &Path) -> Result<Status, String> {
     if last > first {
         st.events_per_second = st.events_done as f64 / (last - first);
     }
-    st.grid = std::fs::read_to_string(rundir.join("casa.status"))
+    st.grid = std::fs::read_to_string(run.node_status())
         .ok()
         .and_then(|t| grid_status(&t));
-    st.jobs = std::fs::read_to_string(rundir.join("logs/casa.log"))
+    st.jobs = std::fs::read_to_string(run.event_log())
         .ok()
         .map(|t| job_states(&t));
     Ok(st)

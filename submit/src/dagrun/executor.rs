@@ -1,0 +1,274 @@
+//! Where an attempt runs. [`LocalExecutor`] runs it on this machine as HTCondor would:
+//! the PRE script, then the job (vanilla universe in a scratch sandbox with its
+//! `transfer_input_files` linked in and its `transfer_output_files` moved back to
+//! `initialdir`; local universe in `initialdir`), in its own process group, then the POST
+//! script. Other executors (an eviction simulation, another batch system) implement
+//! [`Executor`] the same way.
+
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use casa_run::submit::{parse_environment, SubmitDescription};
+use casa_run::Node;
+
+/// Called in the attempt's thread once its job runs, with the job's process group (the
+/// runner records it, so that a restarted runner can stop an attempt its killed predecessor
+/// left behind; written there, not in the runner's loop, which short jobs keep busy).
+pub type OnStart = Box<dyn FnOnce(u32) + Send>;
+
+/// How an attempt ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub node: usize,
+    /// The job's exit code (negative: a signal, or -1 when it could not run).
+    pub exit: i32,
+    /// The POST script's exit code, which decides the attempt when there is one.
+    pub post_exit: Option<i32>,
+    pub message: String,
+    pub started_unix: f64,
+}
+
+/// Runs attempts. `start` must not block: the attempt calls `on_start` at most once, then
+/// sends exactly one [`Outcome`] on `done`.
+pub trait Executor {
+    fn start(
+        &self,
+        index: usize,
+        node: &Node,
+        attempt: u32,
+        on_start: OnStart,
+        done: Sender<Outcome>,
+    );
+    /// Stop every attempt running now (the run is interrupted).
+    fn interrupt(&self);
+}
+
+/// Signal a job's process group. Never a group id below 2: `killpg(1)` or a negative pid
+/// would reach every process on the machine.
+pub(crate) fn kill_group(pgid: u32, sig: nix::sys::signal::Signal) {
+    if pgid > 1 && pgid <= i32::MAX as u32 {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid as i32), sig);
+    }
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// This machine, one thread per attempt.
+pub struct LocalExecutor {
+    rundir: PathBuf,
+    /// Process groups of the jobs running now.
+    groups: Arc<Mutex<Vec<u32>>>,
+}
+
+impl LocalExecutor {
+    pub fn new(rundir: &Path) -> LocalExecutor {
+        LocalExecutor {
+            rundir: rundir.to_path_buf(),
+            groups: Arc::default(),
+        }
+    }
+}
+
+impl Executor for LocalExecutor {
+    fn start(
+        &self,
+        index: usize,
+        node: &Node,
+        attempt: u32,
+        on_start: OnStart,
+        done: Sender<Outcome>,
+    ) {
+        let (rundir, node, groups) = (self.rundir.clone(), node.clone(), self.groups.clone());
+        std::thread::spawn(move || {
+            let started_unix = now();
+            let (exit, post_exit, message) =
+                run_attempt(&rundir, &node, attempt, &groups, on_start);
+            let _ = done.send(Outcome {
+                node: index,
+                exit,
+                post_exit,
+                message,
+                started_unix,
+            });
+        });
+    }
+
+    fn interrupt(&self) {
+        for &pgid in self.groups.lock().expect("groups lock").iter() {
+            // The job's whole process group.
+            kill_group(pgid, nix::sys::signal::Signal::SIGTERM);
+        }
+    }
+}
+
+/// A DAG script line with DAGMan's macros bound, run in the run directory.
+fn script(rundir: &Path, cmd: &str) -> std::io::Result<std::process::Output> {
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    Command::new(words.first().copied().unwrap_or_default())
+        .args(&words[1..])
+        .current_dir(rundir)
+        .stdin(Stdio::null())
+        .output()
+}
+
+fn program(cmd: &str) -> &str {
+    cmd.split_whitespace().next().unwrap_or_default()
+}
+
+/// One attempt of a node: PRE script, job, POST script. Returns the job's exit, the POST
+/// script's, and the attempt's message.
+fn run_attempt(
+    rundir: &Path,
+    node: &Node,
+    attempt: u32,
+    groups: &Mutex<Vec<u32>>,
+    started: impl FnOnce(u32),
+) -> (i32, Option<i32>, String) {
+    let fail = |msg: String| (-1, None, msg);
+    if let Some(cmd) = &node.pre {
+        // DAGMan: a failing PRE script fails the attempt without running the job.
+        let cmd = cmd
+            .replace("$JOB", &node.name)
+            .replace("$RETRY", &attempt.to_string());
+        match script(rundir, &cmd) {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                return fail(format!(
+                    "PRE script failed: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ))
+            }
+            Err(e) => return fail(format!("PRE script {}: {e}", program(&cmd))),
+        }
+    }
+    let sub_path = rundir.join(&node.submit);
+    let sub = match std::fs::read_to_string(&sub_path) {
+        Ok(t) => SubmitDescription::parse(&t),
+        Err(e) => return fail(format!("{}: {e}", sub_path.display())),
+    };
+    let get = |k: &str| sub.get(k, node);
+    let universe = get("universe");
+    let exe = get("executable");
+    let args: Vec<String> = get("arguments")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let initialdir = match get("initialdir") {
+        s if s.is_empty() => rundir.to_path_buf(),
+        s => rundir.join(s),
+    };
+    let open = |k: &str| -> std::io::Result<Stdio> {
+        match get(k) {
+            s if s.is_empty() => Ok(Stdio::null()),
+            s => Ok(File::create(initialdir.join(s))?.into()),
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(&initialdir) {
+        return fail(format!("{}: {e}", initialdir.display()));
+    }
+    let (stdout, stderr) = match (open("output"), open("error")) {
+        (Ok(o), Ok(e)) => (o, e),
+        (Err(e), _) | (_, Err(e)) => return fail(format!("job output files: {e}")),
+    };
+    let sandbox = initialdir.join(format!(".casa-sandbox-{attempt}"));
+    let cwd = if universe == "local" {
+        initialdir.clone()
+    } else {
+        let _ = std::fs::remove_dir_all(&sandbox);
+        if let Err(e) = std::fs::create_dir_all(&sandbox) {
+            return fail(format!("{}: {e}", sandbox.display()));
+        }
+        for input in get("transfer_input_files")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let src = initialdir.join(input);
+            let Some(name) = src.file_name() else {
+                continue;
+            };
+            if let Err(e) = std::os::unix::fs::symlink(&src, sandbox.join(name)) {
+                return fail(format!("input {input}: {e}"));
+            }
+        }
+        sandbox.clone()
+    };
+    let t0 = Instant::now();
+    let child = Command::new(initialdir.join(&exe))
+        .args(&args)
+        // The runner's own environment passes on too, as `getenv = true` would.
+        .envs(parse_environment(&get("environment")))
+        .current_dir(&cwd)
+        .stdout(stdout)
+        .stderr(stderr)
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return fail(format!("cannot start {exe}: {e}")),
+    };
+    groups.lock().expect("groups lock").push(child.id());
+    started(child.id());
+    let status = child.wait();
+    groups
+        .lock()
+        .expect("groups lock")
+        .retain(|&p| p != child.id());
+    let exit = match status {
+        Ok(s) => s
+            .code()
+            .unwrap_or_else(|| -(std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(1))),
+        Err(e) => return fail(format!("waiting for {exe}: {e}")),
+    };
+    if universe != "local" {
+        for out in get("transfer_output_files")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let (src, dst) = (sandbox.join(out), initialdir.join(out));
+            if src.exists() {
+                let _ = std::fs::remove_dir_all(&dst);
+                let _ = std::fs::remove_file(&dst);
+                if let Err(e) = std::fs::rename(&src, &dst) {
+                    return fail(format!("returning {out}: {e}"));
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&sandbox);
+    }
+    let mut message = format!("exit {exit} after {:.1} s", t0.elapsed().as_secs_f64());
+    let post_exit = node.post.as_ref().map(|cmd| {
+        let retries = node.retry.map_or(0, |r| r.count);
+        let cmd = cmd
+            .replace("$JOB", &node.name)
+            .replace("$RETURN", &exit.to_string())
+            .replace("$RETRY", &attempt.to_string())
+            .replace("$MAX_RETRIES", &retries.to_string());
+        match script(rundir, &cmd) {
+            Ok(o) => {
+                let text = String::from_utf8_lossy(&o.stderr);
+                if let Some(l) = text.lines().last() {
+                    message = l.trim_start_matches("casa-submit post: ").to_string();
+                }
+                o.status.code().unwrap_or(1)
+            }
+            Err(e) => {
+                message = format!("POST script {}: {e}", program(&cmd));
+                1
+            }
+        }
+    });
+    (exit, post_exit, message)
+}
