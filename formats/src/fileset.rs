@@ -56,8 +56,82 @@ pub enum FilesetError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("{path}: {what}")]
-    Invalid { path: String, what: String },
+    #[error("{path}: {problem}")]
+    Invalid {
+        path: String,
+        problem: FilesetJsonError,
+    },
+}
+
+// The nested problems below are part of their parent's message rather than its `source`, so
+// an error chain printed with `{:#}` says each of them once.
+
+/// Why a fileset JSON document was refused, naming the dataset.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FilesetJsonError {
+    #[error("the top level must be an object of datasets")]
+    NotAnObject,
+    #[error("dataset '{dataset}': {problem}")]
+    Dataset {
+        dataset: String,
+        problem: DatasetProblem,
+    },
+}
+
+/// What is wrong with one dataset of a fileset.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DatasetProblem {
+    #[error("empty dataset name")]
+    EmptyName,
+    #[error("must be an object with 'files' or a list of files")]
+    Shape,
+    #[error("field '{field}' is missing")]
+    Missing { field: &'static str },
+    /// `expected` completes "must be ..." ("a string", "an object or a list").
+    #[error("field '{field}' must be {expected}")]
+    WrongType {
+        field: &'static str,
+        expected: &'static str,
+    },
+    #[error("files[{index}] must be a string")]
+    FileNotAString { index: usize },
+    #[error("file '{path}': no tree given (use 'path:tree' or the dataset's 'treename')")]
+    NoTree { path: String },
+    #[error("file '{path}': {problem}")]
+    File { path: String, problem: FileProblem },
+}
+
+/// What is wrong with one file of a dataset.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FileProblem {
+    #[error("empty path")]
+    EmptyPath,
+    #[error("must be a tree name, null, or an object")]
+    Shape,
+    #[error("no tree given")]
+    NoTree,
+    #[error("field '{field}' is missing")]
+    Missing { field: &'static str },
+    /// `expected` completes "must be ..." ("a string", "a list or null").
+    #[error("field '{field}' must be {expected}")]
+    WrongType {
+        field: &'static str,
+        expected: &'static str,
+    },
+    #[error("field 'steps'[{index}] must be [start, stop] with non-negative integers")]
+    StepShape { index: usize },
+    #[error("field 'steps'[{index}] = {step:?} has start after stop")]
+    StepBackwards { index: usize, step: [u64; 2] },
+    #[error("field 'steps'[{index}] = {step:?} overlaps the step before ({before:?})")]
+    StepOverlap {
+        index: usize,
+        step: [u64; 2],
+        before: [u64; 2],
+    },
+    #[error("field 'steps' reaches entry {stop} but 'num_entries' is {num_entries}")]
+    StepsPastEnd { stop: u64, num_entries: u64 },
+    #[error("field 'steps' is set but 'num_entries' is not")]
+    StepsWithoutEntries,
 }
 
 impl FileSpec {
@@ -98,17 +172,23 @@ impl Fileset {
             path: name.clone(),
             source,
         })?;
-        Fileset::from_json(&v).map_err(|what| FilesetError::Invalid { path: name, what })
+        Fileset::from_json(&v).map_err(|problem| FilesetError::Invalid {
+            path: name,
+            problem,
+        })
     }
 
     /// Interpret a fileset JSON document.
-    pub fn from_json(v: &Value) -> Result<Fileset, String> {
-        let obj = v
-            .as_object()
-            .ok_or("the top level must be an object of datasets")?;
+    pub fn from_json(v: &Value) -> Result<Fileset, FilesetJsonError> {
+        let obj = v.as_object().ok_or(FilesetJsonError::NotAnObject)?;
         let mut datasets = Vec::with_capacity(obj.len());
         for (name, spec) in obj {
-            datasets.push(parse_dataset(name, spec).map_err(|e| format!("dataset '{name}': {e}"))?);
+            datasets.push(parse_dataset(name, spec).map_err(|problem| {
+                FilesetJsonError::Dataset {
+                    dataset: name.clone(),
+                    problem,
+                }
+            })?);
         }
         Ok(Fileset { datasets })
     }
@@ -173,30 +253,41 @@ pub fn split_object_path(s: &str) -> (&str, Option<&str>) {
     }
 }
 
-fn parse_dataset(name: &str, spec: &Value) -> Result<Dataset, String> {
+fn parse_dataset(name: &str, spec: &Value) -> Result<Dataset, DatasetProblem> {
     if name.is_empty() {
-        return Err("empty dataset name".into());
+        return Err(DatasetProblem::EmptyName);
     }
     let (files_v, obj) = match spec {
         Value::Array(_) => (spec.clone(), Map::new()),
         Value::Object(o) => (
-            o.get("files").cloned().ok_or("field 'files' is missing")?,
+            o.get("files")
+                .cloned()
+                .ok_or(DatasetProblem::Missing { field: "files" })?,
             o.clone(),
         ),
-        _ => return Err("must be an object with 'files' or a list of files".into()),
+        _ => return Err(DatasetProblem::Shape),
     };
     let treename = match obj.get("treename") {
         None | Some(Value::Null) => None,
         Some(Value::String(t)) => Some(t.clone()),
-        Some(_) => return Err("field 'treename' must be a string".into()),
+        Some(_) => {
+            return Err(DatasetProblem::WrongType {
+                field: "treename",
+                expected: "a string",
+            })
+        }
     };
     let mut files = Vec::new();
     match &files_v {
         Value::Object(m) => {
             for (path, fv) in m {
                 files.push(
-                    parse_file(path, fv, treename.as_deref())
-                        .map_err(|e| format!("file '{path}': {e}"))?,
+                    parse_file(path, fv, treename.as_deref()).map_err(|problem| {
+                        DatasetProblem::File {
+                            path: path.clone(),
+                            problem,
+                        }
+                    })?,
                 );
             }
         }
@@ -204,12 +295,14 @@ fn parse_dataset(name: &str, spec: &Value) -> Result<Dataset, String> {
             for (i, item) in list.iter().enumerate() {
                 let s = item
                     .as_str()
-                    .ok_or_else(|| format!("files[{i}] must be a string"))?;
+                    .ok_or(DatasetProblem::FileNotAString { index: i })?;
                 let (path, obj_path) = split_object_path(s);
                 let object_path = obj_path
                     .map(str::to_string)
                     .or_else(|| treename.clone())
-                    .ok_or_else(|| format!("file '{path}': no tree given (use 'path:tree' or the dataset's 'treename')"))?;
+                    .ok_or_else(|| DatasetProblem::NoTree {
+                        path: path.to_string(),
+                    })?;
                 files.push(FileSpec {
                     path: path.to_string(),
                     object_path,
@@ -220,13 +313,21 @@ fn parse_dataset(name: &str, spec: &Value) -> Result<Dataset, String> {
                 });
             }
         }
-        _ => return Err("field 'files' must be an object or a list".into()),
+        _ => {
+            return Err(DatasetProblem::WrongType {
+                field: "files",
+                expected: "an object or a list",
+            })
+        }
     }
     let mut extra = obj;
     extra.remove("files");
     let metadata = extra.remove("metadata").unwrap_or(Value::Null);
     if !(metadata.is_null() || metadata.is_object()) {
-        return Err("field 'metadata' must be an object".into());
+        return Err(DatasetProblem::WrongType {
+            field: "metadata",
+            expected: "an object",
+        });
     }
     Ok(Dataset {
         name: name.to_string(),
@@ -236,9 +337,9 @@ fn parse_dataset(name: &str, spec: &Value) -> Result<Dataset, String> {
     })
 }
 
-fn parse_file(path: &str, v: &Value, treename: Option<&str>) -> Result<FileSpec, String> {
+fn parse_file(path: &str, v: &Value, treename: Option<&str>) -> Result<FileSpec, FileProblem> {
     if path.is_empty() {
-        return Err("empty path".into());
+        return Err(FileProblem::EmptyPath);
     }
     match v {
         Value::String(tree) => Ok(FileSpec {
@@ -251,7 +352,7 @@ fn parse_file(path: &str, v: &Value, treename: Option<&str>) -> Result<FileSpec,
         }),
         Value::Null => {
             let (p, obj) = split_object_path(path);
-            let object_path = obj.or(treename).ok_or("no tree given")?.to_string();
+            let object_path = obj.or(treename).ok_or(FileProblem::NoTree)?.to_string();
             Ok(FileSpec {
                 path: p.to_string(),
                 object_path,
@@ -266,21 +367,33 @@ fn parse_file(path: &str, v: &Value, treename: Option<&str>) -> Result<FileSpec,
             let object_path = match extra.remove("object_path") {
                 Some(Value::String(s)) => s,
                 None | Some(Value::Null) => treename
-                    .ok_or("field 'object_path' is missing")?
+                    .ok_or(FileProblem::Missing {
+                        field: "object_path",
+                    })?
                     .to_string(),
-                Some(_) => return Err("field 'object_path' must be a string".into()),
+                Some(_) => {
+                    return Err(FileProblem::WrongType {
+                        field: "object_path",
+                        expected: "a string",
+                    })
+                }
             };
             let num_entries = match extra.remove("num_entries") {
                 None | Some(Value::Null) => None,
-                Some(v) => Some(
-                    v.as_u64()
-                        .ok_or("field 'num_entries' must be a non-negative integer")?,
-                ),
+                Some(v) => Some(v.as_u64().ok_or(FileProblem::WrongType {
+                    field: "num_entries",
+                    expected: "a non-negative integer",
+                })?),
             };
             let uuid = match extra.remove("uuid") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(s)) => Some(s),
-                Some(_) => return Err("field 'uuid' must be a string".into()),
+                Some(_) => {
+                    return Err(FileProblem::WrongType {
+                        field: "uuid",
+                        expected: "a string",
+                    })
+                }
             };
             let steps = match extra.remove("steps") {
                 None | Some(Value::Null) => None,
@@ -291,33 +404,43 @@ fn parse_file(path: &str, v: &Value, treename: Option<&str>) -> Result<FileSpec,
                             .as_array()
                             .filter(|a| a.len() == 2)
                             .and_then(|a| Some([a[0].as_u64()?, a[1].as_u64()?]))
-                            .ok_or_else(|| format!("field 'steps'[{i}] must be [start, stop] with non-negative integers"))?;
+                            .ok_or(FileProblem::StepShape { index: i })?;
                         if pair[0] > pair[1] {
-                            return Err(format!(
-                                "field 'steps'[{i}] = {pair:?} has start after stop"
-                            ));
+                            return Err(FileProblem::StepBackwards {
+                                index: i,
+                                step: pair,
+                            });
                         }
                         if let Some(prev) = out.last() {
                             if pair[0] < prev[1] {
-                                return Err(format!("field 'steps'[{i}] = {pair:?} overlaps the step before ({prev:?})"));
+                                return Err(FileProblem::StepOverlap {
+                                    index: i,
+                                    step: pair,
+                                    before: *prev,
+                                });
                             }
                         }
                         out.push(pair);
                     }
                     if let (Some(n), Some(last)) = (num_entries, out.last()) {
                         if last[1] > n {
-                            return Err(format!(
-                                "field 'steps' reaches entry {} but 'num_entries' is {n}",
-                                last[1]
-                            ));
+                            return Err(FileProblem::StepsPastEnd {
+                                stop: last[1],
+                                num_entries: n,
+                            });
                         }
                     }
                     Some(out)
                 }
-                Some(_) => return Err("field 'steps' must be a list or null".into()),
+                Some(_) => {
+                    return Err(FileProblem::WrongType {
+                        field: "steps",
+                        expected: "a list or null",
+                    })
+                }
             };
             if steps.is_some() && num_entries.is_none() {
-                return Err("field 'steps' is set but 'num_entries' is not".into());
+                return Err(FileProblem::StepsWithoutEntries);
             }
             Ok(FileSpec {
                 path: path.to_string(),
@@ -328,7 +451,7 @@ fn parse_file(path: &str, v: &Value, treename: Option<&str>) -> Result<FileSpec,
                 extra,
             })
         }
-        _ => Err("must be a tree name, null, or an object".into()),
+        _ => Err(FileProblem::Shape),
     }
 }
 
@@ -391,7 +514,7 @@ mod tests {
     #[test]
     fn errors_name_dataset_file_and_field() {
         let v = serde_json::json!({"DY": {"files": {"a.root": {"object_path": "Events", "steps": [[0, 10], [5, 20]], "num_entries": 20}}}});
-        let e = Fileset::from_json(&v).unwrap_err();
+        let e = Fileset::from_json(&v).unwrap_err().to_string();
         assert!(
             e.contains("'DY'")
                 && e.contains("'a.root'")
@@ -399,8 +522,36 @@ mod tests {
                 && e.contains("overlaps"),
             "{e}"
         );
+        // The words users see (and scripts may match) are those of the string errors before.
+        assert_eq!(
+            e,
+            "dataset 'DY': file 'a.root': field 'steps'[1] = [5, 20] overlaps the step before ([0, 10])"
+        );
         let v = serde_json::json!({"DY": {"files": ["a.root"]}});
-        let e = Fileset::from_json(&v).unwrap_err();
+        let e = Fileset::from_json(&v).unwrap_err().to_string();
         assert!(e.contains("no tree"), "{e}");
+        assert_eq!(
+            e,
+            "dataset 'DY': file 'a.root': no tree given (use 'path:tree' or the dataset's 'treename')"
+        );
+        let v = serde_json::json!({"DY": {"files": {"a.root": {"steps": 3}}, "treename": "T"}});
+        let e = Fileset::from_json(&v).unwrap_err();
+        assert_eq!(
+            e,
+            FilesetJsonError::Dataset {
+                dataset: "DY".into(),
+                problem: DatasetProblem::File {
+                    path: "a.root".into(),
+                    problem: FileProblem::WrongType {
+                        field: "steps",
+                        expected: "a list or null"
+                    }
+                }
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "dataset 'DY': file 'a.root': field 'steps' must be a list or null"
+        );
     }
 }

@@ -80,8 +80,70 @@ pub enum JobError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("{path}: {what}")]
-    Invalid { path: String, what: String },
+    #[error("{path}: {problem}")]
+    Invalid { path: String, problem: SpecError },
+}
+
+// The nested problems below are part of their parent's message rather than its `source`, so
+// an error chain printed with `{:#}` says each of them once.
+
+/// What [`JobSpec::validate`] refuses, naming the field, input or chunk.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpecError {
+    #[error("field 'format' is {found:?}, expected \"casa-job\"")]
+    Format { found: String },
+    #[error("{0}")]
+    Version(VersionError),
+    #[error("field 'chunks' is empty: nothing to do")]
+    NoChunks,
+    #[error("inputs[{index}] {name:?}: {problem}")]
+    Input {
+        index: usize,
+        name: String,
+        problem: InputNameProblem,
+    },
+    #[error("inputs[{index}] {name:?}: named twice")]
+    InputTwice { index: usize, name: String },
+    #[error("chunks[{index}] ({dataset}, {file}): {problem}")]
+    Chunk {
+        index: usize,
+        dataset: String,
+        file: String,
+        problem: ChunkProblem,
+    },
+}
+
+/// Why a shipped input's name is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InputNameProblem {
+    #[error("empty name")]
+    Empty,
+    #[error("an input is named by its file name, without a directory")]
+    NotAFileName,
+}
+
+/// What is wrong with one chunk of a job spec.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ChunkProblem {
+    #[error("field '{field}' is empty")]
+    EmptyField { field: &'static str },
+    #[error("entry_start {start} is after entry_stop {stop}")]
+    Backwards { start: u64, stop: u64 },
+}
+
+/// A `major.minor` format version this casa cannot read; `what` names the format ("job spec",
+/// "state").
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VersionError {
+    #[error("{what} version {major}.{minor} is not readable by this casa (reads {reads}.x)")]
+    Unreadable {
+        what: &'static str,
+        major: u32,
+        minor: u32,
+        reads: u32,
+    },
+    #[error("{what} version {found:?} is not major.minor")]
+    Malformed { what: &'static str, found: String },
 }
 
 impl JobSpec {
@@ -108,45 +170,59 @@ impl JobSpec {
             path: name.clone(),
             source,
         })?;
-        spec.validate()
-            .map_err(|what| JobError::Invalid { path: name, what })?;
+        spec.validate().map_err(|problem| JobError::Invalid {
+            path: name,
+            problem,
+        })?;
         Ok(spec)
     }
 
     /// Check what serde cannot: format, version, and each chunk's fields.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SpecError> {
         if self.format != "casa-job" {
-            return Err(format!(
-                "field 'format' is {:?}, expected \"casa-job\"",
-                self.format
-            ));
+            return Err(SpecError::Format {
+                found: self.format.clone(),
+            });
         }
-        check_version(&self.version, JOB_FORMAT_VERSION, "job spec")?;
+        check_version(&self.version, JOB_FORMAT_VERSION, "job spec").map_err(SpecError::Version)?;
         if self.chunks.is_empty() {
-            return Err("field 'chunks' is empty: nothing to do".into());
+            return Err(SpecError::NoChunks);
         }
         for (i, name) in self.inputs.iter().enumerate() {
-            check_input_name(name).map_err(|what| format!("inputs[{i}] {name:?}: {what}"))?;
+            check_input_name(name).map_err(|problem| SpecError::Input {
+                index: i,
+                name: name.clone(),
+                problem,
+            })?;
             if self.inputs[..i].contains(name) {
-                return Err(format!("inputs[{i}] {name:?}: named twice"));
+                return Err(SpecError::InputTwice {
+                    index: i,
+                    name: name.clone(),
+                });
             }
         }
         for (i, c) in self.chunks.iter().enumerate() {
-            let at = |what: &str| format!("chunks[{i}] ({}, {}): {what}", c.dataset, c.file);
+            let at = |problem| SpecError::Chunk {
+                index: i,
+                dataset: c.dataset.clone(),
+                file: c.file.clone(),
+                problem,
+            };
+            let empty = |field| at(ChunkProblem::EmptyField { field });
             if c.dataset.is_empty() {
-                return Err(at("field 'dataset' is empty"));
+                return Err(empty("dataset"));
             }
             if c.file.is_empty() {
-                return Err(at("field 'file' is empty"));
+                return Err(empty("file"));
             }
             if c.tree.is_empty() {
-                return Err(at("field 'tree' is empty"));
+                return Err(empty("tree"));
             }
             if c.entry_start > c.entry_stop {
-                return Err(at(&format!(
-                    "entry_start {} is after entry_stop {}",
-                    c.entry_start, c.entry_stop
-                )));
+                return Err(at(ChunkProblem::Backwards {
+                    start: c.entry_start,
+                    stop: c.entry_stop,
+                }));
             }
         }
         Ok(())
@@ -163,28 +239,37 @@ impl JobSpec {
 
 /// A shipped input is named by its file name alone: it is transferred next to the job, so a
 /// directory part could not be honoured.
-fn check_input_name(name: &str) -> Result<(), String> {
+fn check_input_name(name: &str) -> Result<(), InputNameProblem> {
     if name.is_empty() {
-        return Err("empty name".into());
+        return Err(InputNameProblem::Empty);
     }
     if name == "." || name == ".." || name.contains('/') || name.contains('\0') {
-        return Err("an input is named by its file name, without a directory".into());
+        return Err(InputNameProblem::NotAFileName);
     }
     Ok(())
 }
 
 /// Accept `major.minor` with our major; refuse anything else by name.
-pub(crate) fn check_version(v: &str, ours: (u32, u32), what: &str) -> Result<(), String> {
+pub(crate) fn check_version(
+    v: &str,
+    ours: (u32, u32),
+    what: &'static str,
+) -> Result<(), VersionError> {
     let parsed = v
         .split_once('.')
         .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)));
     match parsed {
         Some((major, _)) if major == ours.0 => Ok(()),
-        Some((major, minor)) => Err(format!(
-            "{what} version {major}.{minor} is not readable by this casa (reads {}.x)",
-            ours.0
-        )),
-        None => Err(format!("{what} version {v:?} is not major.minor")),
+        Some((major, minor)) => Err(VersionError::Unreadable {
+            what,
+            major,
+            minor,
+            reads: ours.0,
+        }),
+        None => Err(VersionError::Malformed {
+            what,
+            found: v.to_string(),
+        }),
     }
 }
 
@@ -235,11 +320,14 @@ mod tests {
         let mut spec = JobSpec::new("run", "leaf-1", vec![chunk()]);
         for bad in ["", "..", "dir/corrections.json"] {
             spec.inputs = vec![bad.into()];
-            let e = spec.validate().unwrap_err();
+            let e = spec.validate().unwrap_err().to_string();
             assert!(e.contains("inputs[0]"), "{e}");
         }
         spec.inputs = vec!["a.json".into(), "a.json".into()];
-        assert!(spec.validate().unwrap_err().contains("inputs[1]"));
+        assert_eq!(
+            spec.validate().unwrap_err().to_string(),
+            r#"inputs[1] "a.json": named twice"#
+        );
     }
 
     #[test]
@@ -247,8 +335,38 @@ mod tests {
         let mut spec = JobSpec::new("run", "leaf-1", vec![chunk(), chunk()]);
         spec.chunks[1].entry_start = 20;
         let e = spec.validate().unwrap_err();
-        assert!(e.contains("chunks[1]") && e.contains("entry_start"), "{e}");
+        assert_eq!(
+            e,
+            SpecError::Chunk {
+                index: 1,
+                dataset: "ZZ".into(),
+                file: "/data/a.root".into(),
+                problem: ChunkProblem::Backwards {
+                    start: 20,
+                    stop: 10
+                }
+            }
+        );
+        // The words users see are those of the string errors before.
+        assert_eq!(
+            e.to_string(),
+            "chunks[1] (ZZ, /data/a.root): entry_start 20 is after entry_stop 10"
+        );
         spec.version = "2.0".into();
-        assert!(spec.validate().unwrap_err().contains("2.0"));
+        assert_eq!(
+            spec.validate().unwrap_err().to_string(),
+            "job spec version 2.0 is not readable by this casa (reads 1.x)"
+        );
+        spec.version = "two".into();
+        assert_eq!(
+            spec.validate().unwrap_err().to_string(),
+            r#"job spec version "two" is not major.minor"#
+        );
+        spec.version = "1.0".into();
+        spec.format = "casa-state".into();
+        assert_eq!(
+            spec.validate().unwrap_err().to_string(),
+            r#"field 'format' is "casa-state", expected "casa-job""#
+        );
     }
 }

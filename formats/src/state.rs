@@ -113,10 +113,10 @@ impl NodeState {
                 what: format!("format is {:?}", s.format),
             });
         }
-        check_version(&s.version, STATE_FORMAT_VERSION, "state").map_err(|what| {
+        check_version(&s.version, STATE_FORMAT_VERSION, "state").map_err(|e| {
             StateError::Corrupt {
                 path: name.clone(),
-                what,
+                what: e.to_string(),
             }
         })?;
         Ok(Some(s))

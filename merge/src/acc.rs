@@ -17,8 +17,24 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use casa_hist::layout::{Doubles, Rest, StorageLayout, SumsLayout};
-use casa_hist::payload::{HistLayout, Payload};
-use casa_hist::{grow, two_sum, Accumulator, Hist, Item, StorageKind};
+use casa_hist::payload::{HistLayout, Payload, PayloadError};
+use casa_hist::{grow, two_sum, Accumulator, Hist, HistError, Item, StorageKind};
+
+/// Why a payload cannot be taken into a merge, or a merge given back as an accumulator.
+#[derive(Debug, thiserror::Error)]
+pub enum AccError {
+    /// The payload is not readable (casa-hist's reader says where).
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    /// casa-hist refused a histogram (its words name the axis).
+    #[error("dataset `{dataset}`, histogram `{name}`: {source}")]
+    Hist {
+        dataset: String,
+        name: String,
+        #[source]
+        source: HistError,
+    },
+}
 
 /// Above this bound on a bin's magnitude the fast path could overflow: casa-hist decides.
 const SAFE_MAGNITUDE: f64 = 1e300;
@@ -251,7 +267,7 @@ impl FastHist {
     }
 
     /// The casa-hist histogram (canonical form).
-    pub(crate) fn to_hist(&self) -> Result<Hist, String> {
+    pub(crate) fn to_hist(&self) -> Result<Hist, HistError> {
         HistLayout {
             spec: self.spec.clone(),
             storage: StorageLayout {
@@ -262,7 +278,6 @@ impl FastHist {
             },
         }
         .into_hist()
-        .map_err(|e| e.to_string())
     }
 }
 
@@ -285,14 +300,14 @@ impl Slot {
     }
 
     /// A histogram read from a payload: fast when its bins are finite, else casa-hist's.
-    fn from_payload(h: HistLayout) -> Result<Slot, String> {
+    fn from_payload(h: HistLayout) -> Result<Slot, HistError> {
         match FastHist::bound(&h.storage) {
             Some(b) => Ok(Slot::Fast(FastHist::from_layout(h, b))),
-            None => h.into_hist().map(Slot::Slow).map_err(|e| e.to_string()),
+            None => h.into_hist().map(Slot::Slow),
         }
     }
 
-    pub(crate) fn to_hist(&self) -> Result<Hist, String> {
+    pub(crate) fn to_hist(&self) -> Result<Hist, HistError> {
         match self {
             Slot::Fast(f) => f.to_hist(),
             Slot::Slow(h) => Ok(h.clone()),
@@ -300,7 +315,7 @@ impl Slot {
     }
 
     /// Adds `other`; the error is casa-hist's (naming the axis).
-    fn add(&mut self, other: Slot) -> Result<(), String> {
+    fn add(&mut self, other: Slot) -> Result<(), HistError> {
         if let (Slot::Fast(a), Slot::Fast(b)) = (&mut *self, &other) {
             if a.fast_compatible(b) {
                 a.add(b);
@@ -312,7 +327,7 @@ impl Slot {
             Slot::Slow(h) => h,
         };
         let b = other.to_hist()?;
-        let result = a.add(&b).map_err(|e| e.to_string());
+        let result = a.add(&b);
         *self = Slot::from_hist(a);
         result
     }
@@ -359,14 +374,22 @@ pub struct MergeAcc {
 
 impl MergeAcc {
     /// A payload taken apart by casa-hist, every item marked as coming from input `origin`.
-    pub(crate) fn from_payload(p: Payload, origin: usize) -> Result<MergeAcc, String> {
+    pub(crate) fn from_payload(p: Payload, origin: usize) -> Result<MergeAcc, AccError> {
         let mut m = MergeAcc {
             datasets: p.datasets.into_iter().collect(),
             ..MergeAcc::default()
         };
         for (ds, name, h) in p.hists {
-            let slot = Slot::from_payload(h)
-                .map_err(|w| format!("dataset `{ds}`, histogram `{name}`: {w}"))?;
+            let slot = match Slot::from_payload(h) {
+                Ok(slot) => slot,
+                Err(source) => {
+                    return Err(AccError::Hist {
+                        dataset: ds,
+                        name,
+                        source,
+                    })
+                }
+            };
             m.hists
                 .entry(ds)
                 .or_default()
@@ -442,7 +465,7 @@ impl MergeAcc {
 
     /// casa-hist's accumulator, every sum in canonical form and growth categories sorted (so
     /// the result depends on neither the order nor the grouping of the inputs).
-    pub fn into_accumulator(self) -> Result<Accumulator, String> {
+    pub fn into_accumulator(self) -> Result<Accumulator, AccError> {
         let mut acc = self.counters;
         for ds in self.datasets {
             acc.datasets.entry(ds).or_default();
@@ -450,10 +473,11 @@ impl MergeAcc {
         for (ds, items) in self.hists {
             let slot = acc.datasets.entry(ds.clone()).or_default();
             for (name, e) in items {
-                let h = e
-                    .slot
-                    .to_hist()
-                    .map_err(|w| format!("dataset `{ds}`, histogram `{name}`: {w}"))?;
+                let h = e.slot.to_hist().map_err(|source| AccError::Hist {
+                    dataset: ds.clone(),
+                    name: name.clone(),
+                    source,
+                })?;
                 slot.insert(name, Item::Hist(h));
             }
         }

@@ -235,7 +235,9 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
     // The merge.
     let paths: Vec<PathBuf> = all.iter().map(|i| i.path.clone()).collect();
     let merged = tree::merge(&paths, &selection.unique, opts.fan_in)?;
-    let acc = merged.into_accumulator().map_err(MergeError::Internal)?;
+    let acc = merged
+        .into_accumulator()
+        .map_err(|e| MergeError::Internal(e.to_string()))?;
     let payload = serde_json::to_vec(&acc).map_err(|e| MergeError::Internal(e.to_string()))?;
     let header = PartialHeader {
         run_id,

@@ -48,9 +48,9 @@ fn node(paths: &[PathBuf], leaves: &[usize], k: usize) -> Result<MergeAcc, Merge
 pub fn load(paths: &[PathBuf], i: usize) -> Result<MergeAcc, MergeError> {
     let path = &paths[i];
     let json = crate::envelope::payload(path).map_err(|e| MergeError::BadPartials(vec![e]))?;
-    payload::parse(&json, i).map_err(|what| MergeError::Payload {
+    payload::parse(&json, i).map_err(|e| MergeError::Payload {
         path: path.clone(),
-        what,
+        what: e.to_string(),
     })
 }
 

@@ -189,10 +189,26 @@ pub struct Setup {
     pub inputs: Vec<(String, PathBuf)>,
 }
 
+/// A shipped input found neither in the working directory nor beside the job spec.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "shipped input {name:?} is neither in the working directory ({cwd}) nor beside the job spec ({})",
+    beside.display()
+)]
+pub struct MissingInput {
+    pub name: String,
+    /// The working directory, as shown (`.` when it cannot be read).
+    pub cwd: String,
+    pub beside: PathBuf,
+}
+
 /// Find each shipped input by name: in the working directory (where HTCondor transfers
 /// inputs), else in `job_dir` (beside the job spec, as a local run lays them out). The error
 /// names the input and both places looked in.
-pub fn resolve_inputs(names: &[String], job_dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+pub fn resolve_inputs(
+    names: &[String],
+    job_dir: &Path,
+) -> Result<Vec<(String, PathBuf)>, MissingInput> {
     names
         .iter()
         .map(|name| {
@@ -205,10 +221,11 @@ pub fn resolve_inputs(names: &[String], job_dir: &Path) -> Result<Vec<(String, P
             } else {
                 let cwd = std::env::current_dir()
                     .map_or_else(|_| ".".into(), |d| d.display().to_string());
-                Err(format!(
-                    "shipped input {name:?} is neither in the working directory ({cwd}) nor beside the job spec ({})",
-                    beside.display()
-                ))
+                Err(MissingInput {
+                    name: name.clone(),
+                    cwd,
+                    beside,
+                })
             }
         })
         .collect()

@@ -50,8 +50,13 @@ mod kxr {
 #[non_exhaustive]
 pub enum XrdError {
     /// The XRootD client library could not be loaded on this host.
+    /// (`reason` is part of the message rather than its `source`, so a chain printed with
+    /// `{:#}` says it once.)
     #[error("{url}: XRootD support unavailable on this host: {reason}")]
-    Unavailable { url: String, reason: String },
+    Unavailable {
+        url: String,
+        reason: crate::loader::LoadError,
+    },
     /// Not an XRootD URL we can use.
     #[error("{url}: invalid XRootD URL: {reason}")]
     InvalidUrl { url: String, reason: String },

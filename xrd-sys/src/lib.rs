@@ -46,4 +46,4 @@ pub mod sys {
 
 pub use error::XrdError;
 pub use file::XrdFile;
-pub use loader::{client_settings, load, version, Shim};
+pub use loader::{client_settings, load, version, LoadError, Shim};

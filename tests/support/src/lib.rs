@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub mod modules;
+pub mod signatures;
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {

@@ -165,7 +165,7 @@ fn rs_files(dir: &Path) -> Vec<PathBuf> {
 
 /// The source with comments and the contents of string and char literals blanked, so a
 /// `crate::` in a doc comment or a message is not taken for an import.
-fn clean(src: &str) -> String {
+pub(crate) fn clean(src: &str) -> String {
     let c: Vec<char> = src.chars().collect();
     let mut out = String::with_capacity(src.len());
     let mut i = 0;
