@@ -3,7 +3,7 @@
 //! A merge goes:
 //!
 //! 1. [`inputs`]: the partials named, listed (`--from-list`) or found in directories.
-//! 2. [`envelope::scan`] every input in parallel: magic, version, lengths and checksum, and
+//! 2. `envelope::scan` every input in parallel: magic, version, lengths and checksum, and
 //!    the header. Every bad file is reported at once, by name.
 //! 3. [`once::select`]: every chunk counted once; identical copies (a retried node whose
 //!    first attempt also wrote) are left out, anything else that shares a chunk is an error.
