@@ -5,7 +5,8 @@
 //!
 //! Configuration (`casa-submit plan --config`): `{"lumi": 3378.0}` (/pb, the default).
 //! Shipped input (`plan --input`): the AGC's `corrections.json` (b-tag and W+jets scale
-//! weights). Dataset metadata: `process`, `variation`, `xsec`, `nevts`.
+//! weights). Dataset metadata: `process`, `variation`, `xsec`, `nevts`. Optional column:
+//! `genWeight` (MC only), summed into the counter `sum_genWeight` where a file has it.
 
 use casa_plugin::collection::{max_by, triples};
 use casa_plugin::correction::{Column, CorrectionSet, Value};
@@ -67,7 +68,9 @@ impl Processor for Agc {
         Ok(Columns::new()
             .fields("Jet", &["pt", "eta", "phi", "mass", "btagCSVV2", "jetId"])
             .fields("Electron", &["pt", "eta", "cutBased", "sip3d"])
-            .fields("Muon", &["pt", "eta", "tightId", "sip3d", "pfRelIso04_all"]))
+            .fields("Muon", &["pt", "eta", "tightId", "sip3d", "pfRelIso04_all"])
+            // MC only: the data files have no genWeight, and their jobs must not fail for it.
+            .optional(&["genWeight"]))
     }
 
     fn process(&mut self, events: &Events, out: &mut Output) -> Result<()> {
@@ -79,6 +82,11 @@ impl Processor for Agc {
             None if is_mc => return Err(format!("dataset {}: no xsec", events.dataset).into()),
             _ => 1.0,
         };
+        // The AGC weights by cross-section only; the generator weights are summed for the
+        // record (a normalisation cross-check), where the file has them.
+        if let Some(gw) = events.optional::<f64>("genWeight")? {
+            out.count_f64("sum_genWeight", gw.iter().sum())?;
+        }
 
         let el = events.collection("Electron")?;
         let [pt, eta, sip]: [Field<f64>; 3] = el.fields(["pt", "eta", "sip3d"])?;
