@@ -93,6 +93,8 @@ fn run_plan(a: PlanArgs) -> Result<()> {
         site: SiteConfig::load(a.site.as_deref(), a.xcache.clone())?,
         skip_bad_files: a.skip_bad_files,
         command_line: std::env::args().collect(),
+        inputs: a.inputs.clone(),
+        config: a.config.clone(),
     };
     let s = casa_submit::plan::plan(&fs, &a.fileset, &opts)?;
     let out = a.output.display();
