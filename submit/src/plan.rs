@@ -225,6 +225,8 @@ pub enum PlanError {
     Name(#[from] casa_run::NameError),
     #[error("plugin configuration {path}: {what}")]
     Config { path: String, what: String },
+    #[error(transparent)]
+    Columns(#[from] crate::columns::ColumnCheckError),
     #[error("shipped input {path}: {what}")]
     Input { path: String, what: String },
 }
@@ -532,6 +534,15 @@ pub fn plan(
         Some(p) => Some((p, read_config(p)?)),
         None => None,
     };
+    let config_value = (config.as_ref()).map_or(serde_json::Value::Null, |(_, v)| v.clone());
+    // Refuse a plan whose jobs would fail on a missing column before writing anything.
+    let setup = casa_wrapper::host::Setup {
+        config: config_value.clone(),
+        inputs: (shipped.iter())
+            .map(|i| (i.name.clone(), i.source.clone()))
+            .collect(),
+    };
+    crate::columns::check_columns(fs, &opts.plugin, &setup)?;
     let rundir = std::path::absolute(&opts.rundir).map_err(io(&opts.rundir))?;
     check_path("run directory", &rundir)?;
     let run = RunDir::new(&rundir);
@@ -574,9 +585,6 @@ pub fn plan(
         }));
     }
     let input_names: Vec<String> = shipped.iter().map(|i| i.name.clone()).collect();
-    let config_value = config
-        .as_ref()
-        .map_or(serde_json::Value::Null, |(_, v)| v.clone());
 
     let mut summary = PlanSummary {
         jobs: 0,
