@@ -21,7 +21,8 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     Preprocess(PreprocessArgs),
-    Plan(PlanArgs),
+    // Boxed: its many options make it much larger than the other commands.
+    Plan(Box<PlanArgs>),
     Run(RunArgs),
     Status(StatusArgs),
     FailedFileset(FailedArgs),

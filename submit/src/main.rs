@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     casa_submit::cli::init_logging(cli.verbose);
     let r = match cli.command {
         Command::Preprocess(a) => run_preprocess(a),
-        Command::Plan(a) => run_plan(a),
+        Command::Plan(a) => run_plan(*a),
         Command::Post(a) => {
             let d =
                 post::post_with_retries(&a.rundir, &a.node, a.ret, a.skip_bad_files, a.retries());
