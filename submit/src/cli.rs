@@ -200,6 +200,10 @@ pub struct PlanArgs {
     /// The plugin configuration (JSON, or TOML when named .toml), handed to every job's init.
     #[arg(long, value_name = "cfg.{json,toml}")]
     pub config: Option<PathBuf>,
+    /// Do not open the files to check the plugin's required columns (for files this machine
+    /// cannot reach; the jobs still fail on a missing column).
+    #[arg(long)]
+    pub no_column_check: bool,
     #[command(flatten)]
     pub steps: StepArgs,
     #[command(flatten)]

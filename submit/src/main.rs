@@ -95,6 +95,7 @@ fn run_plan(a: PlanArgs) -> Result<()> {
         command_line: std::env::args().collect(),
         inputs: a.inputs.clone(),
         config: a.config.clone(),
+        check_columns: !a.no_column_check,
     };
     let s = casa_submit::plan::plan(&fs, &a.fileset, &opts)?;
     let out = a.output.display();

@@ -178,6 +178,9 @@ pub struct PlanOptions {
     pub inputs: Vec<PathBuf>,
     /// The plugin configuration (`--config cfg.{json,toml}`), handed to every job's `init`.
     pub config: Option<PathBuf>,
+    /// Open every file to check the plugin's required columns (`--no-column-check` turns it
+    /// off, for files the submit host cannot reach).
+    pub check_columns: bool,
 }
 
 /// Totals of a plan.
@@ -542,7 +545,9 @@ pub fn plan(
             .map(|i| (i.name.clone(), i.source.clone()))
             .collect(),
     };
-    crate::columns::check_columns(fs, &opts.plugin, &setup)?;
+    if opts.check_columns {
+        crate::columns::check_columns(fs, &opts.plugin, &setup)?;
+    }
     let rundir = std::path::absolute(&opts.rundir).map_err(io(&opts.rundir))?;
     check_path("run directory", &rundir)?;
     let run = RunDir::new(&rundir);

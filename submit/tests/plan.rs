@@ -594,6 +594,14 @@ fn a_missing_required_column_is_refused_at_plan_time_with_a_suggestion() {
         )),
         "{e}"
     );
+    // --no-column-check plans it anyway (the jobs would fail on the column).
+    let d5 = tempfile::tempdir().unwrap();
+    let (_, o) = plan_with(
+        d5.path(),
+        "typo",
+        &["--dataset", "ttbar", "--no-column-check"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // MC-only: the data dataset passes, the MC one is refused.
     let d2 = tempfile::tempdir().unwrap();
     let (_, o) = plan_with(d2.path(), "mc-only", &["--dataset", "data"]);
