@@ -32,7 +32,9 @@ def main():
         run = os.path.join(tmp, "run")
         t0 = time.perf_counter()
         p = subprocess.run([submit, "plan", path, "--plugin", plugin, "--wrapper", wrapper, "-o", run,
-                            "--events-per-job", epj, "--json"], capture_output=True, text=True)
+                            "--events-per-job", epj, "--json",
+                            # Its root:// URLs are made up: there are no files to check columns in.
+                            "--no-column-check"], capture_output=True, text=True)
         wall = time.perf_counter() - t0
         if p.returncode != 0:
             sys.exit(p.stderr)

@@ -8,6 +8,7 @@
 //!   casa.status          DAGMan's node status file (on HTCondor)
 //!   leaf.sub merge.sub   rendered from templates/
 //!   bin/                 the wrapper, the plugin and the merge tool, as planned
+//!   inputs/<name>        files shipped with every leaf job (`plan --input`), when there are any
 //!   jobs/<node>.json     one job spec per leaf node
 //!   nodes/<node>/        a leaf's initialdir; HTCondor returns its casa-out/ there
 //!   partials/<node>.partial    published by the POST script once verified (merge levels too)
@@ -90,6 +91,16 @@ impl RunDir {
     }
     pub fn bin_dir(&self) -> PathBuf {
         self.at(&["bin"])
+    }
+
+    /// The files shipped with every leaf job (`plan --input`); created only when there are
+    /// some.
+    pub fn inputs_dir(&self) -> PathBuf {
+        self.at(&["inputs"])
+    }
+    /// A shipped input, by its file name (what the plugin opens it as).
+    pub fn input(&self, name: &str) -> PathBuf {
+        self.at(&["inputs", name])
     }
 
     pub fn jobs_dir(&self) -> PathBuf {
@@ -210,6 +221,10 @@ mod tests {
             Path::new("partials/merge-1-000000.partial")
         );
         assert_eq!(rel.merged_partial(), Path::new("result/merged.partial"));
+        assert_eq!(
+            r.input("corrections.json"),
+            Path::new("/runs/a/inputs/corrections.json")
+        );
         assert_eq!(RunDir::state_file_node(&r.state(&leaf)), Some(leaf.clone()));
         assert_eq!(RunDir::state_file_node(&r.skipped(&leaf)), None);
     }

@@ -21,7 +21,8 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     Preprocess(PreprocessArgs),
-    Plan(PlanArgs),
+    // Boxed: its many options make it much larger than the other commands.
+    Plan(Box<PlanArgs>),
     Run(RunArgs),
     Status(StatusArgs),
     FailedFileset(FailedArgs),
@@ -154,6 +155,7 @@ pub struct PreprocessArgs {
 #[command(after_help = "Examples:
   casa-submit plan preprocessed.json.gz --plugin target/release/libdimuon.so -o runs/dimuon
   casa-submit plan fileset.json --plugin libdimuon.so -o run --events-per-job 500000 --fan-in 8 --site site.toml
+  casa-submit plan pre.json --plugin libagc_ttbar.so -o run --input corrections.json --config agc.toml
   condor_submit_dag run/casa.dag")]
 pub struct PlanArgs {
     /// The coffea fileset (preprocessed or not: it is preprocessed first when needed).
@@ -191,6 +193,17 @@ pub struct PlanArgs {
     /// The casa-merge binary (default: next to casa-submit).
     #[arg(long)]
     pub merge: Option<PathBuf>,
+    /// A file shipped with every leaf job (repeat the option); the plugin opens it by its
+    /// file name. Copied into RUNDIR/inputs/, its SHA-256 in the manifest.
+    #[arg(long = "input", value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
+    /// The plugin configuration (JSON, or TOML when named .toml), handed to every job's init.
+    #[arg(long, value_name = "cfg.{json,toml}")]
+    pub config: Option<PathBuf>,
+    /// Do not open the files to check the plugin's required columns (for files this machine
+    /// cannot reach; the jobs still fail on a missing column).
+    #[arg(long)]
+    pub no_column_check: bool,
     #[command(flatten)]
     pub steps: StepArgs,
     #[command(flatten)]

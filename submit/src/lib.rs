@@ -4,6 +4,7 @@
 //! model (with its lint) are casa-run's.
 
 pub mod cli;
+pub mod columns;
 pub mod dagrun;
 pub mod failed;
 pub mod inputs;

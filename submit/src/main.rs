@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     casa_submit::cli::init_logging(cli.verbose);
     let r = match cli.command {
         Command::Preprocess(a) => run_preprocess(a),
-        Command::Plan(a) => run_plan(a),
+        Command::Plan(a) => run_plan(*a),
         Command::Post(a) => {
             let d =
                 post::post_with_retries(&a.rundir, &a.node, a.ret, a.skip_bad_files, a.retries());
@@ -93,6 +93,9 @@ fn run_plan(a: PlanArgs) -> Result<()> {
         site: SiteConfig::load(a.site.as_deref(), a.xcache.clone())?,
         skip_bad_files: a.skip_bad_files,
         command_line: std::env::args().collect(),
+        inputs: a.inputs.clone(),
+        config: a.config.clone(),
+        check_columns: !a.no_column_check,
     };
     let s = casa_submit::plan::plan(&fs, &a.fileset, &opts)?;
     let out = a.output.display();

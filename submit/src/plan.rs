@@ -53,6 +53,10 @@ pub struct SiteConfig {
     pub retries: u32,
     #[serde(default = "default_max_merge")]
     pub max_merge_jobs: u32,
+    /// Files shipped with every leaf job, as `plan --input` ships them: paths relative to the
+    /// site file (made absolute by [`SiteConfig::load`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<PathBuf>,
 }
 
 fn default_cpus() -> u32 {
@@ -94,8 +98,12 @@ impl SiteConfig {
             }
             None => SiteConfig::default(),
         };
+        // Inputs are relative to the site file, so a site file travels with its inputs.
+        let base = path.and_then(Path::parent).unwrap_or(Path::new(""));
+        let inputs = site.inputs.iter().map(|i| base.join(i)).collect();
         Ok(SiteConfig {
             xcache: xcache.or(site.xcache),
+            inputs,
             ..site
         })
     }
@@ -131,6 +139,13 @@ impl SiteConfig {
                 )));
             }
             let command = lower.split('=').next().unwrap_or("").trim();
+            if command == "transfer_input_files" || command == "transfer_output_files" {
+                // A second transfer line would replace leaf.sub's: the job would lose its
+                // plugin and job spec (or its outputs).
+                return Err(PlanError::Invalid(format!(
+                    "site extra line {l:?} would replace the jobs' own file transfer: ship files with `plan --input FILE` or the site's inputs list"
+                )));
+            }
             if command == "environment" || command == "env" {
                 // A second environment line would replace the first (CASA_XCACHE, say).
                 return Err(PlanError::Invalid(format!(
@@ -158,6 +173,14 @@ pub struct PlanOptions {
     pub skip_bad_files: bool,
     /// The command line, for the manifest.
     pub command_line: Vec<String>,
+    /// Files shipped with every leaf job (`--input`, after the site's `inputs`); the plugin
+    /// opens each by its file name.
+    pub inputs: Vec<PathBuf>,
+    /// The plugin configuration (`--config cfg.{json,toml}`), handed to every job's `init`.
+    pub config: Option<PathBuf>,
+    /// Open every file to check the plugin's required columns (`--no-column-check` turns it
+    /// off, for files the submit host cannot reach).
+    pub check_columns: bool,
 }
 
 /// Totals of a plan.
@@ -203,6 +226,12 @@ pub enum PlanError {
     },
     #[error(transparent)]
     Name(#[from] casa_run::NameError),
+    #[error("plugin configuration {path}: {what}")]
+    Config { path: String, what: String },
+    #[error(transparent)]
+    Columns(#[from] crate::columns::ColumnCheckError),
+    #[error("shipped input {path}: {what}")]
+    Input { path: String, what: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PlanError + '_ {
@@ -343,6 +372,90 @@ pub fn for_each_job(
     Ok(skipped)
 }
 
+/// The plugin configuration at `path` as JSON: a `.toml` file is read as TOML, anything else
+/// as JSON.
+pub fn read_config(path: &Path) -> Result<serde_json::Value, PlanError> {
+    let err = |what: String| PlanError::Config {
+        path: path.display().to_string(),
+        what,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+    {
+        let v: toml::Table = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+        serde_json::to_value(v).map_err(|e| err(e.to_string()))
+    } else {
+        serde_json::from_str(&text).map_err(|e| err(format!("not valid JSON: {e}")))
+    }
+}
+
+/// A file shipped with every leaf job.
+#[derive(Debug, Clone)]
+pub struct ShippedInput {
+    /// What the plugin opens it as: its file name.
+    pub name: String,
+    /// Where it was given.
+    pub source: PathBuf,
+}
+
+/// The inputs to ship, checked: each an existing file whose name is a plain file name that
+/// HTCondor can transfer, unique among the inputs and unlike the plugin's (they land in the
+/// same sandbox). The same file given twice is shipped once.
+pub fn shipped_inputs(
+    paths: &[PathBuf],
+    plugin_name: &str,
+) -> Result<Vec<ShippedInput>, PlanError> {
+    let mut out: Vec<ShippedInput> = Vec::new();
+    for p in paths {
+        let err = |what: String| PlanError::Input {
+            path: p.display().to_string(),
+            what,
+        };
+        if !p.is_file() {
+            return Err(err("no such file".into()));
+        }
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| err("its file name is not UTF-8".into()))?;
+        if let Some(c) = name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || "._-+@%:~".contains(*c)))
+        {
+            return Err(err(format!(
+                "its name {name:?} contains {c:?}, which an HTCondor transfer list cannot hold; rename it to letters, digits and ._-+@%:~"
+            )));
+        }
+        if name == plugin_name || name == "casa-out" {
+            return Err(err(format!(
+                "its name {name:?} is the job's own {} name in the sandbox; rename it",
+                if name == "casa-out" {
+                    "output"
+                } else {
+                    "plugin"
+                }
+            )));
+        }
+        if let Some(prev) = out.iter().find(|i| i.name == name) {
+            let same = |q: &Path| std::fs::canonicalize(q).ok();
+            if same(&prev.source) == same(p) {
+                continue;
+            }
+            return Err(err(format!(
+                "{} has the same file name {name:?}; the plugin opens inputs by name, so names must be unique",
+                prev.source.display()
+            )));
+        }
+        out.push(ShippedInput {
+            name: name.to_string(),
+            source: p.clone(),
+        });
+    }
+    Ok(out)
+}
+
 fn sha256_file(p: &Path) -> Result<String, PlanError> {
     let bytes = std::fs::read(p).map_err(io(p))?;
     Ok(format!("{:x}", Sha256::digest(&bytes)))
@@ -415,6 +528,26 @@ pub fn plan(
             opts.wrapper.display()
         )));
     }
+    let plugin_file_name = (opts.plugin.file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let all_inputs: Vec<PathBuf> = site.inputs.iter().chain(&opts.inputs).cloned().collect();
+    let shipped = shipped_inputs(&all_inputs, plugin_file_name)?;
+    let config = match &opts.config {
+        Some(p) => Some((p, read_config(p)?)),
+        None => None,
+    };
+    let config_value = (config.as_ref()).map_or(serde_json::Value::Null, |(_, v)| v.clone());
+    // Refuse a plan whose jobs would fail on a missing column before writing anything.
+    let setup = casa_wrapper::host::Setup {
+        config: config_value.clone(),
+        inputs: (shipped.iter())
+            .map(|i| (i.name.clone(), i.source.clone()))
+            .collect(),
+    };
+    if opts.check_columns {
+        crate::columns::check_columns(fs, &opts.plugin, &setup)?;
+    }
     let rundir = std::path::absolute(&opts.rundir).map_err(io(&opts.rundir))?;
     check_path("run directory", &rundir)?;
     let run = RunDir::new(&rundir);
@@ -440,6 +573,23 @@ pub fn plan(
         .to_string();
     let wrapper_s = check_path("wrapper", &wrapper)?;
     let submit_s = check_path("casa-submit", &opts.submit)?;
+    // Shipped inputs: copied into the run (what the jobs transfer), with their digests.
+    let mut input_paths = Vec::new();
+    let mut input_records = Vec::new();
+    if !shipped.is_empty() {
+        std::fs::create_dir_all(run.inputs_dir()).map_err(io(&run.inputs_dir()))?;
+    }
+    for i in &shipped {
+        let dst = run.input(&i.name);
+        std::fs::copy(&i.source, &dst).map_err(io(&i.source))?;
+        input_paths.push(check_path("shipped input", &dst)?);
+        input_records.push(serde_json::json!({
+            "name": i.name,
+            "path": i.source.display().to_string(),
+            "sha256": sha256_file(&dst)?,
+        }));
+    }
+    let input_names: Vec<String> = shipped.iter().map(|i| i.name.clone()).collect();
 
     let mut summary = PlanSummary {
         jobs: 0,
@@ -477,7 +627,9 @@ pub fn plan(
                 events: job_events,
             }),
         }
-        let spec = JobSpec::new(run_id.as_str(), node.as_str(), chunks);
+        let mut spec = JobSpec::new(run_id.as_str(), node.as_str(), chunks);
+        spec.config = config_value.clone();
+        spec.inputs = input_names.clone();
         let path = run.job_spec(&node);
         // Job specs are written once, by a single planner: a plain write is enough, and
         // fsyncing 10^4 files would dominate planning time.
@@ -542,12 +694,22 @@ pub fn plan(
         "extra_lines": site.extra_lines,
         "xcache": site.xcache,
         "environment": environment,
+        "inputs": input_paths,
     });
     for (name, builtin) in [
         ("leaf.sub", include_str!("../../templates/leaf.sub.j2")),
         ("merge.sub", include_str!("../../templates/merge.sub.j2")),
     ] {
         let text = render(name, &template(opts, &format!("{name}.j2"), builtin)?, &ctx)?;
+        // A custom leaf template that forgets the inputs would run jobs without them.
+        if name == "leaf.sub" {
+            if let Some(missing) = input_paths.iter().find(|p| !text.contains(p.as_str())) {
+                return Err(PlanError::Template {
+                    name: name.into(),
+                    what: format!("does not transfer the shipped input {missing} (add the template's `inputs` to transfer_input_files)"),
+                });
+            }
+        }
         let p = run.submit_file(name);
         atomic_write(&p, text.as_bytes()).map_err(io(&p))?;
     }
@@ -570,6 +732,11 @@ pub fn plan(
         "plugin": {"path": opts.plugin.display().to_string(), "sha256": sha256_file(&plugin)?},
         "wrapper": {"sha256": sha256_file(&wrapper)?},
         "merge": merge.as_ref().map(|m| m.display().to_string()),
+        "inputs": input_records,
+        "config": match &config {
+            Some((p, v)) => serde_json::json!({"path": p.display().to_string(), "sha256": sha256_file(p)?, "value": v}),
+            None => serde_json::Value::Null,
+        },
         "options": {"events_per_job": opts.events_per_job, "fan_in": opts.fan_in, "skip_bad_files": opts.skip_bad_files, "site": site},
         "totals": &summary,
     });
@@ -610,6 +777,7 @@ mod tests {
         assert!(site.use_scitokens && site.accounting_group.is_some());
         assert!(site.requirements.is_some() && site.desired_sites.is_some());
         assert!(!site.extra_lines.is_empty() && site.xcache.is_some());
+        assert_eq!(site.inputs, [PathBuf::from("corrections.json")]);
         assert_eq!(site.environment["MY_ANALYSIS_YEAR"], "2018");
         assert_eq!(
             job_environment(&site).unwrap(),

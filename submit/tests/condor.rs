@@ -501,25 +501,62 @@ fn dags_on_a_real_htcondor_pool() {
     for dir in [&condor, &local] {
         demo_plan(&tools, &dimuon, &servers, &demo_pre, &dir.join("demo"));
     }
-    for p in [&a, &bin, &data] {
+    // 5. Shipped inputs and the configuration: the site's inputs list (relative to the site
+    // file) and --config; leaf.sub transfers the input, the plugin's init reads both.
+    let setup_dir = a.join("setup");
+    std::fs::create_dir_all(&setup_dir).unwrap();
+    std::fs::write(setup_dir.join("note.txt"), "twelve bytes").unwrap();
+    let setup_site = setup_dir.join("site.toml");
+    std::fs::write(
+        &setup_site,
+        "inputs = [\"note.txt\"]\n[environment]\nCASA_TEST_MODE = \"setup\"\n",
+    )
+    .unwrap();
+    let setup_cfg = setup_dir.join("cfg.toml");
+    std::fs::write(&setup_cfg, "label = \"pool\"\nscale = 0.5\n").unwrap();
+    let setup_args = [
+        &small[..],
+        &["--site", setup_site.to_str().unwrap()],
+        &["--config", setup_cfg.to_str().unwrap()],
+    ]
+    .concat();
+    plan(
+        &tools,
+        &misbehave,
+        &crash_sets,
+        &condor.join("setup"),
+        &setup_args,
+    );
+    for p in [&a, &bin, &data, &setup_dir] {
         chown(p);
     }
     chown(&condor);
 
     let t = Instant::now();
-    let (clean, crash, badrun, demo) = (
+    let (clean, crash, badrun, demo, setup) = (
         submit(&pool, &condor.join("clean")),
         submit(&pool, &condor.join("crash")),
         submit(&pool, &condor.join("bad")),
         submit(&pool, &condor.join("demo")),
+        submit(&pool, &condor.join("setup")),
     );
-    let st = wait_all(&[&clean, &crash, &badrun, &demo]);
-    eprintln!("four DAGs in {:.1}s", t.elapsed().as_secs_f64());
+    let st = wait_all(&[&clean, &crash, &badrun, &demo, &setup]);
+    eprintln!("five DAGs in {:.1}s", t.elapsed().as_secs_f64());
     let diag = |d: &Submitted| tail(&dagman_out(&d.rundir), 40);
     assert_eq!(st[0], 0, "clean DAG failed:\n{}", diag(&clean));
     assert_eq!(st[1], 0, "crash-once DAG failed:\n{}", diag(&crash));
     assert_eq!(st[2], 1, "the bad-file DAG must fail:\n{}", diag(&badrun));
     assert_eq!(st[3], 0, "the demo DAG failed:\n{}", diag(&demo));
+    assert_eq!(st[4], 0, "the shipped-inputs DAG failed:\n{}", diag(&setup));
+
+    // 5. Every leaf job on the pool got the transferred input and the configuration.
+    let acc = result(&condor.join("setup"));
+    let n = leaves(&condor.join("setup")).len() as i64;
+    assert!(n >= 2);
+    let zz = &acc.datasets["ZZ"];
+    assert_eq!(zz["label_pool"], Item::Counter(Counter::Int(n)));
+    assert_eq!(zz["note_bytes"], Item::Counter(Counter::Int(12 * n)));
+    assert_eq!(entries(&acc, "ZZ"), 20000);
 
     // 4. The demo plan on the pool: the local run's histogram bit for bit, every planned event
     // covered, and equal to the float64 reference / coffea (tests/python/check_demo.py).

@@ -323,6 +323,12 @@ fn site_config_lands_in_the_submit_file_and_hostile_settings_are_refused() {
         let e = String::from_utf8_lossy(&o.stderr);
         assert!(e.contains(want), "{text}: {e}");
     }
+    // A transfer line of its own would replace leaf.sub's: refused, pointing to --input.
+    std::fs::write(&site, "extra_lines = [\"transfer_input_files = x.json\"]\n").unwrap();
+    let d4 = tempfile::tempdir().unwrap();
+    let (_, o) = plan(d4.path(), &input, &["--site", site.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--input"));
     // An XCache that is not an XRootD address is refused, naming the setting.
     let d3 = tempfile::tempdir().unwrap();
     let (_, o) = plan(d3.path(), &input, &["--xcache", "https://cache:8443"]);
@@ -442,4 +448,175 @@ fn post_publishes_only_verified_partials_and_maps_exit_classes() {
     );
     assert_eq!(post("leaf-000004", "10", false), 1);
     assert!(!message().contains("x.root"), "{}", message());
+}
+
+/// Shipped inputs: the site's list (relative to the site file) and `--input` together, each
+/// copied into the run with its digest; two files of one name, or a name HTCondor cannot
+/// transfer, are refused naming both paths.
+#[test]
+fn shipped_inputs_are_copied_digested_and_their_names_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let a = fixture("root-zstd.root");
+    let fileset = write_fileset(
+        d.path(),
+        &serde_json::json!({"ZZ": {"files": {a.to_str().unwrap(): "Events"}}}),
+    );
+    let (one, two) = (d.path().join("one"), d.path().join("two"));
+    std::fs::create_dir_all(one.join("sub")).unwrap();
+    std::fs::create_dir_all(&two).unwrap();
+    std::fs::write(one.join("sub/sf.json"), "[1]").unwrap();
+    std::fs::write(two.join("sf.json"), "[2]").unwrap();
+    std::fs::write(two.join("pileup.json"), "[3]").unwrap();
+    std::fs::write(two.join("bad,name.json"), "[4]").unwrap();
+    std::fs::write(two.join("broken.json"), "{").unwrap();
+    let site = one.join("site.toml");
+    std::fs::write(&site, "inputs = [\"sub/sf.json\"]\n").unwrap();
+    let cfg = d.path().join("cfg.toml");
+    std::fs::write(&cfg, "lumi = 3378.0\n[jets]\npt_min = 25\n").unwrap();
+    let pileup = two.join("pileup.json");
+    let (run, o) = plan(
+        &d.path().join("ok"),
+        &fileset,
+        &[
+            "--site",
+            site.to_str().unwrap(),
+            "--input",
+            pileup.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(run.join("inputs/sf.json")).unwrap(), b"[1]");
+    let spec = JobSpec::read(&run.join("jobs/leaf-000000.json")).unwrap();
+    assert_eq!(spec.inputs, ["sf.json", "pileup.json"]);
+    assert_eq!(
+        spec.config,
+        serde_json::json!({"lumi": 3378.0, "jets": {"pt_min": 25}})
+    );
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    // sha256 of "[1]", by sha256sum.
+    assert_eq!(
+        m["inputs"][0]["sha256"],
+        "080a9ed428559ef602668b4c00f114f1a11c3f6b02a435f0bdc154578e4d7f22"
+    );
+    assert_eq!(m["inputs"][1]["name"], "pileup.json");
+    assert_eq!(m["config"]["path"], cfg.to_str().unwrap());
+    assert!(std::fs::read_to_string(run.join("leaf.sub"))
+        .unwrap()
+        .contains(&format!(
+            ", {}/inputs/sf.json, {}/inputs/pileup.json\n",
+            run.display(),
+            run.display()
+        )));
+
+    let same_name = two.join("sf.json");
+    let bad_name = two.join("bad,name.json");
+    let broken = two.join("broken.json");
+    for (extra, want) in [
+        (
+            vec![
+                "--site",
+                site.to_str().unwrap(),
+                "--input",
+                same_name.to_str().unwrap(),
+            ],
+            vec![
+                same_name.to_str().unwrap().to_string(),
+                one.join("sub/sf.json").display().to_string(),
+                "unique".into(),
+            ],
+        ),
+        (
+            vec!["--input", bad_name.to_str().unwrap()],
+            vec!["','".into()],
+        ),
+        (
+            vec!["--input", "/no/such/input.json"],
+            vec!["/no/such/input.json".into()],
+        ),
+        (
+            vec!["--config", broken.to_str().unwrap()],
+            vec!["broken.json".into(), "JSON".into()],
+        ),
+    ] {
+        let dn = tempfile::tempdir().unwrap();
+        let (run, o) = plan(dn.path(), &fileset, &extra);
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{extra:?}");
+        for w in want {
+            assert!(e.contains(&w), "{extra:?}: {w} not in {e}");
+        }
+        assert!(!run.exists(), "nothing written");
+    }
+}
+
+/// A misspelled required column is refused at plan time, naming the dataset, the file, the
+/// column and the near miss; a column required only for MC datasets fails only those.
+#[test]
+fn a_missing_required_column_is_refused_at_plan_time_with_a_suggestion() {
+    let d = tempfile::tempdir().unwrap();
+    let nano = real_file("nanoAOD_2015_CMS_Open_Data_ttbar.root");
+    let zz = fixture("root-zstd.root");
+    let fileset = write_fileset(
+        d.path(),
+        &serde_json::json!({
+            "ttbar": {"files": {nano.to_str().unwrap(): "Events"}, "metadata": {"is_mc": true}},
+            "data": {"files": {zz.to_str().unwrap(): "Events"}, "metadata": {"is_mc": false}},
+        }),
+    );
+    let plan_with = |dir: &Path, mode: &str, select: &[&str]| {
+        let run = dir.join("run");
+        let o = casa_submit()
+            .arg("plan")
+            .arg(&fileset)
+            .arg("--plugin")
+            .arg(build_cdylib("misbehave"))
+            .arg("--wrapper")
+            .arg(wrapper())
+            .arg("-o")
+            .arg(&run)
+            .args(select)
+            .env("CASA_TEST_MODE", mode)
+            .output()
+            .unwrap();
+        (run, o)
+    };
+    let (run, o) = plan_with(d.path(), "typo", &["--dataset", "ttbar"]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(!run.exists());
+    assert!(
+        e.contains(&format!(
+            "dataset ttbar: {}: required column \"Jet_btagCSV2\" is not in the file (did you mean \"Jet_btagCSVV2\"?)",
+            nano.display()
+        )),
+        "{e}"
+    );
+    // --no-column-check plans it anyway (the jobs would fail on the column).
+    let d5 = tempfile::tempdir().unwrap();
+    let (_, o) = plan_with(
+        d5.path(),
+        "typo",
+        &["--dataset", "ttbar", "--no-column-check"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // MC-only: the data dataset passes, the MC one is refused.
+    let d2 = tempfile::tempdir().unwrap();
+    let (_, o) = plan_with(d2.path(), "mc-only", &["--dataset", "data"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let d3 = tempfile::tempdir().unwrap();
+    let (_, o) = plan_with(d3.path(), "mc-only", &[]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        e.contains("dataset ttbar") && e.contains("GenPart_not_in_any_file"),
+        "{e}"
+    );
+    assert!(!e.contains("dataset data"), "{e}");
+    // Optional columns never fail.
+    let d4 = tempfile::tempdir().unwrap();
+    let (_, o) = plan_with(d4.path(), "optional", &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -27,6 +27,16 @@ fn planned(
     datasets: &[(&str, Vec<PathBuf>)],
     extra: &[&str],
 ) -> (tempfile::TempDir, PathBuf) {
+    planned_with_env(plugin, datasets, extra, &[])
+}
+
+/// [`planned`], `plan` run with `env` (the plugin is loaded at plan time, to check columns).
+fn planned_with_env(
+    plugin: &str,
+    datasets: &[(&str, Vec<PathBuf>)],
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (tempfile::TempDir, PathBuf) {
     let d = tempfile::tempdir().unwrap();
     let mut fs = serde_json::Map::new();
     for (name, files) in datasets {
@@ -62,6 +72,7 @@ fn planned(
             "2",
         ])
         .args(extra)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -192,6 +203,45 @@ fn a_crash_is_retried_and_counted_once() {
         })
         .sum();
     assert_eq!(attempts, 5, "one retry");
+}
+
+/// `plan --input` and `--config` reach every job of a local run: the sandbox links the
+/// shipped file as HTCondor would transfer it, and `init` reads both (also at plan time).
+#[test]
+fn shipped_inputs_and_the_config_reach_every_job() {
+    let files = tempfile::tempdir().unwrap();
+    let note = files.path().join("note.txt");
+    std::fs::write(&note, "twelve bytes").unwrap();
+    let cfg = files.path().join("cfg.json");
+    std::fs::write(&cfg, r#"{"label": "shipped", "scale": 2.5}"#).unwrap();
+    let env = [("CASA_TEST_MODE", "setup")];
+    let (_d, rundir) = planned_with_env(
+        "misbehave",
+        &[("ZZ", vec![fixture("root-zstd.root")])],
+        &[
+            "--input",
+            note.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert_eq!(
+        std::fs::read(rundir.join("inputs/note.txt")).unwrap(),
+        b"twelve bytes"
+    );
+    let o = run(&rundir, &env);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let acc = result(&rundir);
+    let zz = &acc.datasets["ZZ"];
+    let jobs = 4;
+    assert_eq!(zz["label_shipped"], Item::Counter(Counter::Int(jobs)));
+    assert_eq!(zz["note_bytes"], Item::Counter(Counter::Int(12 * jobs)));
+    assert_eq!(
+        zz["scale"],
+        Item::Counter(Counter::Float(2.5 * jobs as f64))
+    );
+    assert_eq!(entries(&acc, "ZZ"), 20000);
 }
 
 fn corrupt_copy(dir: &Path) -> PathBuf {

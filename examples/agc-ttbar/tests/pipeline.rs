@@ -1,15 +1,15 @@
-//! The AGC plugin through casa-wrapper and casa-merge on NanoAOD-like files written by ROOT
-//! (tests/python/make_agc_files.py), against the float64 reference (tests/python/agc_numpy.py):
-//! every bin of every variation but `pt_res_up` bit-equal to the exact sum of the reference's
-//! weights (casa-hist sums exactly; compare_agc.py explains), the cutflows equal, `pt_res_up`
-//! within a few percent of nominal in total, and identical bins when a file is cut into other
-//! chunks and batches. Until `casa-submit plan --input/--config` exist, the job specs carrying
-//! the configuration and the shipped corrections.json are written here.
+//! The AGC plugin through the whole pipeline — `casa-submit preprocess`, `plan` with the
+//! shipped corrections.json (`--input`) and the luminosity (`--config`), `casa-submit run`
+//! (leaf jobs in the local runner's sandbox, the merge tree) — on NanoAOD-like files written by
+//! ROOT (tests/python/make_agc_files.py), against the float64 reference
+//! (tests/python/agc_numpy.py): every bin of every variation but `pt_res_up` bit-equal to the
+//! exact sum of the reference's weights (casa-hist sums exactly; compare_agc.py explains), the
+//! cutflows equal, `pt_res_up` within a few percent of nominal in total, and identical bins
+//! when the files are cut into other steps, jobs and batches.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use casa_formats::{Chunk, JobSpec};
 use casa_test_support::{build_bin, build_cdylib, python_command, workspace};
 use serde_json::{json, Value};
 
@@ -40,52 +40,80 @@ fn run(cmd: &mut Command) {
 }
 
 struct Tools {
+    submit: PathBuf,
     wrapper: PathBuf,
     merge: PathBuf,
     plugin: PathBuf,
 }
 
-/// One job per chunk, in `rundir` (job specs with the config and the shipped
-/// corrections.json beside them, as a run directory lays them out); then merge and export.
-fn run_all(t: &Tools, rundir: &Path, jobs: &[Chunk], batch_entries: &str) -> PathBuf {
-    std::fs::create_dir_all(rundir.join("partials")).unwrap();
-    std::fs::copy(
-        workspace().join("tests/data/agc/corrections.json"),
-        rundir.join("corrections.json"),
+/// How a run cuts the files: steps of `step_size` entries, jobs of about `events_per_job`,
+/// and, when given, leaf jobs reading batches of `batch_entries` (through a leaf template,
+/// as a site would change the wrapper's arguments).
+struct Cut {
+    step_size: u64,
+    events_per_job: u64,
+    batch_entries: Option<u64>,
+}
+
+/// preprocess -> plan (corrections.json shipped, the luminosity as the configuration) -> run,
+/// in `dir`; the merged histograms (RUNDIR/result/histograms.json).
+fn pipeline(t: &Tools, fileset: &Path, dir: &Path, cut: &Cut) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let pre = dir.join("preprocessed.json.gz");
+    run(Command::new(&t.submit)
+        .arg("preprocess")
+        .arg(fileset)
+        .arg("-o")
+        .arg(&pre)
+        .args(["--step-size", &cut.step_size.to_string(), "-j", "2"]));
+    let config = dir.join("agc.json");
+    std::fs::write(
+        &config,
+        serde_json::to_vec(&json!({"lumi": 3378.0})).unwrap(),
     )
     .unwrap();
-    for (n, c) in jobs.iter().enumerate() {
-        let mut spec = JobSpec::new("agc", &format!("leaf-{n:03}"), vec![c.clone()]);
-        spec.config = json!({"lumi": 3378.0});
-        spec.inputs = vec!["corrections.json".into()];
-        let job = rundir.join(format!("leaf-{n:03}.json"));
-        std::fs::write(&job, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
-        run(Command::new(&t.wrapper)
-            .current_dir(rundir.join("partials"))
-            .args(["run", "-j", "1", "--batch-entries", batch_entries, "--job"])
-            .arg(&job)
-            .arg("--plugin")
-            .arg(&t.plugin)
-            .arg("--out")
-            .arg(rundir.join(format!("partials/leaf-{n:03}.partial"))));
+    let rundir = dir.join("run");
+    let mut plan = Command::new(&t.submit);
+    plan.arg("plan")
+        .arg(&pre)
+        .arg("--plugin")
+        .arg(&t.plugin)
+        .arg("--wrapper")
+        .arg(&t.wrapper)
+        .arg("--merge")
+        .arg(&t.merge)
+        .arg("--input")
+        .arg(workspace().join("tests/data/agc/corrections.json"))
+        .arg("--config")
+        .arg(&config)
+        .args(["--events-per-job", &cut.events_per_job.to_string()])
+        .args(["--fan-in", "3", "-o"])
+        .arg(&rundir);
+    if let Some(n) = cut.batch_entries {
+        let templates = dir.join("templates");
+        std::fs::create_dir_all(&templates).unwrap();
+        let leaf = std::fs::read_to_string(workspace().join("templates/leaf.sub.j2")).unwrap();
+        let from = "-j {{ request_cpus }}";
+        assert!(leaf.contains(from));
+        std::fs::write(
+            templates.join("leaf.sub.j2"),
+            leaf.replace(from, &format!("{from} --batch-entries {n}")),
+        )
+        .unwrap();
+        plan.arg("--templates").arg(&templates);
     }
-    let merged = rundir.join("merged.partial");
-    run(Command::new(&t.merge)
-        .arg("-o")
-        .arg(&merged)
-        .arg(rundir.join("partials")));
-    let uhi = rundir.join("agc.json");
-    run(Command::new(&t.merge)
-        .arg("export")
-        .arg(&merged)
-        .arg("--uhi")
-        .arg(&uhi));
-    uhi
+    run(&mut plan);
+    run(Command::new(&t.submit)
+        .arg("run")
+        .arg(&rundir)
+        .args(["-j", "2", "--quiet"]));
+    rundir.join("result/histograms.json")
 }
 
 #[test]
 fn agc_equals_the_float64_reference_bin_for_bin() {
     let t = Tools {
+        submit: build_bin("casa-submit", &beside()),
         wrapper: build_bin("casa-wrapper", &beside()),
         merge: build_bin("casa-merge", &beside()),
         plugin: build_cdylib("agc-ttbar"),
@@ -96,50 +124,31 @@ fn agc_equals_the_float64_reference_bin_for_bin() {
     python(&[&py.join("make_agc_files.py"), &data]);
     python(&[&py.join("agc_fileset.py"), &data]);
     let fileset_path = data.join("fileset.json");
-    let fileset: Value = serde_json::from_slice(&std::fs::read(&fileset_path).unwrap()).unwrap();
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(data.join("agc-files.json")).unwrap()).unwrap();
-    let entries = |file: &str| -> u64 {
-        let name = Path::new(file).file_name().unwrap().to_str().unwrap();
-        manifest["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["file"] == name)
-            .unwrap()["entries"]
-            .as_u64()
-            .unwrap()
+    // One step per file and one job per step, as the reference's per-file histograms.
+    let whole = Cut {
+        step_size: 1 << 40,
+        events_per_job: 1,
+        batch_entries: None,
     };
-    // One chunk per file, as the reference's per-file histograms.
-    let mut chunks = Vec::new();
-    for (dataset, spec) in fileset.as_object().unwrap() {
-        for file in spec["files"].as_object().unwrap().keys() {
-            chunks.push(Chunk {
-                dataset: dataset.clone(),
-                file: file.clone(),
-                tree: "Events".into(),
-                entry_start: 0,
-                entry_stop: entries(file),
-                uuid: None,
-                metadata: spec["metadata"].clone(),
-            });
-        }
-    }
-    let uhi = run_all(&t, &dir.path().join("run"), &chunks, "100000");
-    // The same files, ttbar__nominal_0.root cut at entry 1234 and small batches.
-    let mut rechunked = Vec::new();
-    for c in &chunks {
-        if c.file.ends_with("ttbar__nominal_0.root") {
-            let (mut a, mut b) = (c.clone(), c.clone());
-            a.entry_stop = 1234;
-            b.entry_start = 1234;
-            rechunked.extend([a, b]);
-        } else {
-            rechunked.push(c.clone());
-        }
-    }
-    assert_eq!(rechunked.len(), chunks.len() + 1);
-    let uhi2 = run_all(&t, &dir.path().join("rechunked"), &rechunked, "300");
+    let uhi = pipeline(&t, &fileset_path, &dir.path().join("whole"), &whole);
+    // The same files in steps of 1234 entries, jobs of about 2000 and batches of 300.
+    let rechunked = Cut {
+        step_size: 1234,
+        events_per_job: 2000,
+        batch_entries: Some(300),
+    };
+    let uhi2 = pipeline(&t, &fileset_path, &dir.path().join("rechunked"), &rechunked);
+    let jobs = |d: &str| {
+        std::fs::read_dir(dir.path().join(d).join("run/jobs"))
+            .unwrap()
+            .count()
+    };
+    assert!(
+        jobs("rechunked") > jobs("whole"),
+        "{} jobs rechunked, {} whole",
+        jobs("rechunked"),
+        jobs("whole")
+    );
 
     let (ref_json, ref_npz) = (dir.path().join("numpy.json"), dir.path().join("numpy.npz"));
     python(&[

@@ -11,7 +11,8 @@
 //! `setup` (the run's configuration `{"label": .., "scale": ..}` and the shipped input
 //! `note.txt`, reported as counters), `correction` (the shipped `corrections.json`'s
 //! `event_systematics` btag_var up at pt = 10 nMuon + 25, as the weights of an nMuon
-//! histogram); anything else counts events.
+//! histogram), `typo` (requires `Jet_btagCSV2`, a misspelling of NanoAOD's `Jet_btagCSVV2`,
+//! for the plan-time column check); anything else counts events.
 
 use casa_plugin::collection::{max_by, triples};
 use casa_plugin::correction::{Column, CorrectionSet, Value};
@@ -101,6 +102,7 @@ impl Processor for Misbehave {
             // nMuon is also required: read once.
             "optional" => c.optional(&["Muon_pt", "nMuon", "genWeight_not_in_any_file"]),
             "mc-only" if ds.meta::<Meta>()?.is_mc => c.require(&["GenPart_not_in_any_file"]),
+            "typo" => c.require(&["Jet_btagCSV2"]),
             "nanoaod" => c
                 .fields(
                     "Jet",
