@@ -183,6 +183,27 @@ fn overlapping_ranges_are_an_error_naming_both_files_and_ranges() {
 }
 
 #[test]
+fn a_partial_listing_one_chunk_twice_is_an_overlap() {
+    // Without this check the chunk would pass as covered once while the partial's counts
+    // could hold it twice.
+    for range in [(0, 10), (5, 5)] {
+        let d = tempfile::tempdir().unwrap();
+        let bad = d.path().join("twice.partial");
+        let c = chunk("DY", "a.root", range.0, range.1);
+        write_partial(&bad, vec![c.clone(), c], &simple_acc(3, 10));
+        let o = merge_dir(d.path(), &d.path().join("m.partial"));
+        let r = format!("[{}, {})", range.0, range.1);
+        assert_fails(
+            &o,
+            exit::OVERLAP,
+            &[&bad],
+            &[&r, "a.root", "DY", "in the same partial"],
+        );
+        assert!(!d.path().join("m.partial").exists());
+    }
+}
+
+#[test]
 fn the_same_range_in_another_dataset_or_tree_is_not_an_overlap() {
     let d = tempfile::tempdir().unwrap();
     let (_, _) = two(d.path());
