@@ -15,6 +15,7 @@
 //! A reader checks the magic, the major version, that the lengths add up to the file size
 //! (so a truncated file is caught before anything else), then the checksum.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -194,7 +195,73 @@ pub fn verify<'a>(bytes: &'a [u8], name: &str) -> Result<(PartialHeader, &'a [u8
             path: path(),
             what: format!("header: {e}"),
         })?;
+    header.check(name)?;
     Ok((header, &bytes[h..body]))
+}
+
+impl PartialHeader {
+    /// The header agrees with itself: every chunk runs forwards and `events` is the entries
+    /// of its chunks. A checksum only proves the bytes are those written; a merge trusting a
+    /// header that disagrees would count events no chunk accounts for.
+    fn check(&self, name: &str) -> Result<(), PartialError> {
+        let corrupt = |what: String| PartialError::Corrupt {
+            path: name.to_string(),
+            what: format!("header: {what}"),
+        };
+        let mut entries: u64 = 0;
+        for (i, c) in self.chunks.iter().enumerate() {
+            if c.entry_start > c.entry_stop {
+                return Err(corrupt(format!(
+                    "chunks[{i}] ({}, {}, {}) has entry_start {} after entry_stop {}",
+                    c.dataset, c.file, c.tree, c.entry_start, c.entry_stop
+                )));
+            }
+            entries = entries
+                .checked_add(c.entry_stop - c.entry_start)
+                .ok_or_else(|| corrupt("its chunks hold more than 2^64 entries".into()))?;
+        }
+        if entries != self.events {
+            return Err(corrupt(format!(
+                "'events' is {} but its chunks hold {entries} entries",
+                self.events
+            )));
+        }
+        Ok(())
+    }
+
+    /// The datasets its chunks are from.
+    pub fn datasets(&self) -> BTreeSet<String> {
+        self.chunks.iter().map(|c| c.dataset.clone()).collect()
+    }
+}
+
+/// Every dataset of a partial's payload is one its chunks are from (`covered`, from
+/// [`PartialHeader::datasets`]): counts of a dataset no chunk covers would be merged with
+/// nothing to account for them. The payload is parsed by its reader (casa-merge's fast one),
+/// which hands its datasets here; `name` is used in errors.
+pub fn check_payload_datasets<'a>(
+    covered: &BTreeSet<String>,
+    payload: impl IntoIterator<Item = &'a str>,
+    name: &str,
+) -> Result<(), PartialError> {
+    for ds in payload {
+        if !covered.contains(ds) {
+            let what = if covered.is_empty() {
+                format!("the payload holds dataset '{ds}' but the partial covers no chunk")
+            } else {
+                let list: Vec<String> = covered.iter().map(|d| format!("'{d}'")).collect();
+                format!(
+                    "the payload holds dataset '{ds}', which none of its chunks is from (chunks' datasets: {})",
+                    list.join(", ")
+                )
+            };
+            return Err(PartialError::Corrupt {
+                path: name.to_string(),
+                what,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Verify and decode the bytes of a partial; `name` is used in errors.
@@ -261,6 +328,62 @@ mod tests {
                 assert!(e.contains("p.partial"), "{e}");
             }
         }
+    }
+
+    #[test]
+    fn a_header_disagreeing_with_itself_is_refused_by_name() {
+        // Crafted with a valid checksum: events not the chunks' entries.
+        let mut h = header();
+        h.events = 11;
+        let e = decode(&encode(&h, b"{}"), "p.partial")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "p.partial: corrupt partial: header: 'events' is 11 but its chunks hold 10 entries"
+        );
+        // A chunk backwards.
+        let mut h = header();
+        h.chunks[0].entry_start = 20;
+        h.events = 0;
+        let e = decode(&encode(&h, b"{}"), "p.partial")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "p.partial: corrupt partial: header: chunks[0] (ZZ, a.root, Events) has entry_start 20 after entry_stop 10"
+        );
+        // Entries that overflow.
+        let mut h = header();
+        h.chunks.push(h.chunks[0].clone());
+        h.chunks[1].entry_stop = u64::MAX;
+        h.events = 5;
+        let e = decode(&encode(&h, b"{}"), "p.partial")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than 2^64"), "{e}");
+    }
+
+    #[test]
+    fn payload_datasets_must_be_the_chunks_datasets() {
+        let zz = header().datasets();
+        assert!(check_payload_datasets(&zz, ["ZZ"], "p.partial").is_ok());
+        let e = check_payload_datasets(&zz, ["ZZ", "DY"], "p.partial")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "p.partial: corrupt partial: the payload holds dataset 'DY', which none of its chunks is from (chunks' datasets: 'ZZ')"
+        );
+        let none = BTreeSet::new();
+        let e = check_payload_datasets(&none, ["ZZ"], "p.partial")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "p.partial: corrupt partial: the payload holds dataset 'ZZ' but the partial covers no chunk"
+        );
+        assert!(check_payload_datasets(&none, [], "p.partial").is_ok());
     }
 
     #[test]

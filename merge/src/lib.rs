@@ -164,6 +164,13 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
     let selection = once::select(&all)?;
     // The headers' chunk lists are not needed any more: move them (a million chunks take a
     // few hundred MB).
+    let sources: Vec<tree::Source> = all
+        .iter()
+        .map(|i| tree::Source {
+            path: i.path.clone(),
+            datasets: i.header.datasets(),
+        })
+        .collect();
     let mut chunks: Vec<ChunkId> = Vec::new();
     for &i in &selection.unique {
         chunks.append(&mut all[i].header.chunks);
@@ -233,8 +240,7 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
     }
 
     // The merge.
-    let paths: Vec<PathBuf> = all.iter().map(|i| i.path.clone()).collect();
-    let merged = tree::merge(&paths, &selection.unique, opts.fan_in)?;
+    let merged = tree::merge(&sources, &selection.unique, opts.fan_in)?;
     let acc = merged
         .into_accumulator()
         .map_err(|e| MergeError::Internal(e.to_string()))?;

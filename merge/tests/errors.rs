@@ -203,6 +203,66 @@ fn a_partial_listing_one_chunk_twice_is_an_overlap() {
     }
 }
 
+/// A partial whose header and payload disagree, with a valid checksum: each is refused as
+/// corrupt (21), naming the file, and nothing is written.
+#[test]
+fn a_header_disagreeing_with_its_payload_or_itself_is_corrupt() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = two(d.path());
+    let (good, payload) = casa_formats::partial::read(&a).unwrap();
+    let out = d.path().join("m.partial");
+    let crafted = |edit: &dyn Fn(&mut casa_formats::partial::PartialHeader), acc: &[u8]| {
+        let mut h = good.clone();
+        edit(&mut h);
+        // encode, as the checksum must be valid: only the consistency checks can catch it.
+        std::fs::write(&a, casa_formats::partial::encode(&h, acc)).unwrap();
+        merge_dir(&d.path().join("in"), &out)
+    };
+    // Events the chunks do not hold.
+    let o = crafted(&|h| h.events += 1, &payload);
+    assert_fails(
+        &o,
+        exit::CORRUPT,
+        &[&a],
+        &["'events' is 101", "100 entries"],
+    );
+    // A chunk backwards (events as the writer would sum them, wrapped).
+    let o = crafted(
+        &|h| {
+            h.chunks[0].entry_start = 150;
+            h.events = 0;
+        },
+        &payload,
+    );
+    assert_fails(
+        &o,
+        exit::CORRUPT,
+        &[&a],
+        &["chunks[0]", "entry_start 150 after entry_stop 100"],
+    );
+    // Counts of a dataset no chunk is from.
+    let o = crafted(&|h| h.chunks[0].dataset = "TT".into(), &payload);
+    assert_fails(&o, exit::CORRUPT, &[&a], &["dataset 'DY'", "'TT'"]);
+    // Counts with no chunk at all.
+    let o = crafted(
+        &|h| {
+            h.chunks.clear();
+            h.events = 0;
+        },
+        &payload,
+    );
+    assert_fails(
+        &o,
+        exit::CORRUPT,
+        &[&a],
+        &["dataset 'DY'", "covers no chunk"],
+    );
+    assert!(!out.exists());
+    // The untouched partial merges.
+    std::fs::write(&a, casa_formats::partial::encode(&good, &payload)).unwrap();
+    assert_ok(&merge_dir(&d.path().join("in"), &out));
+}
+
 #[test]
 fn the_same_range_in_another_dataset_or_tree_is_not_an_overlap() {
     let d = tempfile::tempdir().unwrap();
@@ -217,7 +277,7 @@ fn the_same_range_in_another_dataset_or_tree_is_not_an_overlap() {
     write_partial(
         &d.path().join("in/tt.partial"),
         vec![chunk("TT", "a.root", 0, 100)],
-        &simple_acc(5, 10),
+        &simple_acc_in("TT", 5, 10),
     );
     assert_ok(&merge_dir(
         &d.path().join("in"),
@@ -383,6 +443,7 @@ fn partials_of_other_plugins_or_runs_are_incompatible() {
     let (mut h, p) = casa_formats::partial::read(&a).unwrap();
     h.run_id = "another-run".into();
     h.chunks = vec![chunk("DY", "c.root", 0, 5)];
+    h.events = 5;
     casa_formats::partial::write(&other, &h, &p).unwrap();
     let o = merge_dir(&d.path().join("in"), &d.path().join("m.partial"));
     assert_fails(
