@@ -28,6 +28,9 @@ pub const MAGIC: &[u8; 8] = b"CASAPART";
 /// the payload in a way this one cannot read, and says so rather than failing to parse.
 pub const PARTIAL_FORMAT_VERSION: (u16, u16) = (1, 1);
 const FIXED: usize = 24;
+/// The most bytes one compressed zstd byte can stand for: the densest block is an RLE block,
+/// a 3-byte header and one byte repeated up to the 128 KiB block maximum.
+const ZSTD_MAX_RATIO: u64 = 128 * 1024 / 4;
 
 /// Who wrote a partial and exactly what it covers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -268,10 +271,23 @@ pub fn check_payload_datasets<'a>(
 pub fn decode(bytes: &[u8], name: &str) -> Result<(PartialHeader, Vec<u8>), PartialError> {
     let (header, z) = verify(bytes, name)?;
     // One call into a buffer of the size the frame declares (what casa writes): about twice
-    // as fast as the streaming decoder on large payloads, which handles anything else.
-    let sized = zstd::zstd_safe::get_frame_content_size(z)
-        .ok()
-        .flatten()
+    // as fast as the streaming decoder on large payloads, which handles anything else. The
+    // declared size is only a claim: one beyond what the compressed bytes can produce would
+    // allocate it all up front (2^62 bytes aborts the process), so it is refused.
+    let claimed = zstd::zstd_safe::get_frame_content_size(z).ok().flatten();
+    if let Some(n) = claimed {
+        let most = (z.len() as u64).saturating_mul(ZSTD_MAX_RATIO);
+        if n > most {
+            return Err(PartialError::Corrupt {
+                path: name.to_string(),
+                what: format!(
+                    "payload: its zstd frame claims {n} bytes, more than its {} compressed bytes can hold (at most {most})",
+                    z.len()
+                ),
+            });
+        }
+    }
+    let sized = claimed
         .and_then(|n| usize::try_from(n).ok())
         .and_then(|n| zstd::bulk::decompress(z, n).ok());
     let payload = match sized {
@@ -384,6 +400,56 @@ mod tests {
             "p.partial: corrupt partial: the payload holds dataset 'ZZ' but the partial covers no chunk"
         );
         assert!(check_payload_datasets(&none, [], "p.partial").is_ok());
+    }
+
+    /// A partial around the given zstd bytes, checksum and all.
+    fn with_frame(z: &[u8]) -> Vec<u8> {
+        let h = serde_json::to_vec(&header()).unwrap();
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&PARTIAL_FORMAT_VERSION.0.to_le_bytes());
+        out.extend_from_slice(&PARTIAL_FORMAT_VERSION.1.to_le_bytes());
+        out.extend_from_slice(&(h.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(z.len() as u64).to_le_bytes());
+        out.extend_from_slice(&h);
+        out.extend_from_slice(z);
+        let sum = xxhash_rust::xxh64::xxh64(&out, 0);
+        out.extend_from_slice(&sum.to_le_bytes());
+        out
+    }
+
+    /// A zstd frame declaring `size` bytes of content, holding one raw block `data`.
+    fn frame_claiming(size: u64, data: &[u8]) -> Vec<u8> {
+        let mut z = vec![0x28, 0xb5, 0x2f, 0xfd];
+        // Single segment, 8-byte content size, no checksum, no dictionary.
+        z.push(0xe0);
+        z.extend_from_slice(&size.to_le_bytes());
+        let block = ((data.len() as u32) << 3) | 1; // last block, raw
+        z.extend_from_slice(&block.to_le_bytes()[..3]);
+        z.extend_from_slice(data);
+        z
+    }
+
+    #[test]
+    fn a_frame_claiming_more_than_its_bytes_can_hold_is_corrupt_not_an_abort() {
+        // The frame itself is well formed: its claim is read as it is written.
+        let honest = with_frame(&frame_claiming(2, b"{}"));
+        assert_eq!(decode(&honest, "p.partial").unwrap().1, b"{}");
+        // zstd reads u64::MAX - 1 as an error, u64::MAX as unknown: the streaming decoder
+        // then finds the frame bad without allocating.
+        for claim in [u64::MAX - 1, u64::MAX] {
+            let bytes = with_frame(&frame_claiming(claim, b"{}"));
+            let e = decode(&bytes, "p.partial").unwrap_err().to_string();
+            assert!(e.starts_with("p.partial: corrupt partial: payload"), "{e}");
+        }
+        for claim in [1 << 62, 1 << 40, 40 * 32768] {
+            let bytes = with_frame(&frame_claiming(claim, b"{}"));
+            let e = decode(&bytes, "p.partial").unwrap_err().to_string();
+            assert!(
+                e.starts_with("p.partial: corrupt partial: payload")
+                    && e.contains(&claim.to_string()),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -263,6 +263,39 @@ fn a_header_disagreeing_with_its_payload_or_itself_is_corrupt() {
     assert_ok(&merge_dir(&d.path().join("in"), &out));
 }
 
+/// A zstd frame whose header claims 2^62 bytes of content (with a valid checksum) is corrupt
+/// (21), not an allocation that aborts the merge.
+#[test]
+fn a_payload_frame_claiming_2_62_bytes_is_corrupt() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = two(d.path());
+    let (h, _) = casa_formats::partial::read(&a).unwrap();
+    let h = serde_json::to_vec(&h).unwrap();
+    // Frame: magic, single segment with an 8-byte content size, one raw last block "{}".
+    let mut z = vec![0x28, 0xb5, 0x2f, 0xfd, 0xe0];
+    z.extend_from_slice(&(1u64 << 62).to_le_bytes());
+    z.extend_from_slice(&[0x11, 0, 0, b'{', b'}']);
+    let mut bytes = b"CASAPART".to_vec();
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&(h.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&(z.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&h);
+    bytes.extend_from_slice(&z);
+    let sum = xxhash_rust::xxh64::xxh64(&bytes, 0);
+    bytes.extend_from_slice(&sum.to_le_bytes());
+    std::fs::write(&a, &bytes).unwrap();
+    let out = d.path().join("m.partial");
+    let o = merge_dir(&d.path().join("in"), &out);
+    assert_fails(
+        &o,
+        exit::CORRUPT,
+        &[&a],
+        &["zstd frame claims 4611686018427387904 bytes"],
+    );
+    assert!(!out.exists());
+}
+
 #[test]
 fn the_same_range_in_another_dataset_or_tree_is_not_an_overlap() {
     let d = tempfile::tempdir().unwrap();
