@@ -30,6 +30,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use casa_formats::fsutil;
 use casa_formats::partial::{self, ChunkId, PartialHeader};
 use rayon::prelude::*;
 
@@ -121,6 +122,19 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
         return Err(MergeError::Usage(
             "no partials to merge (name files, directories or --from-list)".into(),
         ));
+    }
+
+    // The output is written over by rename: an input it names would be replaced. (An output
+    // that does not exist yet is no input: those must exist.)
+    if opts.output.exists() {
+        let output = &opts.output;
+        if let Some(input) = opts.inputs.iter().find(|i| fsutil::same_file(i, output)) {
+            return Err(MergeError::Usage(format!(
+                "the output {} is also an input ({}): the merge would replace it",
+                output.display(),
+                input.display()
+            )));
+        }
     }
 
     // Scan every input; report every bad one.

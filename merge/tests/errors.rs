@@ -297,6 +297,26 @@ fn a_payload_frame_claiming_2_62_bytes_is_corrupt() {
 }
 
 #[test]
+fn the_output_cannot_be_an_input() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = two(d.path());
+    let before = std::fs::read(&b).unwrap();
+    // `-o X A X`, X spelled another way, and through a symlink.
+    let link = d.path().join("link.partial");
+    std::os::unix::fs::symlink(&b, &link).unwrap();
+    let dotted = d.path().join("in/./p-1.partial");
+    for out in [&b, &dotted, &link] {
+        let o = run(["-o".as_ref(), out.as_os_str(), a.as_os_str(), b.as_os_str()]);
+        assert_fails(&o, exit::USAGE, &[&b], &["is also an input"]);
+        assert_eq!(
+            std::fs::read(&b).unwrap(),
+            before,
+            "the input is left alone"
+        );
+    }
+}
+
+#[test]
 fn the_same_range_in_another_dataset_or_tree_is_not_an_overlap() {
     let d = tempfile::tempdir().unwrap();
     let (_, _) = two(d.path());
