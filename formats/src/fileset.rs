@@ -128,14 +128,6 @@ pub enum FileProblem {
         step: [u64; 2],
         before: [u64; 2],
     },
-    #[error("field 'steps'[{index}] = {step:?} leaves entries [{}, {}) out after the step before ({before:?})", before[1], step[0])]
-    StepGap {
-        index: usize,
-        step: [u64; 2],
-        before: [u64; 2],
-    },
-    #[error("field 'steps'[0] = {step:?} leaves entries [0, {}) out: the steps must start at entry 0", step[0])]
-    StepsNotFromZero { step: [u64; 2] },
     #[error("field 'steps' reaches entry {stop} but 'num_entries' is {num_entries}")]
     StepsPastEnd { stop: u64, num_entries: u64 },
     #[error("field 'steps' is set but 'num_entries' is not")]
@@ -419,28 +411,16 @@ fn parse_file(path: &str, v: &Value, treename: Option<&str>) -> Result<FileSpec,
                                 step: pair,
                             });
                         }
-                        // The steps tile the file from entry 0 on, so no entry is read
-                        // twice or left out. They may stop short of 'num_entries': a prefix is
-                        // what max_chunks (coffea's and ours) writes, and the plan covers it.
-                        match out.last() {
-                            Some(prev) if pair[0] < prev[1] => {
+                        // No entry twice. Gaps are allowed: a subset of the steps is what
+                        // max_chunks and the failed steps of a run (coffea's and ours) write.
+                        if let Some(prev) = out.last() {
+                            if pair[0] < prev[1] {
                                 return Err(FileProblem::StepOverlap {
                                     index: i,
                                     step: pair,
                                     before: *prev,
                                 });
                             }
-                            Some(prev) if pair[0] > prev[1] => {
-                                return Err(FileProblem::StepGap {
-                                    index: i,
-                                    step: pair,
-                                    before: *prev,
-                                });
-                            }
-                            None if pair[0] != 0 => {
-                                return Err(FileProblem::StepsNotFromZero { step: pair });
-                            }
-                            _ => {}
                         }
                         out.push(pair);
                     }
@@ -558,22 +538,10 @@ mod tests {
             Fileset::from_json(&v).unwrap_err().to_string(),
             "dataset 'DY': file 'a.root': field 'steps'[830] = [200030, 200000] has start after stop"
         );
-        // Steps must follow each other from entry 0, with nothing left out between them.
+        // A subset of the steps, with gaps, is what max_chunks and failed-fileset write.
         steps.truncate(830);
-        steps[829][1] = 200_000;
         steps.remove(3);
-        let v = serde_json::json!({"DY": {"files": {"a.root": {"object_path": "Events", "steps": steps, "num_entries": 200_000}}}});
-        assert_eq!(
-            Fileset::from_json(&v).unwrap_err().to_string(),
-            "dataset 'DY': file 'a.root': field 'steps'[3] = [964, 1205] leaves entries [723, 964) out after the step before ([482, 723])"
-        );
-        let v = serde_json::json!({"DY": {"files": {"a.root": {"object_path": "Events", "steps": [[10, 20]], "num_entries": 20}}}});
-        assert_eq!(
-            Fileset::from_json(&v).unwrap_err().to_string(),
-            "dataset 'DY': file 'a.root': field 'steps'[0] = [10, 20] leaves entries [0, 10) out: the steps must start at entry 0"
-        );
-        // A prefix of the steps is what max_chunks writes (coffea's and ours): kept.
-        let v = serde_json::json!({"DY": {"files": {"a.root": {"object_path": "Events", "steps": [[0, 10]], "num_entries": 20}}}});
+        let v = serde_json::json!({"DY": {"files": {"a.root": {"object_path": "Events", "steps": &steps[2..], "num_entries": 200_000}}}});
         assert!(Fileset::from_json(&v).is_ok());
         let v = serde_json::json!({"DY": {"files": ["a.root"]}});
         let e = Fileset::from_json(&v).unwrap_err().to_string();
