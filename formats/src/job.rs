@@ -112,16 +112,21 @@ pub enum SpecError {
         problem: ChunkProblem,
     },
     /// Two chunks of one (file, tree) share entries: the job would count them twice.
-    #[error("chunks[{index}] ({dataset}, {file}, tree {tree}): entries [{}, {}) are read by chunks[{other}] [{}, {}) too", range[0], range[1], other_range[0], other_range[1])]
-    ChunkTwice {
-        index: usize,
-        dataset: String,
-        file: String,
-        tree: String,
-        range: [u64; 2],
-        other: usize,
-        other_range: [u64; 2],
-    },
+    #[error("{0}")]
+    ChunkTwice(Box<ChunkTwice>),
+}
+
+/// Two chunks of one (file, tree) sharing entries (boxed: the other errors are small).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("chunks[{index}] ({dataset}, {file}, tree {tree}): entries [{}, {}) are read by chunks[{other}] [{}, {}) too", range[0], range[1], other_range[0], other_range[1])]
+pub struct ChunkTwice {
+    pub index: usize,
+    pub dataset: String,
+    pub file: String,
+    pub tree: String,
+    pub range: [u64; 2],
+    pub other: usize,
+    pub other_range: [u64; 2],
 }
 
 /// Why a shipped input's name is refused.
@@ -265,7 +270,7 @@ impl JobSpec {
             let far = furthest.filter(|&f| same_file(f));
             if let Some(o) = far.filter(|&f| twice(f)).or(prev.filter(|&p| twice(p))) {
                 let other = &self.chunks[o];
-                return Err(SpecError::ChunkTwice {
+                return Err(SpecError::ChunkTwice(Box::new(ChunkTwice {
                     index: i,
                     dataset: c.dataset.clone(),
                     file: c.file.clone(),
@@ -273,7 +278,7 @@ impl JobSpec {
                     range: [c.entry_start, c.entry_stop],
                     other: o,
                     other_range: [other.entry_start, other.entry_stop],
-                });
+                })));
             }
             furthest = match far {
                 Some(f) if self.chunks[f].entry_stop >= c.entry_stop => Some(f),
