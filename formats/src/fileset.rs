@@ -411,6 +411,8 @@ fn parse_file(path: &str, v: &Value, treename: Option<&str>) -> Result<FileSpec,
                                 step: pair,
                             });
                         }
+                        // No entry twice. Gaps are allowed: a subset of the steps is what
+                        // max_chunks and the failed steps of a run (coffea's and ours) write.
                         if let Some(prev) = out.last() {
                             if pair[0] < prev[1] {
                                 return Err(FileProblem::StepOverlap {
@@ -527,6 +529,20 @@ mod tests {
             e,
             "dataset 'DY': file 'a.root': field 'steps'[1] = [5, 20] overlaps the step before ([0, 10])"
         );
+        // What coffea's preprocess writes for a step size of 240 on 200,000 entries.
+        let mut steps: Vec<[u64; 2]> = (0..833)
+            .map(|i| [i * 241, ((i + 1) * 241).min(200_000)])
+            .collect();
+        let v = serde_json::json!({"DY": {"files": {"a.root": {"object_path": "Events", "steps": steps, "num_entries": 200_000}}}});
+        assert_eq!(
+            Fileset::from_json(&v).unwrap_err().to_string(),
+            "dataset 'DY': file 'a.root': field 'steps'[830] = [200030, 200000] has start after stop"
+        );
+        // A subset of the steps, with gaps, is what max_chunks and failed-fileset write.
+        steps.truncate(830);
+        steps.remove(3);
+        let v = serde_json::json!({"DY": {"files": {"a.root": {"object_path": "Events", "steps": &steps[2..], "num_entries": 200_000}}}});
+        assert!(Fileset::from_json(&v).is_ok());
         let v = serde_json::json!({"DY": {"files": ["a.root"]}});
         let e = Fileset::from_json(&v).unwrap_err().to_string();
         assert!(e.contains("no tree"), "{e}");

@@ -39,9 +39,66 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// Whether writing one of `a` and `b` can replace the other: the same directory entry once
+/// directories, `.`, `..` and symlinked directories are resolved (`dir/./f`, `sub/../f`), or,
+/// when both exist, the same file (a symlink or hard link to it). Two outputs, or an output
+/// and an input, for which this holds would clobber each other.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (fs::metadata(a), fs::metadata(b)) {
+            return (x.dev(), x.ino()) == (y.dev(), y.ino());
+        }
+    }
+    entry(a) == entry(b)
+}
+
+/// The directory entry a write of `path` replaces: its directory resolved (as far as it
+/// exists), and its name.
+fn entry(path: &Path) -> std::path::PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    match (abs.parent(), abs.file_name()) {
+        (Some(dir), Some(name)) if name != ".." => match fs::canonicalize(dir) {
+            Ok(d) => d.join(name),
+            Err(_) => entry(dir).join(name),
+        },
+        _ => fs::canonicalize(&abs).unwrap_or(abs),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_file_under_several_names_is_the_same_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        fs::create_dir(p.join("sub")).unwrap();
+        // Not written yet: the same entry however spelled.
+        let f = p.join("f");
+        for other in [p.join("./f"), p.join("sub/../f"), p.join("sub/.././f")] {
+            assert!(same_file(&f, &other), "{}", other.display());
+        }
+        assert!(same_file(&p.join("no/dir/f"), &p.join("no/./dir/f")));
+        assert!(!same_file(&f, &p.join("g")));
+        assert!(!same_file(&f, &p.join("sub/f")));
+        // A symlinked directory.
+        std::os::unix::fs::symlink(p.join("sub"), p.join("alias")).unwrap();
+        assert!(same_file(&p.join("sub/x"), &p.join("alias/x")));
+        // Written: symlinks and hard links to it too.
+        fs::write(&f, b"x").unwrap();
+        std::os::unix::fs::symlink(&f, p.join("link")).unwrap();
+        fs::hard_link(&f, p.join("hard")).unwrap();
+        assert!(same_file(&f, &p.join("link")));
+        assert!(same_file(&p.join("hard"), &p.join("sub/../link")));
+        fs::write(p.join("g"), b"x").unwrap();
+        assert!(!same_file(&f, &p.join("g")));
+        // A relative path and an absolute one.
+        let cwd = std::env::current_dir().unwrap();
+        assert!(same_file(Path::new("Cargo.toml"), &cwd.join("Cargo.toml")));
+    }
 
     #[test]
     fn replaces_whole_files_and_leaves_no_temporaries() {

@@ -111,6 +111,22 @@ pub enum SpecError {
         file: String,
         problem: ChunkProblem,
     },
+    /// Two chunks of one (file, tree) share entries: the job would count them twice.
+    #[error("{0}")]
+    ChunkTwice(Box<ChunkTwice>),
+}
+
+/// Two chunks of one (file, tree) sharing entries (boxed: the other errors are small).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("chunks[{index}] ({dataset}, {file}, tree {tree}): entries [{}, {}) are read by chunks[{other}] [{}, {}) too", range[0], range[1], other_range[0], other_range[1])]
+pub struct ChunkTwice {
+    pub index: usize,
+    pub dataset: String,
+    pub file: String,
+    pub tree: String,
+    pub range: [u64; 2],
+    pub other: usize,
+    pub other_range: [u64; 2],
 }
 
 /// Why a shipped input's name is refused.
@@ -225,6 +241,50 @@ impl JobSpec {
                 }));
             }
         }
+        self.check_each_entry_once()
+    }
+
+    /// No entry of a (file, tree) is in two chunks (nor one chunk twice): sorted by file, tree
+    /// and range, each chunk is compared with the one reaching furthest before it.
+    fn check_each_entry_once(&self) -> Result<(), SpecError> {
+        let key = |i: usize| {
+            let c = &self.chunks[i];
+            (&c.file, &c.tree, c.entry_start, c.entry_stop)
+        };
+        let mut order: Vec<usize> = (0..self.chunks.len()).collect();
+        order.sort_by(|&a, &b| key(a).cmp(&key(b)));
+        let mut furthest: Option<usize> = None;
+        for (n, &i) in order.iter().enumerate() {
+            let c = &self.chunks[i];
+            let same_file = |j: usize| {
+                let o = &self.chunks[j];
+                o.file == c.file && o.tree == c.tree
+            };
+            let twice = |j: usize| {
+                let o = &self.chunks[j];
+                let shared = c.entry_start < o.entry_stop && c.entry_start < c.entry_stop;
+                let same = (c.entry_start, c.entry_stop) == (o.entry_start, o.entry_stop);
+                shared || same
+            };
+            let prev = n.checked_sub(1).map(|p| order[p]).filter(|&p| same_file(p));
+            let far = furthest.filter(|&f| same_file(f));
+            if let Some(o) = far.filter(|&f| twice(f)).or(prev.filter(|&p| twice(p))) {
+                let other = &self.chunks[o];
+                return Err(SpecError::ChunkTwice(Box::new(ChunkTwice {
+                    index: i,
+                    dataset: c.dataset.clone(),
+                    file: c.file.clone(),
+                    tree: c.tree.clone(),
+                    range: [c.entry_start, c.entry_stop],
+                    other: o,
+                    other_range: [other.entry_start, other.entry_stop],
+                })));
+            }
+            furthest = match far {
+                Some(f) if self.chunks[f].entry_stop >= c.entry_stop => Some(f),
+                _ => Some(i),
+            };
+        }
         Ok(())
     }
 
@@ -327,6 +387,44 @@ mod tests {
         assert_eq!(
             spec.validate().unwrap_err().to_string(),
             r#"inputs[1] "a.json": named twice"#
+        );
+    }
+
+    #[test]
+    fn a_range_of_a_file_is_read_once() {
+        let mut spec = JobSpec::new("run", "leaf-1", vec![chunk(), chunk()]);
+        spec.chunks[0].entry_start = 10;
+        spec.chunks[0].entry_stop = 30;
+        spec.chunks[1].entry_start = 10;
+        spec.chunks[1].entry_stop = 30;
+        assert_eq!(
+            spec.validate().unwrap_err().to_string(),
+            "chunks[1] (ZZ, /data/a.root, tree Events): entries [10, 30) are read by chunks[0] [10, 30) too"
+        );
+        spec.chunks[1].entry_start = 0;
+        spec.chunks[1].entry_stop = 11;
+        assert_eq!(
+            spec.validate().unwrap_err().to_string(),
+            "chunks[0] (ZZ, /data/a.root, tree Events): entries [10, 30) are read by chunks[1] [0, 11) too"
+        );
+        // Adjacent ranges, another tree or another file are fine.
+        spec.chunks[1].entry_stop = 10;
+        assert!(spec.validate().is_ok());
+        spec.chunks[1].entry_stop = 11;
+        spec.chunks[1].tree = "Runs".into();
+        assert!(spec.validate().is_ok());
+        spec.chunks[1].tree = "Events".into();
+        spec.chunks[1].file = "/data/b.root".into();
+        assert!(spec.validate().is_ok());
+        // A range inside an earlier, longer one, past a chunk between them.
+        let mut third = chunk();
+        third.file = "/data/b.root".into();
+        (third.entry_start, third.entry_stop) = (50, 60);
+        spec.chunks[1].entry_stop = 100;
+        spec.chunks.push(third);
+        assert_eq!(
+            spec.validate().unwrap_err().to_string(),
+            "chunks[2] (ZZ, /data/b.root, tree Events): entries [50, 60) are read by chunks[1] [0, 100) too"
         );
     }
 

@@ -15,6 +15,7 @@
 //! A reader checks the magic, the major version, that the lengths add up to the file size
 //! (so a truncated file is caught before anything else), then the checksum.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,9 @@ pub const MAGIC: &[u8; 8] = b"CASAPART";
 /// the payload in a way this one cannot read, and says so rather than failing to parse.
 pub const PARTIAL_FORMAT_VERSION: (u16, u16) = (1, 1);
 const FIXED: usize = 24;
+/// The most bytes one compressed zstd byte can stand for: the densest block is an RLE block,
+/// a 3-byte header and one byte repeated up to the 128 KiB block maximum.
+const ZSTD_MAX_RATIO: u64 = 128 * 1024 / 4;
 
 /// Who wrote a partial and exactly what it covers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,17 +198,96 @@ pub fn verify<'a>(bytes: &'a [u8], name: &str) -> Result<(PartialHeader, &'a [u8
             path: path(),
             what: format!("header: {e}"),
         })?;
+    header.check(name)?;
     Ok((header, &bytes[h..body]))
+}
+
+impl PartialHeader {
+    /// The header agrees with itself: every chunk runs forwards and `events` is the entries
+    /// of its chunks. A checksum only proves the bytes are those written; a merge trusting a
+    /// header that disagrees would count events no chunk accounts for.
+    fn check(&self, name: &str) -> Result<(), PartialError> {
+        let corrupt = |what: String| PartialError::Corrupt {
+            path: name.to_string(),
+            what: format!("header: {what}"),
+        };
+        let mut entries: u64 = 0;
+        for (i, c) in self.chunks.iter().enumerate() {
+            if c.entry_start > c.entry_stop {
+                return Err(corrupt(format!(
+                    "chunks[{i}] ({}, {}, {}) has entry_start {} after entry_stop {}",
+                    c.dataset, c.file, c.tree, c.entry_start, c.entry_stop
+                )));
+            }
+            entries = entries
+                .checked_add(c.entry_stop - c.entry_start)
+                .ok_or_else(|| corrupt("its chunks hold more than 2^64 entries".into()))?;
+        }
+        if entries != self.events {
+            return Err(corrupt(format!(
+                "'events' is {} but its chunks hold {entries} entries",
+                self.events
+            )));
+        }
+        Ok(())
+    }
+
+    /// The datasets its chunks are from.
+    pub fn datasets(&self) -> BTreeSet<String> {
+        self.chunks.iter().map(|c| c.dataset.clone()).collect()
+    }
+}
+
+/// Every dataset of a partial's payload is one its chunks are from (`covered`, from
+/// [`PartialHeader::datasets`]): counts of a dataset no chunk covers would be merged with
+/// nothing to account for them. The payload is parsed by its reader (casa-merge's fast one),
+/// which hands its datasets here; `name` is used in errors.
+pub fn check_payload_datasets<'a>(
+    covered: &BTreeSet<String>,
+    payload: impl IntoIterator<Item = &'a str>,
+    name: &str,
+) -> Result<(), PartialError> {
+    for ds in payload {
+        if !covered.contains(ds) {
+            let what = if covered.is_empty() {
+                format!("the payload holds dataset '{ds}' but the partial covers no chunk")
+            } else {
+                let list: Vec<String> = covered.iter().map(|d| format!("'{d}'")).collect();
+                format!(
+                    "the payload holds dataset '{ds}', which none of its chunks is from (chunks' datasets: {})",
+                    list.join(", ")
+                )
+            };
+            return Err(PartialError::Corrupt {
+                path: name.to_string(),
+                what,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Verify and decode the bytes of a partial; `name` is used in errors.
 pub fn decode(bytes: &[u8], name: &str) -> Result<(PartialHeader, Vec<u8>), PartialError> {
     let (header, z) = verify(bytes, name)?;
     // One call into a buffer of the size the frame declares (what casa writes): about twice
-    // as fast as the streaming decoder on large payloads, which handles anything else.
-    let sized = zstd::zstd_safe::get_frame_content_size(z)
-        .ok()
-        .flatten()
+    // as fast as the streaming decoder on large payloads, which handles anything else. The
+    // declared size is only a claim: one beyond what the compressed bytes can produce would
+    // allocate it all up front (2^62 bytes aborts the process), so it is refused.
+    let claimed = zstd::zstd_safe::get_frame_content_size(z).ok().flatten();
+    if let Some(n) = claimed {
+        let most = (z.len() as u64).saturating_mul(ZSTD_MAX_RATIO);
+        if n > most {
+            return Err(PartialError::Corrupt {
+                path: name.to_string(),
+                what: format!(
+                    "payload: its zstd frame claims {n} bytes, more than its {} compressed bytes can hold (at most {most})",
+                    z.len()
+                ),
+            });
+        }
+    }
+    let sized = claimed
         .and_then(|n| usize::try_from(n).ok())
         .and_then(|n| zstd::bulk::decompress(z, n).ok());
     let payload = match sized {
@@ -260,6 +343,112 @@ mod tests {
                 let e = decode(&b, "p.partial").unwrap_err().to_string();
                 assert!(e.contains("p.partial"), "{e}");
             }
+        }
+    }
+
+    #[test]
+    fn a_header_disagreeing_with_itself_is_refused_by_name() {
+        // Crafted with a valid checksum: events not the chunks' entries.
+        let mut h = header();
+        h.events = 11;
+        let e = decode(&encode(&h, b"{}"), "p.partial")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "p.partial: corrupt partial: header: 'events' is 11 but its chunks hold 10 entries"
+        );
+        // A chunk backwards.
+        let mut h = header();
+        h.chunks[0].entry_start = 20;
+        h.events = 0;
+        let e = decode(&encode(&h, b"{}"), "p.partial")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "p.partial: corrupt partial: header: chunks[0] (ZZ, a.root, Events) has entry_start 20 after entry_stop 10"
+        );
+        // Entries that overflow.
+        let mut h = header();
+        h.chunks.push(h.chunks[0].clone());
+        h.chunks[1].entry_stop = u64::MAX;
+        h.events = 5;
+        let e = decode(&encode(&h, b"{}"), "p.partial")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than 2^64"), "{e}");
+    }
+
+    #[test]
+    fn payload_datasets_must_be_the_chunks_datasets() {
+        let zz = header().datasets();
+        assert!(check_payload_datasets(&zz, ["ZZ"], "p.partial").is_ok());
+        let e = check_payload_datasets(&zz, ["ZZ", "DY"], "p.partial")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "p.partial: corrupt partial: the payload holds dataset 'DY', which none of its chunks is from (chunks' datasets: 'ZZ')"
+        );
+        let none = BTreeSet::new();
+        let e = check_payload_datasets(&none, ["ZZ"], "p.partial")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "p.partial: corrupt partial: the payload holds dataset 'ZZ' but the partial covers no chunk"
+        );
+        assert!(check_payload_datasets(&none, [], "p.partial").is_ok());
+    }
+
+    /// A partial around the given zstd bytes, checksum and all.
+    fn with_frame(z: &[u8]) -> Vec<u8> {
+        let h = serde_json::to_vec(&header()).unwrap();
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&PARTIAL_FORMAT_VERSION.0.to_le_bytes());
+        out.extend_from_slice(&PARTIAL_FORMAT_VERSION.1.to_le_bytes());
+        out.extend_from_slice(&(h.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(z.len() as u64).to_le_bytes());
+        out.extend_from_slice(&h);
+        out.extend_from_slice(z);
+        let sum = xxhash_rust::xxh64::xxh64(&out, 0);
+        out.extend_from_slice(&sum.to_le_bytes());
+        out
+    }
+
+    /// A zstd frame declaring `size` bytes of content, holding one raw block `data`.
+    fn frame_claiming(size: u64, data: &[u8]) -> Vec<u8> {
+        let mut z = vec![0x28, 0xb5, 0x2f, 0xfd];
+        // Single segment, 8-byte content size, no checksum, no dictionary.
+        z.push(0xe0);
+        z.extend_from_slice(&size.to_le_bytes());
+        let block = ((data.len() as u32) << 3) | 1; // last block, raw
+        z.extend_from_slice(&block.to_le_bytes()[..3]);
+        z.extend_from_slice(data);
+        z
+    }
+
+    #[test]
+    fn a_frame_claiming_more_than_its_bytes_can_hold_is_corrupt_not_an_abort() {
+        // The frame itself is well formed: its claim is read as it is written.
+        let honest = with_frame(&frame_claiming(2, b"{}"));
+        assert_eq!(decode(&honest, "p.partial").unwrap().1, b"{}");
+        // zstd reads u64::MAX - 1 as an error, u64::MAX as unknown: the streaming decoder
+        // then finds the frame bad without allocating.
+        for claim in [u64::MAX - 1, u64::MAX] {
+            let bytes = with_frame(&frame_claiming(claim, b"{}"));
+            let e = decode(&bytes, "p.partial").unwrap_err().to_string();
+            assert!(e.starts_with("p.partial: corrupt partial: payload"), "{e}");
+        }
+        for claim in [1 << 62, 1 << 40, 40 * 32768] {
+            let bytes = with_frame(&frame_claiming(claim, b"{}"));
+            let e = decode(&bytes, "p.partial").unwrap_err().to_string();
+            assert!(
+                e.starts_with("p.partial: corrupt partial: payload")
+                    && e.contains(&claim.to_string()),
+                "{e}"
+            );
         }
     }
 

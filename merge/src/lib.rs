@@ -30,6 +30,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use casa_formats::fsutil;
 use casa_formats::partial::{self, ChunkId, PartialHeader};
 use rayon::prelude::*;
 
@@ -123,6 +124,19 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
         ));
     }
 
+    // The output is written over by rename: an input it names would be replaced. (An output
+    // that does not exist yet is no input: those must exist.)
+    if opts.output.exists() {
+        let output = &opts.output;
+        if let Some(input) = opts.inputs.iter().find(|i| fsutil::same_file(i, output)) {
+            return Err(MergeError::Usage(format!(
+                "the output {} is also an input ({}): the merge would replace it",
+                output.display(),
+                input.display()
+            )));
+        }
+    }
+
     // Scan every input; report every bad one.
     let scanned: Vec<_> = opts.inputs.par_iter().map(|p| envelope::scan(p)).collect();
     let mut bad = Vec::new();
@@ -164,6 +178,13 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
     let selection = once::select(&all)?;
     // The headers' chunk lists are not needed any more: move them (a million chunks take a
     // few hundred MB).
+    let sources: Vec<tree::Source> = all
+        .iter()
+        .map(|i| tree::Source {
+            path: i.path.clone(),
+            datasets: i.header.datasets(),
+        })
+        .collect();
     let mut chunks: Vec<ChunkId> = Vec::new();
     for &i in &selection.unique {
         chunks.append(&mut all[i].header.chunks);
@@ -233,8 +254,7 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
     }
 
     // The merge.
-    let paths: Vec<PathBuf> = all.iter().map(|i| i.path.clone()).collect();
-    let merged = tree::merge(&paths, &selection.unique, opts.fan_in)?;
+    let merged = tree::merge(&sources, &selection.unique, opts.fan_in)?;
     let acc = merged
         .into_accumulator()
         .map_err(|e| MergeError::Internal(e.to_string()))?;

@@ -7,21 +7,30 @@
 //! Addition is exact, so neither the shape of the tree nor the order in which threads finish
 //! changes a single bit of the result.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use casa_formats::partial;
 use rayon::prelude::*;
 
 use crate::acc::{AddError, MergeAcc};
 use crate::error::MergeError;
 use crate::payload;
 
+/// A partial to merge: its path and the datasets its header's chunks are from (the payload
+/// may hold no other).
+pub struct Source {
+    pub path: PathBuf,
+    pub datasets: BTreeSet<String>,
+}
+
 /// Merges the partials `leaves` (indices into `paths`).
-pub fn merge(paths: &[PathBuf], leaves: &[usize], fan_in: usize) -> Result<MergeAcc, MergeError> {
+pub fn merge(paths: &[Source], leaves: &[usize], fan_in: usize) -> Result<MergeAcc, MergeError> {
     let fan_in = fan_in.max(2);
     node(paths, leaves, fan_in)
 }
 
-fn node(paths: &[PathBuf], leaves: &[usize], k: usize) -> Result<MergeAcc, MergeError> {
+fn node(paths: &[Source], leaves: &[usize], k: usize) -> Result<MergeAcc, MergeError> {
     if leaves.len() <= k {
         let mut acc = MergeAcc::default();
         for &i in leaves {
@@ -45,19 +54,26 @@ fn node(paths: &[PathBuf], leaves: &[usize], k: usize) -> Result<MergeAcc, Merge
 }
 
 /// Reads, verifies and parses one partial.
-pub fn load(paths: &[PathBuf], i: usize) -> Result<MergeAcc, MergeError> {
-    let path = &paths[i];
+pub fn load(paths: &[Source], i: usize) -> Result<MergeAcc, MergeError> {
+    let Source { path, datasets } = &paths[i];
     let json = crate::envelope::payload(path).map_err(|e| MergeError::BadPartials(vec![e]))?;
-    payload::parse(&json, i).map_err(|e| MergeError::Payload {
+    let acc = payload::parse(&json, i).map_err(|e| MergeError::Payload {
         path: path.clone(),
         what: e.to_string(),
-    })
+    })?;
+    partial::check_payload_datasets(
+        datasets,
+        acc.datasets.iter().map(String::as_str),
+        &path.display().to_string(),
+    )
+    .map_err(|e| MergeError::BadPartials(vec![e]))?;
+    Ok(acc)
 }
 
-fn incompatible(paths: &[PathBuf], e: AddError) -> MergeError {
+fn incompatible(paths: &[Source], e: AddError) -> MergeError {
     MergeError::Incompatible {
-        a: paths[e.a].clone(),
-        b: paths[e.b].clone(),
+        a: paths[e.a].path.clone(),
+        b: paths[e.b].path.clone(),
         what: e.what,
     }
 }

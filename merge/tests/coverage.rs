@@ -69,7 +69,7 @@ fn leaf(root: &Path, node: &str, chunks: &[Span], seed: u64) {
             .iter()
             .map(|&(ds, f, a, b)| chunk(ds, f, a, b))
             .collect(),
-        &simple_acc(seed, 20),
+        &simple_acc_in(chunks[0].0, seed, 20),
     );
 }
 
@@ -229,7 +229,7 @@ fn events_outside_the_plan_fail_in_both_modes() {
     write_partial(
         &run_dir.join("partials/leaf-4.partial"),
         vec![c],
-        &simple_acc(4, 20),
+        &simple_acc_in("TT", 4, 20),
     );
     let o = run(["--run".as_ref(), run_dir.as_os_str()]);
     assert_eq!(code(&o), i32::from(exit::COVERAGE));

@@ -183,6 +183,140 @@ fn overlapping_ranges_are_an_error_naming_both_files_and_ranges() {
 }
 
 #[test]
+fn a_partial_listing_one_chunk_twice_is_an_overlap() {
+    // Without this check the chunk would pass as covered once while the partial's counts
+    // could hold it twice.
+    for range in [(0, 10), (5, 5)] {
+        let d = tempfile::tempdir().unwrap();
+        let bad = d.path().join("twice.partial");
+        let c = chunk("DY", "a.root", range.0, range.1);
+        write_partial(&bad, vec![c.clone(), c], &simple_acc(3, 10));
+        let o = merge_dir(d.path(), &d.path().join("m.partial"));
+        let r = format!("[{}, {})", range.0, range.1);
+        assert_fails(
+            &o,
+            exit::OVERLAP,
+            &[&bad],
+            &[&r, "a.root", "DY", "in the same partial"],
+        );
+        assert!(!d.path().join("m.partial").exists());
+    }
+}
+
+/// A partial whose header and payload disagree, with a valid checksum: each is refused as
+/// corrupt (21), naming the file, and nothing is written.
+#[test]
+fn a_header_disagreeing_with_its_payload_or_itself_is_corrupt() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = two(d.path());
+    let (good, payload) = casa_formats::partial::read(&a).unwrap();
+    let out = d.path().join("m.partial");
+    let crafted = |edit: &dyn Fn(&mut casa_formats::partial::PartialHeader), acc: &[u8]| {
+        let mut h = good.clone();
+        edit(&mut h);
+        // encode, as the checksum must be valid: only the consistency checks can catch it.
+        std::fs::write(&a, casa_formats::partial::encode(&h, acc)).unwrap();
+        merge_dir(&d.path().join("in"), &out)
+    };
+    // Events the chunks do not hold.
+    let o = crafted(&|h| h.events += 1, &payload);
+    assert_fails(
+        &o,
+        exit::CORRUPT,
+        &[&a],
+        &["'events' is 101", "100 entries"],
+    );
+    // A chunk backwards (events as the writer would sum them, wrapped).
+    let o = crafted(
+        &|h| {
+            h.chunks[0].entry_start = 150;
+            h.events = 0;
+        },
+        &payload,
+    );
+    assert_fails(
+        &o,
+        exit::CORRUPT,
+        &[&a],
+        &["chunks[0]", "entry_start 150 after entry_stop 100"],
+    );
+    // Counts of a dataset no chunk is from.
+    let o = crafted(&|h| h.chunks[0].dataset = "TT".into(), &payload);
+    assert_fails(&o, exit::CORRUPT, &[&a], &["dataset 'DY'", "'TT'"]);
+    // Counts with no chunk at all.
+    let o = crafted(
+        &|h| {
+            h.chunks.clear();
+            h.events = 0;
+        },
+        &payload,
+    );
+    assert_fails(
+        &o,
+        exit::CORRUPT,
+        &[&a],
+        &["dataset 'DY'", "covers no chunk"],
+    );
+    assert!(!out.exists());
+    // The untouched partial merges.
+    std::fs::write(&a, casa_formats::partial::encode(&good, &payload)).unwrap();
+    assert_ok(&merge_dir(&d.path().join("in"), &out));
+}
+
+/// A zstd frame whose header claims 2^62 bytes of content (with a valid checksum) is corrupt
+/// (21), not an allocation that aborts the merge.
+#[test]
+fn a_payload_frame_claiming_2_62_bytes_is_corrupt() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = two(d.path());
+    let (h, _) = casa_formats::partial::read(&a).unwrap();
+    let h = serde_json::to_vec(&h).unwrap();
+    // Frame: magic, single segment with an 8-byte content size, one raw last block "{}".
+    let mut z = vec![0x28, 0xb5, 0x2f, 0xfd, 0xe0];
+    z.extend_from_slice(&(1u64 << 62).to_le_bytes());
+    z.extend_from_slice(&[0x11, 0, 0, b'{', b'}']);
+    let mut bytes = b"CASAPART".to_vec();
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&(h.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&(z.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&h);
+    bytes.extend_from_slice(&z);
+    let sum = xxhash_rust::xxh64::xxh64(&bytes, 0);
+    bytes.extend_from_slice(&sum.to_le_bytes());
+    std::fs::write(&a, &bytes).unwrap();
+    let out = d.path().join("m.partial");
+    let o = merge_dir(&d.path().join("in"), &out);
+    assert_fails(
+        &o,
+        exit::CORRUPT,
+        &[&a],
+        &["zstd frame claims 4611686018427387904 bytes"],
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn the_output_cannot_be_an_input() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = two(d.path());
+    let before = std::fs::read(&b).unwrap();
+    // `-o X A X`, X spelled another way, and through a symlink.
+    let link = d.path().join("link.partial");
+    std::os::unix::fs::symlink(&b, &link).unwrap();
+    let dotted = d.path().join("in/./p-1.partial");
+    for out in [&b, &dotted, &link] {
+        let o = run(["-o".as_ref(), out.as_os_str(), a.as_os_str(), b.as_os_str()]);
+        assert_fails(&o, exit::USAGE, &[&b], &["is also an input"]);
+        assert_eq!(
+            std::fs::read(&b).unwrap(),
+            before,
+            "the input is left alone"
+        );
+    }
+}
+
+#[test]
 fn the_same_range_in_another_dataset_or_tree_is_not_an_overlap() {
     let d = tempfile::tempdir().unwrap();
     let (_, _) = two(d.path());
@@ -196,7 +330,7 @@ fn the_same_range_in_another_dataset_or_tree_is_not_an_overlap() {
     write_partial(
         &d.path().join("in/tt.partial"),
         vec![chunk("TT", "a.root", 0, 100)],
-        &simple_acc(5, 10),
+        &simple_acc_in("TT", 5, 10),
     );
     assert_ok(&merge_dir(
         &d.path().join("in"),
@@ -362,6 +496,7 @@ fn partials_of_other_plugins_or_runs_are_incompatible() {
     let (mut h, p) = casa_formats::partial::read(&a).unwrap();
     h.run_id = "another-run".into();
     h.chunks = vec![chunk("DY", "c.root", 0, 5)];
+    h.events = 5;
     casa_formats::partial::write(&other, &h, &p).unwrap();
     let o = merge_dir(&d.path().join("in"), &d.path().join("m.partial"));
     assert_fails(

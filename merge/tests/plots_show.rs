@@ -87,7 +87,12 @@ fn plot_partial(dir: &Path) -> PathBuf {
     acc.count("TT", "nevents", Counter::Int(2000)).unwrap();
     std::fs::create_dir_all(dir).unwrap();
     let p = dir.join("p.partial");
-    write_partial(&p, vec![chunk("DY", "a.root", 0, 2000)], &acc);
+    // Chunks of both datasets it holds counts of (a merge refuses counts of any other).
+    let chunks = vec![
+        chunk("DY", "a.root", 0, 1000),
+        chunk("TT", "t.root", 0, 1000),
+    ];
+    write_partial(&p, chunks, &acc);
     p
 }
 
@@ -183,7 +188,7 @@ fn show_describes_histograms_axes_totals_and_counters() {
     assert_ok(&o);
     let text = String::from_utf8_lossy(&o.stdout);
     for want in [
-        "1 chunks, 2000 events",
+        "2 chunks, 2000 events",
         "plugin test-plugin",
         "dataset DY",
         "pt \"events\"  weight storage",

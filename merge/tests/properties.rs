@@ -122,7 +122,8 @@ proptest! {
         for i in (1..order.len()).rev() {
             order.swap(i, rng.below(i as u64 + 1) as usize);
         }
-        let merged = tree::merge(&paths, &order, fan_in).unwrap().into_accumulator().unwrap();
+        let sources: Vec<_> = paths.into_iter().map(|path| tree::Source { path, datasets: ["DS".to_string()].into() }).collect();
+        let merged = tree::merge(&sources, &order, fan_in).unwrap().into_accumulator().unwrap();
         prop_assert_eq!(serde_json::to_string(&merged).unwrap(), serde_json::to_string(&flat).unwrap());
     }
 

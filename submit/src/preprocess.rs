@@ -49,11 +49,20 @@ fn round_half_even(x: f64) -> u64 {
 }
 
 /// coffea's `get_steps` without cluster alignment: `n = max(round(N / step), 1)` steps of
-/// `ceil(N / n)` entries, the last one shorter.
+/// `ceil(N / n)` entries, the last one shorter. When `n` steps of that size overshoot the end
+/// (any step size below about √N), coffea's trailing steps start at or past `N` (inverted or
+/// empty, like `[200271, 200000]`); those are left out, so the steps always tile `[0, N)`
+/// and are coffea's own wherever coffea's are all non-empty.
 pub fn even_steps(num_entries: u64, step_size: u64) -> Vec<[u64; 2]> {
     let n = round_half_even(num_entries as f64 / step_size.max(1) as f64).max(1);
     let size = num_entries.div_ceil(n);
-    (0..n)
+    // Steps that start before the end (one, empty, for an empty file).
+    let count = if size == 0 {
+        1
+    } else {
+        n.min(num_entries.div_ceil(size))
+    };
+    (0..count)
         .map(|i| [i * size, ((i + 1) * size).min(num_entries)])
         .collect()
 }
@@ -211,5 +220,64 @@ mod tests {
             vec![[0, 200], [200, 350]]
         );
         assert_eq!(cluster_steps(&[0], 10), vec![[0, 0]]);
+    }
+
+    /// The steps tile [0, n): they start at 0, each starts where the one before stops, none
+    /// is empty (but the one step of an empty file), and the last stops at n.
+    fn assert_tiles(steps: &[[u64; 2]], n: u64) -> Result<(), TestCaseError> {
+        if n == 0 {
+            prop_assert_eq!(steps, &[[0, 0]][..]);
+            return Ok(());
+        }
+        let mut at = 0;
+        for s in steps {
+            prop_assert!(s[0] == at && s[1] > s[0], "{:?} after {} of {}", s, at, n);
+            at = s[1];
+        }
+        prop_assert_eq!(at, n);
+        Ok(())
+    }
+
+    #[test]
+    fn small_step_sizes_tile_the_file() {
+        // coffea's formula gives 833 steps of 241 entries here, the last four past the end.
+        let steps = even_steps(200_000, 240);
+        assert_eq!(steps.len(), 830);
+        assert_eq!(steps[829], [199_789, 200_000]);
+        // ... and a trailing empty step here.
+        assert_eq!(even_steps(9, 2), vec![[0, 3], [3, 6], [6, 9]]);
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn steps_tile_whatever_the_step_size(n in 0u64..3_000_000, step in 0u64..5_000) {
+            assert_tiles(&even_steps(n, step), n)?;
+        }
+
+        #[test]
+        fn even_steps_are_coffeas_where_coffeas_are_valid(n in 1u64..100_000, step in 1u64..200_000) {
+            // coffea: n_steps = max(round(N / step), 1) steps of ceil(N / n_steps).
+            let k = round_half_even(n as f64 / step as f64).max(1);
+            let size = n.div_ceil(k);
+            let coffea: Vec<[u64; 2]> = (0..k).map(|i| [i * size, ((i + 1) * size).min(n)]).collect();
+            if coffea.iter().all(|s| s[0] < s[1]) {
+                prop_assert_eq!(even_steps(n, step), coffea);
+            }
+        }
+
+        #[test]
+        fn cluster_steps_tile_the_file(
+            gaps in proptest::collection::vec(1u64..5_000, 0..200),
+            step in 0u64..20_000,
+        ) {
+            let mut bounds = vec![0];
+            for g in gaps {
+                bounds.push(bounds.last().unwrap() + g);
+            }
+            let n = *bounds.last().unwrap();
+            assert_tiles(&cluster_steps(&bounds, step), n)?;
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use rootio::{event_sources, open_event_source, Codec, EventSource, RootFile, Tree, Values};
 use serde_json::{json, Value};
@@ -28,8 +28,8 @@ pub struct InspectArgs {
     #[arg(long, num_args = 1..)]
     dump: Vec<String>,
     /// Entry range `A:B` for --dump (half-open; either side may be omitted).
-    #[arg(long, value_name = "A:B")]
-    entries: Option<String>,
+    #[arg(long, value_name = "A:B", value_parser = entry_range)]
+    entries: Option<EntryRange>,
     /// Decompression threads (default: all cores).
     #[arg(short = 'j', long)]
     threads: Option<usize>,
@@ -53,7 +53,7 @@ pub fn run(args: InspectArgs) -> Result<()> {
             None => first_tree(&file)?,
         };
         let source = open_event_source(&file, &path)?;
-        let (start, stop) = parse_entries(args.entries.as_deref(), source.entries())?;
+        let (start, stop) = args.entries.unwrap_or_default().within(source.entries());
         let names: Vec<&str> = args.dump.iter().map(String::as_str).collect();
         let batch = source.read(&names, start, stop)?;
         if args.json {
@@ -132,22 +132,46 @@ fn first_tree(file: &RootFile) -> Result<String> {
     }
 }
 
-fn parse_entries(spec: Option<&str>, n: u64) -> Result<(u64, u64)> {
-    let Some(spec) = spec else { return Ok((0, n)) };
+/// `--entries A:B`: a half-open range, either side omitted for the file's start or end.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EntryRange {
+    start: Option<u64>,
+    stop: Option<u64>,
+}
+
+impl EntryRange {
+    /// The range in a tree of `n` entries (clipped to it, as a Python slice is).
+    fn within(self, n: u64) -> (u64, u64) {
+        let start = self.start.unwrap_or(0).min(n);
+        (start, self.stop.unwrap_or(n).clamp(start, n))
+    }
+}
+
+/// Parsed with the command line, so a malformed or backwards range is a usage error (exit 2)
+/// before any file is opened, rather than an empty dump.
+fn entry_range(spec: &str) -> Result<EntryRange, String> {
     let (a, b) = spec
         .split_once(':')
-        .with_context(|| format!("--entries '{spec}': expected A:B"))?;
-    let parse = |s: &str, d: u64| -> Result<u64> {
-        if s.trim().is_empty() {
-            Ok(d)
-        } else {
-            s.trim()
-                .parse()
-                .with_context(|| format!("--entries '{spec}': '{s}' is not an entry number"))
+        .ok_or_else(|| "expected A:B".to_string())?;
+    let parse = |s: &str| -> Result<Option<u64>, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(None);
         }
+        s.parse()
+            .map(Some)
+            .map_err(|_| format!("'{s}' is not an entry number"))
     };
-    let (a, b) = (parse(a, 0)?, parse(b, n)?);
-    Ok((a.min(n), b.min(n).max(a.min(n))))
+    let range = EntryRange {
+        start: parse(a)?,
+        stop: parse(b)?,
+    };
+    if let (Some(a), Some(b)) = (range.start, range.stop) {
+        if a > b {
+            return Err(format!("start {a} is after stop {b}"));
+        }
+    }
+    Ok(range)
 }
 
 fn algorithm_name(setting: i32) -> &'static str {

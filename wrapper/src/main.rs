@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use casa_formats::fsutil::same_file;
 use casa_formats::ExitClass;
 use casa_wrapper::{inspect, run};
 use clap::{Args, Parser, Subcommand};
@@ -133,6 +134,16 @@ fn run_job(args: RunArgs, started: Instant) -> ExitCode {
             .num_threads(n.max(1))
             .build_global()
             .ok();
+    }
+    // The metrics are written after the partial and would replace it.
+    if let Some(m) = args.metrics.as_deref().filter(|m| same_file(&args.out, m)) {
+        eprintln!(
+            "error: --out {} and --metrics {} are the same file: the metrics would replace the partial [{}]",
+            args.out.display(),
+            m.display(),
+            ExitClass::Usage.name()
+        );
+        return ExitCode::from(ExitClass::Usage.code());
     }
     // Eviction: HTCondor sends SIGTERM; finish the current batch, write nothing, exit 15.
     let evicted = Arc::new(AtomicBool::new(false));

@@ -209,10 +209,41 @@ fn bad_entry_range_is_a_usage_error() {
         "--entries",
         "5-10",
     ]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--entries"), "{}", stderr(&o));
     let o = casa(&["inspect"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn a_backwards_entry_range_is_a_usage_error() {
+    let o = casa(&[
+        "inspect",
+        &data("uproot-HZZ.root"),
+        "--dump",
+        "NJet",
+        "--entries",
+        "5:2",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("--entries") && e.contains("5:2") && e.contains("after"),
+        "{e}"
+    );
+    assert!(o.stdout.is_empty());
+    // An empty range written as one is fine, and so is one past the end (clipped).
+    for ok in ["2:2", "3:", ":4", "2400:9999999"] {
+        let o = casa(&[
+            "inspect",
+            &data("uproot-HZZ.root"),
+            "--dump",
+            "NJet",
+            "--entries",
+            ok,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{ok}: {}", stderr(&o));
+    }
 }
 
 #[test]

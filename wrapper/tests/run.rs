@@ -335,6 +335,33 @@ fn a_library_that_is_not_a_plugin_is_a_plugin_fault() {
 }
 
 #[test]
+fn the_partial_and_the_metrics_cannot_be_one_file() {
+    let f = fixture("root-zstd.root");
+    let dir = tempfile::tempdir().unwrap();
+    let job = write_job(dir.path(), vec![chunk("ZZ", &f, "Events", 0, 10)]);
+    let out = dir.path().join("p.partial");
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    // The same file, spelled another way.
+    let metrics = dir.path().join("sub/../p.partial");
+    let o = wrapper(&job, dimuon(), &out)
+        .arg("--metrics")
+        .arg(&metrics)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(ExitClass::Usage.code() as i32),
+        "{err}"
+    );
+    assert!(
+        err.contains("--out") && err.contains("--metrics") && err.contains("p.partial"),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing is written");
+}
+
+#[test]
 fn an_unwritable_output_is_an_output_fault() {
     let f = fixture("root-zstd.root");
     let dir = tempfile::tempdir().unwrap();

@@ -383,8 +383,14 @@ pub fn write_cases(dir: &Path, cases: &[HistCase], n: usize) -> Vec<PathBuf> {
         .collect()
 }
 
-/// A small accumulator: one 1D Weight histogram filled with `k` float-weighted entries.
+/// A small accumulator of dataset DY: one 1D Weight histogram filled with `k` float-weighted
+/// entries.
 pub fn simple_acc(seed: u64, k: usize) -> Accumulator {
+    simple_acc_in("DY", seed, k)
+}
+
+/// The same for `dataset` (a partial's counts are those of its chunks' datasets).
+pub fn simple_acc_in(dataset: &str, seed: u64, k: usize) -> Accumulator {
     let mut rng = Rng::new(seed);
     let spec: HistSpec = serde_json::from_value(json!({
         "axes": [{"type": "regular", "bins": 30, "start": 0.0, "stop": 1.0, "name": "x"}],
@@ -393,7 +399,7 @@ pub fn simple_acc(seed: u64, k: usize) -> Accumulator {
     let mut acc = Accumulator::new();
     let xs: Vec<f64> = (0..k).map(|_| rng.uniform()).collect();
     let ws: Vec<f64> = (0..k).map(|_| 0.5 + rng.uniform()).collect();
-    acc.hist_mut("DY", "x", &spec)
+    acc.hist_mut(dataset, "x", &spec)
         .unwrap()
         .fill(&[FillArg::F64(&xs)], Some(Weights::Each(&ws)), None)
         .unwrap();
