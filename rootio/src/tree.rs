@@ -88,7 +88,10 @@ pub struct Tree {
     pub leaves: Vec<Leaf>,
     /// Indices of the top-level branches, in file order.
     pub top: Vec<usize>,
-    pub(crate) by_name: HashMap<String, usize>,
+    /// Every branch under its bare name (ROOT allows the same name under different parents,
+    /// e.g. `fIncrement` of each of several split objects) and under its full path.
+    pub(crate) by_name: HashMap<String, Vec<usize>>,
+    pub(crate) by_path: HashMap<String, Vec<usize>>,
     pub(crate) streamers: Option<Vec<StreamerInfo>>,
 }
 
@@ -333,9 +336,11 @@ impl Tree {
                 branches[c].parent = Some(i);
             }
         }
-        let mut by_name = HashMap::new();
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_path: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, br) in branches.iter().enumerate() {
-            by_name.entry(br.name.clone()).or_insert(i);
+            by_name.entry(br.name.clone()).or_default().push(i);
+            by_path.entry(path_of(&branches, i)).or_default().push(i);
         }
         Ok(Tree {
             source: file.source().clone(),
@@ -351,6 +356,7 @@ impl Tree {
             leaves,
             top,
             by_name,
+            by_path,
             streamers: Some(Arc::unwrap_or_clone(infos)),
         })
     }
@@ -367,14 +373,22 @@ impl Tree {
         self.file_uuid
     }
 
-    /// A branch by name (also `parent.child` and `parent/child` spellings of sub-branches).
+    /// A branch by its full path (`parent/child`, as uproot spells it) or by its bare name
+    /// when that names one branch only; a bare name shared by several branches is an error
+    /// that lists them, never a silent pick.
     pub fn branch_index(&self, name: &str) -> Result<usize> {
-        if let Some(&i) = self.by_name.get(name) {
-            return Ok(i);
-        }
-        if let Some((_, tail)) = name.rsplit_once('/') {
-            if let Some(&i) = self.by_name.get(tail) {
-                return Ok(i);
+        for table in [&self.by_path, &self.by_name] {
+            match table.get(name).map(Vec::as_slice) {
+                Some(&[i]) => return Ok(i),
+                Some(many) if many.len() > 1 => {
+                    return Err(Error::AmbiguousBranch {
+                        file: self.file_name().to_string(),
+                        tree: self.path.clone(),
+                        branch: name.to_string(),
+                        candidates: many.iter().map(|&i| self.full_path(i)).collect(),
+                    })
+                }
+                _ => {}
             }
         }
         Err(Error::NoBranch {
@@ -382,6 +396,22 @@ impl Tree {
             tree: self.path.clone(),
             branch: name.to_string(),
         })
+    }
+
+    /// A branch's full path: the names of its parents and its own, joined by `/`.
+    pub fn full_path(&self, b: usize) -> String {
+        path_of(&self.branches, b)
+    }
+
+    /// The shortest name that finds exactly this branch: its bare name when no other branch
+    /// shares it, else its full path.
+    pub fn address(&self, b: usize) -> String {
+        let name = &self.branches[b].name;
+        if self.by_name.get(name).is_some_and(|v| v.len() == 1) {
+            name.clone()
+        } else {
+            self.full_path(b)
+        }
     }
 
     pub fn branch(&self, name: &str) -> Result<&Branch> {
@@ -479,7 +509,7 @@ impl Tree {
         Error::Unsupported {
             file: self.file_name().to_string(),
             tree: self.path.clone(),
-            branch: self.branches[b].name.clone(),
+            branch: self.address(b),
             ty: ty.into(),
         }
     }
@@ -630,6 +660,18 @@ fn element_type(tree: &Tree, b: usize, leaf_idx: usize) -> Result<ColumnType> {
             inner: leaf.len.max(1) as usize,
         },
     })
+}
+
+fn path_of(branches: &[Branch], b: usize) -> String {
+    let mut parts = vec![branches[b].name.as_str()];
+    let mut at = branches[b].parent;
+    // A parent chain is a tree read from the file; the bound guards against a corrupt cycle.
+    while let Some(p) = at.filter(|_| parts.len() <= branches.len()) {
+        parts.push(branches[p].name.as_str());
+        at = branches[p].parent;
+    }
+    parts.reverse();
+    parts.join("/")
 }
 
 fn speedbump_i64s(c: &mut Cursor<'_>, n: usize) -> Result<Vec<i64>> {
