@@ -990,6 +990,10 @@ impl Builder {
                 is_unsigned: int("fIsUnsigned").unwrap_or(0) != 0,
                 leaf_count: match m.get("fLeafCount") {
                     Some(Member::Obj(Some(Obj::Leaf(i)))) => Some(*i),
+                    // A counter we cannot resolve must not make a jagged leaf look flat.
+                    Some(Member::Enclosing) => {
+                        return Err(c.error("a leaf's fLeafCount points at an enclosing object"))
+                    }
                     _ => None,
                 },
                 element_type: (class == "TLeafElement").then(|| int("fType").unwrap_or(-1) as i32),
@@ -1019,6 +1023,9 @@ impl Builder {
                 is_unsigned,
                 leaf_count: match count {
                     Ptr::Obj(Obj::Leaf(i)) => Some(i),
+                    Ptr::Enclosing => {
+                        return Err(c.error("a leaf's fLeafCount points at an enclosing object"))
+                    }
                     _ => None,
                 },
                 element_type,
