@@ -626,12 +626,8 @@ fn element_type(tree: &Tree, b: usize, leaf_idx: usize) -> Result<ColumnType> {
     };
     // std::vector<numeric> written as a whole (not split): the class name says it all.
     if el.id < 0 {
-        let cls = el.class_name.replace(' ', "");
-        if let Some(inner) = cls
-            .strip_prefix("vector<")
-            .and_then(|s| s.strip_suffix('>'))
-        {
-            return match Primitive::from_cpp(inner) {
+        if let Some(inner) = vector_element(&el.class_name) {
+            return match Primitive::from_cpp(&inner) {
                 Some(p) => Ok(ColumnType {
                     primitive: p,
                     layout: Layout::Vector,
@@ -660,6 +656,48 @@ fn element_type(tree: &Tree, b: usize, leaf_idx: usize) -> Result<ColumnType> {
             inner: leaf.len.max(1) as usize,
         },
     })
+}
+
+/// The element type of a `std::vector<T>` class name, spaces normalised (`unsigned int` keeps
+/// its one space), or None for another class. The allocator argument old RDataFrame
+/// snapshots write (`ROOT::Detail::VecOps::RAdoptAllocator<T>`), or `std::allocator<T>`, is
+/// accepted when it allocates `T`.
+fn vector_element(class_name: &str) -> Option<String> {
+    // One space between words, none next to punctuation.
+    let mut norm = String::new();
+    for word in class_name.split_whitespace() {
+        let joins = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        if joins(norm.chars().last()) && joins(word.chars().next()) {
+            norm.push(' ');
+        }
+        norm.push_str(word);
+    }
+    let args = norm
+        .strip_prefix("std::")
+        .unwrap_or(&norm)
+        .strip_prefix("vector<")?
+        .strip_suffix('>')?;
+    // Split at the first comma outside angle brackets.
+    let mut depth = 0i32;
+    let comma = args.char_indices().find_map(|(i, ch)| {
+        match ch {
+            '<' => depth += 1,
+            '>' => depth -= 1,
+            ',' if depth == 0 => return Some(i),
+            _ => {}
+        }
+        None
+    });
+    let Some(at) = comma else {
+        return Some(args.to_string());
+    };
+    let (elem, alloc) = (&args[..at], &args[at + 1..]);
+    let alloc_of = alloc
+        .strip_prefix("ROOT::Detail::VecOps::RAdoptAllocator<")
+        .or_else(|| alloc.strip_prefix("std::allocator<"))
+        .or_else(|| alloc.strip_prefix("allocator<"))?
+        .strip_suffix('>')?;
+    (alloc_of == elem).then(|| elem.to_string())
 }
 
 fn path_of(branches: &[Branch], b: usize) -> String {
@@ -1143,4 +1181,32 @@ fn embedded_basket(c: &mut Cursor<'_>) -> Result<EmbeddedBasket> {
         entries: nev_buf as usize,
         data: Arc::new(data),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vector_element_types_keep_their_spaces_and_drop_known_allocators() {
+        let cases = [
+            ("vector<unsigned int>", Some("unsigned int")),
+            ("std::vector<unsigned  short >", Some("unsigned short")),
+            ("vector<float>", Some("float")),
+            (
+                "vector<double,ROOT::Detail::VecOps::RAdoptAllocator<double> >",
+                Some("double"),
+            ),
+            ("vector<int, std::allocator<int>>", Some("int")),
+            (
+                "vector<int,ROOT::Detail::VecOps::RAdoptAllocator<float> >",
+                None,
+            ),
+            ("vector<vector<int> >", Some("vector<int>")),
+            ("TLorentzVector", None),
+        ];
+        for (class, want) in cases {
+            assert_eq!(vector_element(class).as_deref(), want, "{class}");
+        }
+    }
 }

@@ -224,6 +224,10 @@ real_files! {
     empty => "uproot-empty.root",
     issue_750 => "uproot-issue-750.root",
     small_dy_withoffsets => "uproot-small-dy-withoffsets.root",
+    // std::vector<unsigned int|short|long>: the element type keeps its space.
+    issue_38a_vector_unsigned => "uproot-issue38a.root",
+    // std::vector<float, ROOT::Detail::VecOps::RAdoptAllocator<float>> from RDataFrame.
+    issue_172_vector_radopt_allocator => "uproot-issue-172.root",
 }
 
 macro_rules! fixtures {
