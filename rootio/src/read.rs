@@ -159,7 +159,11 @@ impl Tree {
                     )));
                 }
                 covered = last;
-                let range = if i < br.write_basket {
+                // A basket below fWriteBasket can still live in the TTree record (seek 0)
+                // when the tree was written without its baskets being flushed to keys
+                // (uproot-issue60.root): read it from there.
+                let in_record = br.embedded.iter().any(|e| e.index == i);
+                let range = if i < br.write_basket && !(in_record && br.basket_seek[i] == 0) {
                     let seek = br.basket_seek[i];
                     let len = br.basket_bytes[i];
                     if seek <= 0 || len <= 0 {

@@ -228,6 +228,8 @@ real_files! {
     issue_38a_vector_unsigned => "uproot-issue38a.root",
     // std::vector<float, ROOT::Detail::VecOps::RAdoptAllocator<float>> from RDataFrame.
     issue_172_vector_radopt_allocator => "uproot-issue-172.root",
+    // Baskets below fWriteBasket kept in the TTree record (seek 0), tree nllscan.
+    issue_60_baskets_in_the_tree_record => "uproot-issue60.root",
 }
 
 macro_rules! fixtures {
