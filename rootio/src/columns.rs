@@ -212,6 +212,10 @@ pub struct ReadPlan {
     /// The columns asked for (format-specific index, type), in request order.
     #[serde(skip)]
     pub(crate) columns: Vec<(usize, ColumnType)>,
+    /// The names the columns were asked by (a bare name or a full path), which the batch's
+    /// columns carry back.
+    #[serde(skip)]
+    pub(crate) names: Vec<String>,
     /// The entry window each column (or what decoding it needs, like a jagged column's
     /// counter) is read over: (index, first, stop).
     #[serde(skip)]

@@ -62,6 +62,15 @@ pub enum Error {
         tree: String,
         branch: String,
     },
+    /// A bare branch name shared by several branches (under different parents): the caller
+    /// must say which by its full path.
+    #[error("{file}: tree '{tree}': branch name '{branch}' is ambiguous; use one of the full paths {}", candidates.join(", "))]
+    AmbiguousBranch {
+        file: String,
+        tree: String,
+        branch: String,
+        candidates: Vec<String>,
+    },
     /// The branch exists but its type cannot be read as a numeric column.
     #[error("{file}: tree '{tree}' branch '{branch}': unsupported type {ty}")]
     Unsupported {

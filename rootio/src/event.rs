@@ -20,6 +20,8 @@ pub type Fetched = Vec<Option<Vec<u8>>>;
 /// What `inspect` shows of one column. Cheap: no I/O.
 #[derive(Debug)]
 pub struct ColumnInfo {
+    /// The name that finds this column and no other (a TTree branch's bare name, or its full
+    /// path `parent/child` when other branches share the bare name).
     pub name: String,
     pub title: String,
     /// A one-line type, like uproot's `typename`; also for columns that cannot be read.

@@ -2,7 +2,7 @@
 //! pointers (`ReadObjectAny`) through which classes and shared objects are referenced by their
 //! position in the buffer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::cursor::{Cursor, BYTE_COUNT_MASK, CLASS_MASK, MAP_OFFSET, NEW_CLASS_TAG};
 use crate::error::Result;
@@ -15,6 +15,9 @@ const IS_REFERENCED: u32 = 1 << 4;
 pub(crate) struct Refs<T: Clone> {
     classes: HashMap<u32, String>,
     objects: HashMap<u32, T>,
+    /// Objects whose members are being read: ROOT registers an object before streaming its
+    /// members, so a member may point back at it (a sub-branch's fBranchCount at its parent).
+    reading: HashSet<u32>,
 }
 
 impl<T: Clone> Refs<T> {
@@ -22,6 +25,7 @@ impl<T: Clone> Refs<T> {
         Refs {
             classes: HashMap::new(),
             objects: HashMap::new(),
+            reading: HashSet::new(),
         }
     }
 }
@@ -68,6 +72,9 @@ pub(crate) enum Ptr<T> {
     Null,
     /// An object read (now or earlier) and turned into `T` by the caller's reader.
     Obj(T),
+    /// A reference to an object that encloses this one and is still being read, so it has no
+    /// `T` yet.
+    Enclosing,
 }
 
 /// Read a tagged pointer. `read` is called with the class name for a new object and must
@@ -101,6 +108,7 @@ pub(crate) fn read_object_any<T: Clone>(
         }
         return match refs.objects.get(&tag) {
             Some(o) => Ok(Ptr::Obj(o.clone())),
+            None if refs.reading.contains(&tag) => Ok(Ptr::Enclosing),
             None => Err(c.error(format!("reference to unknown object (tag {tag})"))),
         };
     }
@@ -117,13 +125,19 @@ pub(crate) fn read_object_any<T: Clone>(
             None => return Err(c.error(format!("reference to unknown class (tag {r})"))),
         }
     };
-    let obj = read(&class, c, refs)?;
+    let tag = beg + MAP_OFFSET;
+    if end.is_some() {
+        refs.reading.insert(tag);
+    }
+    let obj = read(&class, c, refs);
+    refs.reading.remove(&tag);
+    let obj = obj?;
     if let Some(end) = end {
         if c.pos() > end {
             return Err(c.error(format!("{class} object read past its byte count")));
         }
         c.seek(end)?;
-        refs.objects.insert(beg + MAP_OFFSET, obj.clone());
+        refs.objects.insert(tag, obj.clone());
     }
     Ok(Ptr::Obj(obj))
 }
@@ -165,6 +179,9 @@ fn collection<T: Clone>(
         out.push(match read_object_any(c, refs, read)? {
             Ptr::Null => None,
             Ptr::Obj(o) => Some(o),
+            Ptr::Enclosing => {
+                return Err(c.error("a collection holds an object that encloses it"));
+            }
         });
         if is_list {
             let _option = c.tstring()?;

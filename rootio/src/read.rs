@@ -159,7 +159,11 @@ impl Tree {
                     )));
                 }
                 covered = last;
-                let range = if i < br.write_basket {
+                // A basket below fWriteBasket can still live in the TTree record (seek 0)
+                // when the tree was written without its baskets being flushed to keys
+                // (uproot-issue60.root): read it from there.
+                let in_record = br.embedded.iter().any(|e| e.index == i);
+                let range = if i < br.write_basket && !(in_record && br.basket_seek[i] == 0) {
                     let seek = br.basket_seek[i];
                     let len = br.basket_bytes[i];
                     if seek <= 0 || len <= 0 {
@@ -199,6 +203,7 @@ impl Tree {
             stop,
             baskets,
             columns,
+            names: branches.iter().map(|n| n.to_string()).collect(),
             windows,
         })
     }
@@ -220,7 +225,7 @@ impl Tree {
         Error::Basket {
             file: self.file_name().to_string(),
             tree: self.path.clone(),
-            branch: self.branches[b].name.clone(),
+            branch: self.address(b),
             basket,
             offset,
             what,
@@ -376,8 +381,8 @@ impl Tree {
             })
             .collect();
         let mut columns = Vec::with_capacity(plan.columns.len());
-        for &(b, t) in &plan.columns {
-            let name = self.branches[b].name.clone();
+        for (&(b, t), name) in plan.columns.iter().zip(&plan.names) {
+            let name = name.clone();
             let mine = by_branch
                 .iter_mut()
                 .find(|(x, _)| *x == b)
@@ -737,13 +742,13 @@ impl EventSource for Tree {
             .map(|b| {
                 let br = &self.branches[b];
                 ColumnInfo {
-                    name: br.name.clone(),
+                    name: self.address(b),
                     title: br.title.clone(),
                     type_name: self.type_name(b),
                     column_type: self.column_type(b),
                     class: br.class.clone(),
                     leaf: br.leaves.first().map(|&l| self.leaves[l].class.clone()),
-                    parent: br.parent.map(|p| self.branches[p].name.clone()),
+                    parent: br.parent.map(|p| self.address(p)),
                     entries: br.entries,
                     units: self.num_baskets(b),
                     compressed_bytes: br.zip_bytes,

@@ -21,6 +21,8 @@ pub(crate) enum Member<T> {
     #[allow(dead_code)]
     Floats(Vec<f64>),
     Obj(Option<T>),
+    /// A pointer back to an object still being read (see `objects::Ptr::Enclosing`).
+    Enclosing,
     Objs(Vec<Option<T>>),
 }
 
@@ -155,6 +157,7 @@ impl Streamed<'_> {
                 63 | 64 | 68 | 69 => Some(match objects::read_object_any(c, refs, read)? {
                     Ptr::Null => Member::Obj(None),
                     Ptr::Obj(o) => Member::Obj(Some(o)),
+                    Ptr::Enclosing => Member::Enclosing,
                 }),
                 65 => Some(Member::Str(c.tstring()?)),
                 66 => {

@@ -88,7 +88,10 @@ pub struct Tree {
     pub leaves: Vec<Leaf>,
     /// Indices of the top-level branches, in file order.
     pub top: Vec<usize>,
-    pub(crate) by_name: HashMap<String, usize>,
+    /// Every branch under its bare name (ROOT allows the same name under different parents,
+    /// e.g. `fIncrement` of each of several split objects) and under its full path.
+    pub(crate) by_name: HashMap<String, Vec<usize>>,
+    pub(crate) by_path: HashMap<String, Vec<usize>>,
     pub(crate) streamers: Option<Vec<StreamerInfo>>,
 }
 
@@ -333,9 +336,11 @@ impl Tree {
                 branches[c].parent = Some(i);
             }
         }
-        let mut by_name = HashMap::new();
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_path: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, br) in branches.iter().enumerate() {
-            by_name.entry(br.name.clone()).or_insert(i);
+            by_name.entry(br.name.clone()).or_default().push(i);
+            by_path.entry(path_of(&branches, i)).or_default().push(i);
         }
         Ok(Tree {
             source: file.source().clone(),
@@ -351,6 +356,7 @@ impl Tree {
             leaves,
             top,
             by_name,
+            by_path,
             streamers: Some(Arc::unwrap_or_clone(infos)),
         })
     }
@@ -367,14 +373,22 @@ impl Tree {
         self.file_uuid
     }
 
-    /// A branch by name (also `parent.child` and `parent/child` spellings of sub-branches).
+    /// A branch by its full path (`parent/child`, as uproot spells it) or by its bare name
+    /// when that names one branch only; a bare name shared by several branches is an error
+    /// that lists them, never a silent pick.
     pub fn branch_index(&self, name: &str) -> Result<usize> {
-        if let Some(&i) = self.by_name.get(name) {
-            return Ok(i);
-        }
-        if let Some((_, tail)) = name.rsplit_once('/') {
-            if let Some(&i) = self.by_name.get(tail) {
-                return Ok(i);
+        for table in [&self.by_path, &self.by_name] {
+            match table.get(name).map(Vec::as_slice) {
+                Some(&[i]) => return Ok(i),
+                Some(many) if many.len() > 1 => {
+                    return Err(Error::AmbiguousBranch {
+                        file: self.file_name().to_string(),
+                        tree: self.path.clone(),
+                        branch: name.to_string(),
+                        candidates: many.iter().map(|&i| self.full_path(i)).collect(),
+                    })
+                }
+                _ => {}
             }
         }
         Err(Error::NoBranch {
@@ -382,6 +396,22 @@ impl Tree {
             tree: self.path.clone(),
             branch: name.to_string(),
         })
+    }
+
+    /// A branch's full path: the names of its parents and its own, joined by `/`.
+    pub fn full_path(&self, b: usize) -> String {
+        path_of(&self.branches, b)
+    }
+
+    /// The shortest name that finds exactly this branch: its bare name when no other branch
+    /// shares it, else its full path.
+    pub fn address(&self, b: usize) -> String {
+        let name = &self.branches[b].name;
+        if self.by_name.get(name).is_some_and(|v| v.len() == 1) {
+            name.clone()
+        } else {
+            self.full_path(b)
+        }
     }
 
     pub fn branch(&self, name: &str) -> Result<&Branch> {
@@ -479,7 +509,7 @@ impl Tree {
         Error::Unsupported {
             file: self.file_name().to_string(),
             tree: self.path.clone(),
-            branch: self.branches[b].name.clone(),
+            branch: self.address(b),
             ty: ty.into(),
         }
     }
@@ -596,12 +626,8 @@ fn element_type(tree: &Tree, b: usize, leaf_idx: usize) -> Result<ColumnType> {
     };
     // std::vector<numeric> written as a whole (not split): the class name says it all.
     if el.id < 0 {
-        let cls = el.class_name.replace(' ', "");
-        if let Some(inner) = cls
-            .strip_prefix("vector<")
-            .and_then(|s| s.strip_suffix('>'))
-        {
-            return match Primitive::from_cpp(inner) {
+        if let Some(inner) = vector_element(&el.class_name) {
+            return match Primitive::from_cpp(&inner) {
                 Some(p) => Ok(ColumnType {
                     primitive: p,
                     layout: Layout::Vector,
@@ -630,6 +656,60 @@ fn element_type(tree: &Tree, b: usize, leaf_idx: usize) -> Result<ColumnType> {
             inner: leaf.len.max(1) as usize,
         },
     })
+}
+
+/// The element type of a `std::vector<T>` class name, spaces normalised (`unsigned int` keeps
+/// its one space), or None for another class. The allocator argument old RDataFrame
+/// snapshots write (`ROOT::Detail::VecOps::RAdoptAllocator<T>`), or `std::allocator<T>`, is
+/// accepted when it allocates `T`.
+fn vector_element(class_name: &str) -> Option<String> {
+    // One space between words, none next to punctuation.
+    let mut norm = String::new();
+    for word in class_name.split_whitespace() {
+        let joins = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        if joins(norm.chars().last()) && joins(word.chars().next()) {
+            norm.push(' ');
+        }
+        norm.push_str(word);
+    }
+    let args = norm
+        .strip_prefix("std::")
+        .unwrap_or(&norm)
+        .strip_prefix("vector<")?
+        .strip_suffix('>')?;
+    // Split at the first comma outside angle brackets.
+    let mut depth = 0i32;
+    let comma = args.char_indices().find_map(|(i, ch)| {
+        match ch {
+            '<' => depth += 1,
+            '>' => depth -= 1,
+            ',' if depth == 0 => return Some(i),
+            _ => {}
+        }
+        None
+    });
+    let Some(at) = comma else {
+        return Some(args.to_string());
+    };
+    let (elem, alloc) = (&args[..at], &args[at + 1..]);
+    let alloc_of = alloc
+        .strip_prefix("ROOT::Detail::VecOps::RAdoptAllocator<")
+        .or_else(|| alloc.strip_prefix("std::allocator<"))
+        .or_else(|| alloc.strip_prefix("allocator<"))?
+        .strip_suffix('>')?;
+    (alloc_of == elem).then(|| elem.to_string())
+}
+
+fn path_of(branches: &[Branch], b: usize) -> String {
+    let mut parts = vec![branches[b].name.as_str()];
+    let mut at = branches[b].parent;
+    // A parent chain is a tree read from the file; the bound guards against a corrupt cycle.
+    while let Some(p) = at.filter(|_| parts.len() <= branches.len()) {
+        parts.push(branches[p].name.as_str());
+        at = branches[p].parent;
+    }
+    parts.reverse();
+    parts.join("/")
 }
 
 fn speedbump_i64s(c: &mut Cursor<'_>, n: usize) -> Result<Vec<i64>> {
@@ -948,6 +1028,10 @@ impl Builder {
                 is_unsigned: int("fIsUnsigned").unwrap_or(0) != 0,
                 leaf_count: match m.get("fLeafCount") {
                     Some(Member::Obj(Some(Obj::Leaf(i)))) => Some(*i),
+                    // A counter we cannot resolve must not make a jagged leaf look flat.
+                    Some(Member::Enclosing) => {
+                        return Err(c.error("a leaf's fLeafCount points at an enclosing object"))
+                    }
                     _ => None,
                 },
                 element_type: (class == "TLeafElement").then(|| int("fType").unwrap_or(-1) as i32),
@@ -977,6 +1061,9 @@ impl Builder {
                 is_unsigned,
                 leaf_count: match count {
                     Ptr::Obj(Obj::Leaf(i)) => Some(i),
+                    Ptr::Enclosing => {
+                        return Err(c.error("a leaf's fLeafCount points at an enclosing object"))
+                    }
                     _ => None,
                 },
                 element_type,
@@ -1094,4 +1181,32 @@ fn embedded_basket(c: &mut Cursor<'_>) -> Result<EmbeddedBasket> {
         entries: nev_buf as usize,
         data: Arc::new(data),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vector_element_types_keep_their_spaces_and_drop_known_allocators() {
+        let cases = [
+            ("vector<unsigned int>", Some("unsigned int")),
+            ("std::vector<unsigned  short >", Some("unsigned short")),
+            ("vector<float>", Some("float")),
+            (
+                "vector<double,ROOT::Detail::VecOps::RAdoptAllocator<double> >",
+                Some("double"),
+            ),
+            ("vector<int, std::allocator<int>>", Some("int")),
+            (
+                "vector<int,ROOT::Detail::VecOps::RAdoptAllocator<float> >",
+                None,
+            ),
+            ("vector<vector<int> >", Some("vector<int>")),
+            ("TLorentzVector", None),
+        ];
+        for (class, want) in cases {
+            assert_eq!(vector_element(class).as_deref(), want, "{class}");
+        }
+    }
 }

@@ -88,7 +88,7 @@ fn compare(path: &Path) {
         // And the data read through it is the same.
         let names: Vec<String> = (0..a.branches.len())
             .filter(|&i| a.column_type(i).is_ok())
-            .map(|i| a.branches[i].name.clone())
+            .map(|i| a.address(i))
             .take(40)
             .collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();

@@ -69,29 +69,35 @@ def dump(path, out):
             continue
         tree = f[key]
         tinfo = {"entries": int(tree.num_entries), "branches": {}, "skipped": {}}
-        leaves = [b for b in tree.itervalues(recursive=True) if len(b.branches) == 0]
+        # Branches are keyed by their full path (`parent/child`): a bare name can be shared by
+        # several branches (uproot-issue126a.root), and each must be compared with its own.
+        leaves = [
+            (bpath, b)
+            for bpath, b in tree.iteritems(recursive=True, full_paths=True)
+            if len(b.branches) == 0
+        ]
         try:
             tinfo["common_entry_offsets"] = [int(x) for x in tree.common_entry_offsets()]
         except Exception as e:  # noqa: BLE001
             tinfo["common_entry_offsets_error"] = str(e)
-        for b in leaves:
+        for bpath, b in leaves:
             try:
                 interp = b.interpretation
             except Exception as e:  # noqa: BLE001
-                tinfo["skipped"][b.name] = f"no interpretation: {e}"
+                tinfo["skipped"][bpath] = f"no interpretation: {e}"
                 continue
             kind = numeric_interpretation(interp)
             if kind is None:
-                tinfo["skipped"][b.name] = str(interp)
+                tinfo["skipped"][bpath] = str(interp)
                 continue
             jagged, base = kind
             if is_ranged(base):
-                tinfo["branches"][b.name] = root_values(path, key, b, out)
+                tinfo["branches"][bpath] = root_values(path, key, b, out)
                 continue
             try:
                 arr = b.array(library="ak")
             except Exception as e:  # noqa: BLE001
-                tinfo.setdefault("failed", {})[b.name] = str(e).splitlines()[0]
+                tinfo.setdefault("failed", {})[bpath] = str(e).splitlines()[0]
                 continue
             if jagged:
                 items = ak.to_numpy(ak.flatten(arr, axis=1))
@@ -111,7 +117,7 @@ def dump(path, out):
             if offsets is not None:
                 offsets.tofile(os.path.join(out, f"{safe}.offsets"))
                 entry["offsets"] = f"{safe}.offsets"
-            tinfo["branches"][b.name] = entry
+            tinfo["branches"][bpath] = entry
         manifest["trees"][key] = tinfo
     with open(os.path.join(out, "manifest.json"), "w") as fp:
         json.dump(manifest, fp, indent=1)

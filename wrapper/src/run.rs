@@ -92,7 +92,9 @@ fn classify(e: &rootio::Error) -> ExitClass {
                 ExitClass::RetryableInput
             }
         }
-        E::NoBranch { .. } | E::Unsupported { .. } => ExitClass::PluginFault,
+        E::NoBranch { .. } | E::AmbiguousBranch { .. } | E::Unsupported { .. } => {
+            ExitClass::PluginFault
+        }
         _ => ExitClass::PermanentInput,
     }
 }
