@@ -252,6 +252,29 @@ impl AxisSpec {
         }
     }
 
+    /// The underflow and overflow flags, for the axes that have them (regular, variable,
+    /// integer): the one place that knows which axes those are.
+    pub fn flow_flags_mut(&mut self) -> Option<(&mut bool, &mut bool)> {
+        match self {
+            AxisSpec::Regular {
+                underflow,
+                overflow,
+                ..
+            }
+            | AxisSpec::Variable {
+                underflow,
+                overflow,
+                ..
+            }
+            | AxisSpec::Integer {
+                underflow,
+                overflow,
+                ..
+            } => Some((underflow, overflow)),
+            _ => None,
+        }
+    }
+
     /// Bins without flow.
     pub fn bins(&self) -> usize {
         match self {
