@@ -78,13 +78,9 @@ pub enum FilesetJsonError {
     },
 }
 
-/// What is wrong with one dataset of a fileset.
+/// A field of a dataset's or a file's entry that is missing or of the wrong type.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum DatasetProblem {
-    #[error("empty dataset name")]
-    EmptyName,
-    #[error("must be an object with 'files' or a list of files")]
-    Shape,
+pub enum FieldProblem {
     #[error("field '{field}' is missing")]
     Missing { field: &'static str },
     /// `expected` completes "must be ..." ("a string", "an object or a list").
@@ -93,6 +89,17 @@ pub enum DatasetProblem {
         field: &'static str,
         expected: &'static str,
     },
+}
+
+/// What is wrong with one dataset of a fileset.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DatasetProblem {
+    #[error("empty dataset name")]
+    EmptyName,
+    #[error("must be an object with 'files' or a list of files")]
+    Shape,
+    #[error(transparent)]
+    Field(#[from] FieldProblem),
     #[error("files[{index}] must be a string")]
     FileNotAString { index: usize },
     #[error("file '{path}': no tree given (use 'path:tree' or the dataset's 'treename')")]
@@ -110,14 +117,8 @@ pub enum FileProblem {
     Shape,
     #[error("no tree given")]
     NoTree,
-    #[error("field '{field}' is missing")]
-    Missing { field: &'static str },
-    /// `expected` completes "must be ..." ("a string", "a list or null").
-    #[error("field '{field}' must be {expected}")]
-    WrongType {
-        field: &'static str,
-        expected: &'static str,
-    },
+    #[error(transparent)]
+    Field(#[from] FieldProblem),
     #[error("field 'steps'[{index}] must be [start, stop] with non-negative integers")]
     StepShape { index: usize },
     #[error("field 'steps'[{index}] = {step:?} has start after stop")]
@@ -262,7 +263,7 @@ fn parse_dataset(name: &str, spec: &Value) -> Result<Dataset, DatasetProblem> {
         Value::Object(o) => (
             o.get("files")
                 .cloned()
-                .ok_or(DatasetProblem::Missing { field: "files" })?,
+                .ok_or(FieldProblem::Missing { field: "files" })?,
             o.clone(),
         ),
         _ => return Err(DatasetProblem::Shape),
@@ -271,10 +272,11 @@ fn parse_dataset(name: &str, spec: &Value) -> Result<Dataset, DatasetProblem> {
         None | Some(Value::Null) => None,
         Some(Value::String(t)) => Some(t.clone()),
         Some(_) => {
-            return Err(DatasetProblem::WrongType {
+            return Err(FieldProblem::WrongType {
                 field: "treename",
                 expected: "a string",
-            })
+            }
+            .into())
         }
     };
     let mut files = Vec::new();
@@ -314,20 +316,22 @@ fn parse_dataset(name: &str, spec: &Value) -> Result<Dataset, DatasetProblem> {
             }
         }
         _ => {
-            return Err(DatasetProblem::WrongType {
+            return Err(FieldProblem::WrongType {
                 field: "files",
                 expected: "an object or a list",
-            })
+            }
+            .into())
         }
     }
     let mut extra = obj;
     extra.remove("files");
     let metadata = extra.remove("metadata").unwrap_or(Value::Null);
     if !(metadata.is_null() || metadata.is_object()) {
-        return Err(DatasetProblem::WrongType {
+        return Err(FieldProblem::WrongType {
             field: "metadata",
             expected: "an object",
-        });
+        }
+        .into());
     }
     Ok(Dataset {
         name: name.to_string(),
@@ -367,20 +371,21 @@ fn parse_file(path: &str, v: &Value, treename: Option<&str>) -> Result<FileSpec,
             let object_path = match extra.remove("object_path") {
                 Some(Value::String(s)) => s,
                 None | Some(Value::Null) => treename
-                    .ok_or(FileProblem::Missing {
+                    .ok_or(FieldProblem::Missing {
                         field: "object_path",
                     })?
                     .to_string(),
                 Some(_) => {
-                    return Err(FileProblem::WrongType {
+                    return Err(FieldProblem::WrongType {
                         field: "object_path",
                         expected: "a string",
-                    })
+                    }
+                    .into())
                 }
             };
             let num_entries = match extra.remove("num_entries") {
                 None | Some(Value::Null) => None,
-                Some(v) => Some(v.as_u64().ok_or(FileProblem::WrongType {
+                Some(v) => Some(v.as_u64().ok_or(FieldProblem::WrongType {
                     field: "num_entries",
                     expected: "a non-negative integer",
                 })?),
@@ -389,10 +394,11 @@ fn parse_file(path: &str, v: &Value, treename: Option<&str>) -> Result<FileSpec,
                 None | Some(Value::Null) => None,
                 Some(Value::String(s)) => Some(s),
                 Some(_) => {
-                    return Err(FileProblem::WrongType {
+                    return Err(FieldProblem::WrongType {
                         field: "uuid",
                         expected: "a string",
-                    })
+                    }
+                    .into())
                 }
             };
             let steps = match extra.remove("steps") {
@@ -435,10 +441,11 @@ fn parse_file(path: &str, v: &Value, treename: Option<&str>) -> Result<FileSpec,
                     Some(out)
                 }
                 Some(_) => {
-                    return Err(FileProblem::WrongType {
+                    return Err(FieldProblem::WrongType {
                         field: "steps",
                         expected: "a list or null",
-                    })
+                    }
+                    .into())
                 }
             };
             if steps.is_some() && num_entries.is_none() {
@@ -558,10 +565,10 @@ mod tests {
                 dataset: "DY".into(),
                 problem: DatasetProblem::File {
                     path: "a.root".into(),
-                    problem: FileProblem::WrongType {
+                    problem: FileProblem::Field(FieldProblem::WrongType {
                         field: "steps",
                         expected: "a list or null"
-                    }
+                    })
                 }
             }
         );

@@ -182,6 +182,26 @@ impl Transform {
     }
 }
 
+/// The pattern of the axes that have underflow and overflow flags (regular, variable,
+/// integer), binding them to the two names given: one place knows which axes those are.
+macro_rules! flow_axes {
+    ($underflow:ident, $overflow:ident) => {
+        AxisSpec::Regular {
+            $underflow,
+            $overflow,
+            ..
+        } | AxisSpec::Variable {
+            $underflow,
+            $overflow,
+            ..
+        } | AxisSpec::Integer {
+            $underflow,
+            $overflow,
+            ..
+        }
+    };
+}
+
 impl AxisSpec {
     pub fn name(&self) -> &str {
         match self {
@@ -230,25 +250,20 @@ impl AxisSpec {
     /// (underflow, overflow) bins as the axis really has them.
     pub fn flow(&self) -> (bool, bool) {
         match self {
-            AxisSpec::Regular {
-                underflow,
-                overflow,
-                ..
-            }
-            | AxisSpec::Variable {
-                underflow,
-                overflow,
-                ..
-            }
-            | AxisSpec::Integer {
-                underflow,
-                overflow,
-                ..
-            } => (*underflow, *overflow),
+            flow_axes!(underflow, overflow) => (*underflow, *overflow),
             AxisSpec::StrCategory { growth, .. } | AxisSpec::IntCategory { growth, .. } => {
                 (false, !growth)
             }
             AxisSpec::Boolean { .. } => (false, false),
+        }
+    }
+
+    /// The underflow and overflow flags, for the axes that have them (regular, variable,
+    /// integer).
+    pub fn flow_flags_mut(&mut self) -> Option<(&mut bool, &mut bool)> {
+        match self {
+            flow_axes!(underflow, overflow) => Some((underflow, overflow)),
+            _ => None,
         }
     }
 

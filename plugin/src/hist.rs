@@ -152,24 +152,7 @@ impl Hist {
     /// Turn off the underflow and overflow bins of the last axis (regular, variable, integer;
     /// the others have no such flags).
     pub fn no_flow(mut self) -> Hist {
-        if let Some(
-            AxisSpec::Regular {
-                underflow,
-                overflow,
-                ..
-            }
-            | AxisSpec::Variable {
-                underflow,
-                overflow,
-                ..
-            }
-            | AxisSpec::Integer {
-                underflow,
-                overflow,
-                ..
-            },
-        ) = self.axes.last_mut()
-        {
+        if let Some((underflow, overflow)) = self.axes.last_mut().and_then(|a| a.flow_flags_mut()) {
             *underflow = false;
             *overflow = false;
         }

@@ -4,11 +4,11 @@
 //! real (missing and unreadable files, a killed, hung or restarted server). The client
 //! underneath, `XrdFile`, has its own tests in xrd-sys.
 
+#[macro_use]
 #[path = "../../tests/xrootd/harness.rs"]
 mod harness;
 
 use std::io::ErrorKind;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,15 +17,6 @@ use rootio::source::xrootd::input_urls;
 use rootio::source::{is_permanent, open_input, InputOptions, RemoteOptions, XrdSource};
 use rootio::{ByteRange, ByteSource};
 use xrd_sys::XrdError;
-
-/// Run the body in its own network namespace with fresh servers.
-macro_rules! isolated {
-    ($name:ident) => {
-        if !harness::isolated(stringify!($name)) {
-            return;
-        }
-    };
-}
 
 fn quick() -> RemoteOptions {
     RemoteOptions {
@@ -173,9 +164,7 @@ fn open_err(url: &str, opts: RemoteOptions) -> (XrdError, Duration) {
 fn missing_and_unreadable_files_fail_fast_and_for_good() {
     isolated!(missing_and_unreadable_files_fail_fast_and_for_good);
     let dir = tempfile::tempdir().unwrap();
-    let (path, _) = data_file(dir.path(), 1000);
-    let s = Servers::both(&[("test/data.bin", &path), ("test/secret.bin", &path)]);
-    harness_chmod(&s.exported("test/secret.bin"), 0o000);
+    let s = harness::servers_with_unreadable_file(dir.path());
     for server in [&s.origin, &s.xcache] {
         let url = server.url("/store/test/nope.root");
         let (e, took) = open_err(&url, quick());
@@ -200,11 +189,6 @@ fn missing_and_unreadable_files_fail_fast_and_for_good() {
     // A malformed URL.
     let (e, _) = open_err("root://127.0.0.1:11094:x//store", quick());
     assert!(is_permanent(e.io_kind()), "{e}");
-}
-
-fn harness_chmod(p: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 #[test]

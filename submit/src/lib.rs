@@ -12,5 +12,6 @@ pub mod manipulate;
 pub mod plan;
 pub mod post;
 pub mod preprocess;
+pub mod rundag;
 pub mod scaffold;
 pub mod status;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use casa_formats::{JobSpec, NodeStatus};
-use casa_run::{Dag, NodeName, RunDir};
+use casa_run::{NodeName, RunDir};
 use serde::Serialize;
 
 /// Why `status` could not read a run directory.
@@ -19,18 +19,8 @@ pub enum StatusError {
     },
     #[error(transparent)]
     Job(#[from] casa_formats::job::JobError),
-    #[error("{path} {source}")]
-    Dag {
-        path: String,
-        #[source]
-        source: casa_run::DagError,
-    },
-    #[error("{path}: {source}")]
-    Node {
-        path: String,
-        #[source]
-        source: casa_run::NameError,
-    },
+    #[error(transparent)]
+    DagFile(#[from] crate::rundag::DagFileError),
 }
 
 fn read_error(path: &Path) -> impl FnOnce(std::io::Error) -> StatusError + '_ {
@@ -240,21 +230,7 @@ pub fn status(rundir: &Path) -> Result<Status, StatusError> {
             .filter(|r| r.0 <= i)
             .map(|r| r.2.as_str())
     };
-    let dag_path = run.dag();
-    let dag = std::fs::read_to_string(&dag_path).map_err(read_error(&dag_path))?;
-    let dag = Dag::parse(&dag).map_err(|source| StatusError::Dag {
-        path: dag_path.display().to_string(),
-        source,
-    })?;
-    let nodes = dag
-        .nodes()
-        .iter()
-        .map(|n| NodeName::parse(&n.name))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| StatusError::Node {
-            path: dag_path.display().to_string(),
-            source,
-        })?;
+    let (_, nodes) = crate::rundag::load(&run)?;
     st.nodes = nodes.len();
     let states: Vec<Result<Option<Lite>, String>> = nodes
         .par_iter()

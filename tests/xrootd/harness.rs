@@ -17,6 +17,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Run the rest of the test body in its own network namespace with fresh servers (see
+/// [`isolated`]); `$name` is the test function's name. Test files include this module with
+/// `#[macro_use]`.
+#[allow(unused_macros)]
+macro_rules! isolated {
+    ($name:ident) => {
+        if !$crate::harness::isolated(stringify!($name)) {
+            return;
+        }
+    };
+}
+
 pub const ORIGIN_PORT: u16 = 11094;
 pub const XCACHE_PORT: u16 = 11095;
 
@@ -472,9 +484,18 @@ impl Drop for Servers {
     }
 }
 
-fn set_mode(p: &Path, mode: u32) {
+pub fn set_mode(p: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Origin and XCache exporting `test/data.bin` (a 1000-byte [`data_file`] in `dir`) and
+/// `test/secret.bin`, which the servers may not read: the missing- and unreadable-file faults.
+pub fn servers_with_unreadable_file(dir: &Path) -> Servers {
+    let (path, _) = data_file(dir, 1000);
+    let s = Servers::both(&[("test/data.bin", &path), ("test/secret.bin", &path)]);
+    set_mode(&s.exported("test/secret.bin"), 0o000);
+    s
 }
 
 /// A reproducible pseudo-random file `data.bin` in `dir` (xorshift), so every byte position

@@ -463,6 +463,29 @@ unsafe extern "C" fn host_declare_hist(
     })
 }
 
+/// The `n_args` fill arguments a plugin passed at `args` (NULL when there are none).
+///
+/// # Safety
+/// `args` is NULL or points to `n_args` arguments that outlive the call.
+unsafe fn fill_args<'a>(args: *const casa_fill_arg, n_args: u64) -> &'a [casa_fill_arg] {
+    if n_args == 0 || args.is_null() {
+        &[]
+    } else {
+        unsafe { std::slice::from_raw_parts(args, n_args as usize) }
+    }
+}
+
+/// The `n` NUL-terminated strings of a `CASA_FILL_STR` argument.
+///
+/// # Safety
+/// `a.data` points to `n` C strings that outlive the call.
+unsafe fn str_column<'a>(a: &casa_fill_arg, n: usize) -> Result<Vec<&'a str>, std::str::Utf8Error> {
+    let ptrs = unsafe { std::slice::from_raw_parts(a.data as *const *const c_char, n) };
+    ptrs.iter()
+        .map(|&p| unsafe { CStr::from_ptr(p) }.to_str())
+        .collect()
+}
+
 unsafe extern "C" fn host_fill(
     ctx: *mut c_void,
     hist: i64,
@@ -479,25 +502,12 @@ unsafe extern "C" fn host_fill(
             .cloned()
             .ok_or_else(|| format!("fill of undeclared histogram handle {hist}"))?;
         let n = n as usize;
-        let raw: &[casa_fill_arg] = if n_args == 0 || args.is_null() {
-            &[]
-        } else {
-            unsafe { std::slice::from_raw_parts(args, n_args as usize) }
-        };
+        let raw = unsafe { fill_args(args, n_args) };
         // Strings first: FillArg borrows them.
         let mut strings: Vec<Vec<&str>> = Vec::new();
         for a in raw {
             if a.kind == abi::CASA_FILL_STR {
-                let ptrs = unsafe { std::slice::from_raw_parts(a.data as *const *const c_char, n) };
-                let v: Vec<&str> = ptrs
-                    .iter()
-                    .map(|&p| {
-                        unsafe { CStr::from_ptr(p) }
-                            .to_str()
-                            .map_err(|e| e.to_string())
-                    })
-                    .collect::<Result<_, _>>()?;
-                strings.push(v);
+                strings.push(unsafe { str_column(a, n) }.map_err(|e| e.to_string())?);
             }
         }
         let mut si = 0;
@@ -691,11 +701,7 @@ unsafe extern "C" fn host_correction_eval(
         if out.is_null() && n > 0 {
             return Err(format!("correction {:?}: null output array", r.name));
         }
-        let raw: &[casa_fill_arg] = if n_args == 0 || args.is_null() {
-            &[]
-        } else {
-            unsafe { std::slice::from_raw_parts(args, n_args as usize) }
-        };
+        let raw = unsafe { fill_args(args, n_args) };
         let bad = |i: usize, what: &str| format!("correction {:?}, argument {i}: {what}", r.name);
         // Strings first: the columns borrow them.
         let mut strings: Vec<Vec<&str>> = Vec::new();
@@ -704,16 +710,7 @@ unsafe extern "C" fn host_correction_eval(
                 return Err(bad(i, "null data"));
             }
             if a.kind == abi::CASA_FILL_STR {
-                let ptrs = unsafe { std::slice::from_raw_parts(a.data as *const *const c_char, n) };
-                let v: Vec<&str> = ptrs
-                    .iter()
-                    .map(|&p| {
-                        unsafe { CStr::from_ptr(p) }
-                            .to_str()
-                            .map_err(|e| bad(i, &e.to_string()))
-                    })
-                    .collect::<Result<_, _>>()?;
-                strings.push(v);
+                strings.push(unsafe { str_column(a, n) }.map_err(|e| bad(i, &e.to_string()))?);
             }
         }
         let mut si = 0;

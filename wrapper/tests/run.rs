@@ -456,12 +456,12 @@ print(int((n > 0).sum()), int((n < 2).sum() + (n == 0).sum()), 0, int((n >= 2).s
     assert_eq!(ours, want);
 }
 
-#[test]
-fn another_abi_version_is_refused_with_both_versions_named() {
-    let d = tempfile::tempdir().unwrap();
-    let src = d.path().join("v3.c");
-    std::fs::write(&src, "const void *casa_plugin_v3(void) { return 0; }\n").unwrap();
-    let so = d.path().join("libv3.so");
+/// Compile the C source `text`, written as `name.c` in `dir`, into `dir/lib{name}.so` with
+/// plain gcc (no casa header: these plugins spell out the ABI they were built against).
+fn gcc_plugin(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, text).unwrap();
+    let so = dir.join(format!("lib{name}.so"));
     let st = Command::new("gcc")
         .args(["-shared", "-fPIC", "-o"])
         .arg(&so)
@@ -469,6 +469,17 @@ fn another_abi_version_is_refused_with_both_versions_named() {
         .status()
         .unwrap();
     assert!(st.success());
+    so
+}
+
+#[test]
+fn another_abi_version_is_refused_with_both_versions_named() {
+    let d = tempfile::tempdir().unwrap();
+    let so = gcc_plugin(
+        d.path(),
+        "v3",
+        "const void *casa_plugin_v3(void) { return 0; }\n",
+    );
     let f = fixture("root-zstd.root");
     let r = run(&so, vec![chunk("ZZ", &f, "Events", 0, 10)], &[]);
     expect_failure(
@@ -483,9 +494,9 @@ fn another_abi_version_is_refused_with_both_versions_named() {
 #[test]
 fn a_version_1_plugin_still_runs() {
     let d = tempfile::tempdir().unwrap();
-    let src = d.path().join("v1.c");
-    std::fs::write(
-        &src,
+    let so = gcc_plugin(
+        d.path(),
+        "v1",
         r#"
 #include <stdint.h>
 #include <stddef.h>
@@ -515,16 +526,7 @@ static const char *const columns[] = {"nMuon", NULL};
 static const casa_plugin_v1_t plugin = {1, "v1", columns, init, process, destroy};
 const casa_plugin_v1_t *casa_plugin_v1(void) { return &plugin; }
 "#,
-    )
-    .unwrap();
-    let so = d.path().join("libv1.so");
-    let st = Command::new("gcc")
-        .args(["-shared", "-fPIC", "-o"])
-        .arg(&so)
-        .arg(&src)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    );
     let f = fixture("root-zstd.root");
     let (_, acc) = run(&so, vec![chunk("ZZ", &f, "Events", 0, 1234)], &[]).partial();
     assert_eq!(

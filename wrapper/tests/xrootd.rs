@@ -3,6 +3,7 @@
 //! tests/xrootd/harness.rs): the same columns and the same dimuon histogram as from the local
 //! file, and the documented exit classes when servers fail.
 
+#[macro_use]
 #[path = "../../tests/xrootd/harness.rs"]
 mod harness;
 
@@ -19,14 +20,6 @@ use casa_wrapper::run::{open_input, InputOptions};
 use harness::Servers;
 use rootio::RootFile;
 use serde_json::Value;
-
-macro_rules! isolated {
-    ($name:ident) => {
-        if !harness::isolated(stringify!($name)) {
-            return;
-        }
-    };
-}
 
 fn dimuon() -> &'static Path {
     static P: OnceLock<PathBuf> = OnceLock::new();

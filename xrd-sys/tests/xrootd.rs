@@ -3,24 +3,15 @@
 //! failures come back with their classes. Retries and fallbacks over these are the reader's
 //! (`rootio::source::XrdSource`, tested in rootio/tests/xrootd.rs).
 
+#[macro_use]
 #[path = "../../tests/xrootd/harness.rs"]
 mod harness;
 
 use std::io::ErrorKind;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use harness::{data_file, scattered, Servers};
 use xrd_sys::XrdFile;
-
-/// Run the body in its own network namespace with fresh servers.
-macro_rules! isolated {
-    ($name:ident) => {
-        if !harness::isolated(stringify!($name)) {
-            return;
-        }
-    };
-}
 
 #[test]
 fn reads_equal_the_local_file_direct_and_through_the_cache() {
@@ -69,9 +60,7 @@ fn open_err(url: &str) -> (xrd_sys::XrdError, Duration) {
 fn failures_name_the_url_and_carry_their_class() {
     isolated!(failures_name_the_url_and_carry_their_class);
     let dir = tempfile::tempdir().unwrap();
-    let (path, _) = data_file(dir.path(), 1000);
-    let s = Servers::both(&[("test/data.bin", &path), ("test/secret.bin", &path)]);
-    chmod(&s.exported("test/secret.bin"), 0o000);
+    let s = harness::servers_with_unreadable_file(dir.path());
     for server in [&s.origin, &s.xcache] {
         let url = server.url("/store/test/nope.root");
         let (e, took) = open_err(&url);
@@ -90,11 +79,6 @@ fn failures_name_the_url_and_carry_their_class() {
     assert_eq!(e.io_kind(), ErrorKind::ConnectionRefused, "{e}");
     assert!(e.to_string().contains(url), "{e}");
     assert!(took < Duration::from_secs(1), "{took:?}");
-}
-
-fn chmod(p: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 #[test]

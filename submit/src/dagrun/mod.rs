@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use casa_formats::state::StateError;
 use casa_formats::{partial, NodeState, NodeStatus};
 use casa_run::scheduler::Decision;
-use casa_run::{Dag, NodeName, RunDir, Scheduler};
+use casa_run::{NodeName, RunDir, Scheduler};
 
 pub use casa_run::submit::{expand, parse_environment};
 pub use executor::{Executor, LocalExecutor, OnStart, Outcome};
@@ -73,18 +73,8 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} {source}")]
-    Dag {
-        path: String,
-        #[source]
-        source: casa_run::DagError,
-    },
-    #[error("{path}: {source}")]
-    Node {
-        path: String,
-        #[source]
-        source: casa_run::NameError,
-    },
+    #[error(transparent)]
+    DagFile(#[from] crate::rundag::DagFileError),
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -94,26 +84,6 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
         path: path.display().to_string(),
         source,
     }
-}
-
-/// The DAG and its nodes' names (every node must be one casa names).
-fn load_dag(run: &RunDir) -> Result<(Dag, Vec<NodeName>), RunError> {
-    let path = run.dag();
-    let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
-    let dag = Dag::parse(&text).map_err(|source| RunError::Dag {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let names = dag
-        .nodes()
-        .iter()
-        .map(|n| NodeName::parse(&n.name))
-        .collect::<Result<_, _>>()
-        .map_err(|source| RunError::Node {
-            path: path.display().to_string(),
-            source,
-        })?;
-    Ok((dag, names))
 }
 
 /// A node's state as this run starts: done only if its output is still there and whole;
@@ -172,7 +142,7 @@ pub fn run_with(
 ) -> Result<LocalRunReport, RunError> {
     let t0 = Instant::now();
     let run = RunDir::new(rundir);
-    let (dag, names) = load_dag(&run)?;
+    let (dag, names) = crate::rundag::load(&run)?;
     let state_dir = run.state_dir();
     std::fs::create_dir_all(&state_dir).map_err(io_error(&state_dir))?;
     let mut states = names
