@@ -13,7 +13,7 @@ pub mod metrics;
 pub mod partial;
 pub mod state;
 
-pub use exit::{AttemptExit, ExitClass};
+pub use exit::{AttemptExit, ExitClass, StatusExit};
 pub use fileset::{Dataset, FileSpec, Fileset};
 pub use job::{Chunk, JobSpec};
 pub use metrics::JobMetrics;

@@ -148,6 +148,9 @@ pub struct PreprocessArgs {
     /// Print a JSON summary.
     #[arg(long)]
     pub json: bool,
+    /// No summary on success (warnings and errors are still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// Write a run directory: job specs, the DAG and the submit files.
@@ -211,6 +214,9 @@ pub struct PlanArgs {
     /// Print a JSON summary.
     #[arg(long)]
     pub json: bool,
+    /// No summary on success (warnings and errors are still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// Rerun only the failed and skipped nodes: locally, or with HTCondor's rescue DAG.
@@ -332,5 +338,108 @@ impl ResubmitArgs {
             quiet: false,
             json: false,
         }
+    }
+}
+
+/// An error and its causes on one line, each said once: a cause whose text its parent already
+/// holds (thiserror messages that embed their `#[source]`) is not repeated.
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str(": ");
+            out.push_str(&c);
+        }
+    }
+    out
+}
+
+/// The one JSON object a failed command prints on stdout under `--json`, in casa-merge's shape:
+/// the exit code, its class name as `kind`, the message and the files concerned.
+pub fn json_error(
+    tool: casa_formats::exit::Tool,
+    code: u8,
+    message: &str,
+    files: &[String],
+) -> String {
+    let kind = tool
+        .codes()
+        .iter()
+        .find(|c| c.code == code)
+        .map_or("failure", |c| c.name);
+    serde_json::json!({"error": {
+        "code": code,
+        "kind": kind,
+        "message": message,
+        "files": files,
+    }})
+    .to_string()
+}
+
+/// A node's message without the node's name in front (the POST script writes `node: ...`
+/// for DAGMan's log, where nothing else names it), for lines that name the node already.
+pub fn without_node<'a>(message: &'a str, node: &str) -> &'a str {
+    message
+        .strip_prefix(node)
+        .and_then(|m| m.strip_prefix(": "))
+        .unwrap_or(message)
+}
+
+impl Command {
+    /// Whether the command was asked for JSON output (errors are then JSON on stdout too).
+    pub fn json(&self) -> bool {
+        match self {
+            Command::Preprocess(a) => a.json,
+            Command::Plan(a) => a.json,
+            Command::Run(a) => a.json,
+            Command::Status(a) => a.json,
+            _ => false,
+        }
+    }
+
+    /// The tool of the exit-code table the command exits by.
+    pub fn tool(&self) -> casa_formats::exit::Tool {
+        match self {
+            Command::Status(_) => casa_formats::exit::Tool::Status,
+            Command::Post(_) => casa_formats::exit::Tool::Post,
+            _ => casa_formats::exit::Tool::Submit,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("{path}: not valid JSON: {source}")]
+    struct Embeds {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_its_parent_already_says_is_not_repeated() {
+        let inner = std::io::Error::other("trailing comma at line 1 column 9");
+        let e = anyhow::Error::from(Embeds {
+            path: "f.json".into(),
+            source: inner,
+        });
+        assert_eq!(
+            super::error_chain(&e),
+            "f.json: not valid JSON: trailing comma at line 1 column 9"
+        );
+        let e = anyhow::anyhow!("inner cause").context("reading x");
+        assert_eq!(super::error_chain(&e), "reading x: inner cause");
+    }
+
+    #[test]
+    fn the_node_is_named_once() {
+        let m = "leaf-000000: plugin_fault (exit 12): boom";
+        assert_eq!(
+            super::without_node(m, "leaf-000000"),
+            "plugin_fault (exit 12): boom"
+        );
+        assert_eq!(super::without_node(m, "leaf-000001"), m);
     }
 }

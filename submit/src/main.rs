@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use casa_submit::cli::sibling;
+use casa_formats::exit::{CommandExit, StatusExit, Tool};
+use casa_submit::cli::{json_error, sibling, without_node};
 use casa_submit::cli::{
     Cli, Command, FailedArgs, PlanArgs, PreprocessArgs, ResubmitArgs, RunArgs, StatusArgs,
 };
@@ -16,8 +17,12 @@ use casa_submit::{dagrun, failed, post, status};
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     casa_submit::cli::init_logging(cli.verbose);
+    let (json, tool) = (cli.command.json(), cli.command.tool());
     let r = match cli.command {
         Command::Preprocess(a) => run_preprocess(a),
         Command::Plan(a) => run_plan(*a),
@@ -29,7 +34,10 @@ fn main() -> ExitCode {
         }
         Command::Lint(a) => run_lint(a.dag),
         Command::Run(a) => run_local(a),
-        Command::Status(a) => run_status(a),
+        Command::Status(a) => match run_status(a) {
+            Ok(code) => return ExitCode::from(code.code()),
+            Err(e) => Err(e),
+        },
         Command::FailedFileset(a) => run_failed(a),
         Command::Pre(a) => post::pre(&a.rundir, &a.node).map_err(anyhow::Error::from),
         Command::Resubmit(a) => run_resubmit(a),
@@ -43,10 +51,57 @@ fn main() -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            let message = casa_submit::cli::error_chain(&e);
+            let code = CommandExit::Failure.code();
+            if json {
+                println!("{}", json_error(tool, code, &message, &error_files(&e)));
+            }
+            eprintln!("error: {message}");
+            ExitCode::from(code)
         }
     }
+}
+
+/// clap's refusal (exit 2), also as JSON on stdout when `--json` is on the command line.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let asked = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
+    if !asked && std::env::args().any(|a| a == "--json") {
+        // clap's message without its usage and tip paragraphs, on one line.
+        let text = e.render().to_string();
+        let first = text.split("\n\n").next().unwrap_or("");
+        let message = first.split_whitespace().collect::<Vec<_>>().join(" ");
+        let message = message.trim_start_matches("error: ");
+        let code = CommandExit::Usage.code();
+        println!("{}", json_error(Tool::Submit, code, message, &[]));
+    }
+    e.exit()
+}
+
+/// The files an error names, for `--json`.
+fn error_files(e: &anyhow::Error) -> Vec<String> {
+    use casa_formats::fileset::FilesetError;
+    use casa_submit::inputs::InputError;
+    let fileset = |f: &FilesetError| match f {
+        FilesetError::Read { path, .. }
+        | FilesetError::Json { path, .. }
+        | FilesetError::Invalid { path, .. } => vec![path.clone()],
+    };
+    e.chain()
+        .find_map(|c| {
+            if let Some(f) = c.downcast_ref::<FilesetError>() {
+                return Some(fileset(f));
+            }
+            match c.downcast_ref::<InputError>()? {
+                InputError::Read(f) => Some(fileset(f)),
+                InputError::UnknownKey { path, .. } | InputError::Write { path, .. } => {
+                    Some(vec![path.clone()])
+                }
+                InputError::Select(_) => None,
+            }
+        })
+        .unwrap_or_default()
 }
 
 fn warn_unreadable(outcomes: &[FileOutcome]) {
@@ -66,6 +121,9 @@ fn run_preprocess(a: PreprocessArgs) -> Result<()> {
     warn_unreadable(&out.outcomes);
     if a.json {
         println!("{}", inputs::summary(&out, &a.output));
+    }
+    if !a.quiet {
+        eprintln!("{}", inputs::summary_line(&out, &a.output));
     }
     Ok(())
 }
@@ -101,7 +159,7 @@ fn run_plan(a: PlanArgs) -> Result<()> {
     let out = a.output.display();
     if a.json {
         println!("{}", serde_json::to_string(&s)?);
-    } else {
+    } else if !a.quiet {
         eprintln!(
             "planned {} jobs ({} chunks, {} events) and {} merge nodes in {out}",
             s.jobs, s.chunks, s.events, s.merge_nodes
@@ -146,7 +204,7 @@ fn run_local(a: RunArgs) -> Result<()> {
     }
     if !r.failed.is_empty() {
         for (n, m) in &r.failed {
-            eprintln!("failed: {n}: {m}");
+            eprintln!("failed: {n}: {}", without_node(m, n));
         }
         bail!("{} nodes failed", r.failed.len());
     }
@@ -157,7 +215,7 @@ fn run_local(a: RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_status(a: StatusArgs) -> Result<()> {
+fn run_status(a: StatusArgs) -> Result<StatusExit> {
     loop {
         let s = status::status(&a.rundir)?;
         match a.json {
@@ -168,7 +226,7 @@ fn run_status(a: StatusArgs) -> Result<()> {
             Some(secs) if s.open() > 0 => {
                 std::thread::sleep(std::time::Duration::from_secs(secs.max(1)))
             }
-            _ => return Ok(()),
+            _ => return Ok(s.exit()),
         }
     }
 }

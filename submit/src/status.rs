@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use casa_formats::{JobSpec, NodeStatus};
+use casa_formats::{JobSpec, NodeStatus, StatusExit};
 use casa_run::{NodeName, RunDir};
 use serde::Serialize;
 
@@ -101,10 +101,27 @@ impl std::fmt::Display for Status {
 }
 
 impl Status {
+    fn count(&self, status: NodeStatus) -> usize {
+        self.by_status.get(name(status)).copied().unwrap_or(0)
+    }
+
     /// Nodes not done, skipped or failed yet.
     pub fn open(&self) -> usize {
-        self.by_status.get("pending").copied().unwrap_or(0)
-            + self.by_status.get("running").copied().unwrap_or(0)
+        self.count(NodeStatus::Pending) + self.count(NodeStatus::Running)
+    }
+
+    /// The exit code `status` reports this with: a failed node first (the run cannot finish
+    /// by itself), then open nodes, then skipped ones.
+    pub fn exit(&self) -> StatusExit {
+        if self.count(NodeStatus::Failed) > 0 {
+            StatusExit::NodesFailed
+        } else if self.open() > 0 {
+            StatusExit::InProgress
+        } else if self.count(NodeStatus::Skipped) > 0 {
+            StatusExit::Skipped
+        } else {
+            StatusExit::Complete
+        }
     }
 }
 
@@ -256,16 +273,18 @@ pub fn status(rundir: &Path) -> Result<Status, StatusError> {
         };
         let status = s.as_ref().map_or(NodeStatus::Pending, |s| s.status);
         *st.by_status.entry(name(status).into()).or_default() += 1;
-        let Some(s) = s else { continue };
-        if let Some(ds) = dataset_of(node) {
+        // A leaf without a state file yet is a pending one of its dataset.
+        let ds = dataset_of(node);
+        if let Some(ds) = ds {
             *st.datasets
                 .entry(ds.to_string())
                 .or_default()
                 .entry(name(status).into())
                 .or_default() += 1;
-            if status == NodeStatus::Done {
-                st.events_done += s.events_done;
-            }
+        }
+        let Some(s) = s else { continue };
+        if ds.is_some() && status == NodeStatus::Done {
+            st.events_done += s.events_done;
         }
         st.retries += s.attempts.len().saturating_sub(1);
         for a in &s.attempts {
