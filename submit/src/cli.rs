@@ -39,6 +39,8 @@ pub enum Command {
   casa-submit new-plugin my-analysis
   cd my-analysis && cargo build --release     # target/release/libmy_analysis.so")]
 pub struct NewPluginArgs {
+    /// The crate's name (letters, digits, - and _); it is created in --dir.
+    #[arg(value_parser = crate::scaffold::check_name)]
     pub name: String,
     /// Where to create it.
     #[arg(long, default_value = ".")]
