@@ -83,6 +83,8 @@ fn usage_error(e: clap::Error) -> ExitCode {
 fn error_files(e: &anyhow::Error) -> Vec<String> {
     use casa_formats::fileset::FilesetError;
     use casa_submit::inputs::InputError;
+    use casa_submit::rundag::DagFileError;
+    use casa_submit::status::StatusError;
     let fileset = |f: &FilesetError| match f {
         FilesetError::Read { path, .. }
         | FilesetError::Json { path, .. }
@@ -92,6 +94,17 @@ fn error_files(e: &anyhow::Error) -> Vec<String> {
         .find_map(|c| {
             if let Some(f) = c.downcast_ref::<FilesetError>() {
                 return Some(fileset(f));
+            }
+            if let Some(e) = c.downcast_ref::<StatusError>() {
+                return match e {
+                    StatusError::Read { path, .. }
+                    | StatusError::NotARun { path, .. }
+                    | StatusError::DagFile(DagFileError::Read { path, .. })
+                    | StatusError::DagFile(DagFileError::Dag { path, .. }) => {
+                        Some(vec![path.clone()])
+                    }
+                    _ => None,
+                };
             }
             match c.downcast_ref::<InputError>()? {
                 InputError::Read(f) => Some(fileset(f)),

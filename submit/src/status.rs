@@ -17,6 +17,8 @@ pub enum StatusError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: not a run directory ({why}; `casa-submit plan` writes one)")]
+    NotARun { path: String, why: &'static str },
     #[error(transparent)]
     Job(#[from] casa_formats::job::JobError),
     #[error(transparent)]
@@ -201,6 +203,16 @@ struct Lite {
 pub fn status(rundir: &Path) -> Result<Status, StatusError> {
     use rayon::prelude::*;
     let run = RunDir::new(rundir);
+    if !run.dag().is_file() {
+        return Err(StatusError::NotARun {
+            path: rundir.display().to_string(),
+            why: if rundir.is_dir() {
+                "no casa.dag in it"
+            } else {
+                "no such directory"
+            },
+        });
+    }
     let mut st = Status::default();
     // Which leaf holds which dataset: from the manifest (fast), or from the job specs.
     let mut leaf_dataset: Vec<(usize, usize, String)> = Vec::new();

@@ -244,6 +244,21 @@ fn fileset_mistakes() {
         casa_submit().arg("preprocess").arg(&good).arg("--json"),
     );
     assert_eq!(code, 2);
+    let code = s.run(
+        "casa-submit status no-such-run --json",
+        casa_submit()
+            .arg("status")
+            .arg(d.path().join("no-such-run"))
+            .arg("--json"),
+    );
+    assert_eq!(code, 1);
+    let code = s.run(
+        "casa-submit new-plugin [TMP]/my-analysis",
+        casa_submit()
+            .arg("new-plugin")
+            .arg(d.path().join("my-analysis")),
+    );
+    assert_eq!(code, 2);
     s.check();
 }
 
