@@ -83,9 +83,7 @@ pub struct RunArgs {
 
 /// Show a run's progress from its state files.
 #[derive(Args)]
-#[command(after_help = "Examples:
-  casa-submit status runs/dimuon
-  casa-submit status runs/dimuon --json")]
+#[command(after_help = status_help())]
 pub struct StatusArgs {
     pub rundir: PathBuf,
     #[arg(long)]
@@ -93,6 +91,29 @@ pub struct StatusArgs {
     /// Print again every N seconds until every node is done, skipped or failed.
     #[arg(long, value_name = "SECONDS")]
     pub watch: Option<u64>,
+}
+
+/// `status --help`'s epilogue: its exit codes, from the one table, and examples.
+fn status_help() -> String {
+    let codes: Vec<String> = casa_formats::exit::Tool::Status
+        .codes()
+        .iter()
+        .map(|c| {
+            format!(
+                "  {:>2} {:<13} {}",
+                c.code,
+                c.name,
+                c.meaning.replace('`', "")
+            )
+        })
+        .collect();
+    format!(
+        "Exit codes (docs/exit-codes.md):\n{}\n\nExamples:
+  casa-submit status runs/dimuon
+  casa-submit status runs/dimuon --json
+  casa-submit status runs/dimuon --watch 60 || casa-submit resubmit runs/dimuon",
+        codes.join("\n")
+    )
 }
 
 #[derive(Args, Clone)]
