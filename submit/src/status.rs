@@ -325,6 +325,44 @@ pub fn status(rundir: &Path) -> Result<Status, StatusError> {
 
 #[cfg(test)]
 mod tests {
+    use casa_formats::StatusExit;
+
+    /// A failed node decides first, then open nodes, then skipped ones.
+    #[test]
+    fn the_exit_code_says_where_the_run_stands() {
+        let st = |by: &[(&str, usize)]| super::Status {
+            by_status: by.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            ..Default::default()
+        };
+        assert_eq!(st(&[("done", 3)]).exit(), StatusExit::Complete);
+        assert_eq!(
+            st(&[("done", 2), ("pending", 1)]).exit(),
+            StatusExit::InProgress
+        );
+        assert_eq!(
+            st(&[("running", 1), ("failed", 1)]).exit(),
+            StatusExit::NodesFailed
+        );
+        assert_eq!(
+            st(&[("done", 2), ("skipped", 1)]).exit(),
+            StatusExit::Skipped
+        );
+        assert_eq!(
+            st(&[("skipped", 1), ("pending", 1)]).exit(),
+            StatusExit::InProgress
+        );
+        assert_eq!(
+            [
+                StatusExit::Complete,
+                StatusExit::NodesFailed,
+                StatusExit::InProgress,
+                StatusExit::Skipped
+            ]
+            .map(StatusExit::code),
+            [0, 3, 4, 5]
+        );
+    }
+
     #[test]
     fn reads_dagmans_node_status_file() {
         let text = "[\n  Type = \"DagStatus\";\n  DagFiles = { \"casa.dag\" };\n  DagStatus = 3; /* \"STATUS_SUBMITTED ()\" */\n  NodesTotal = 12;\n  NodesDone = 11;\n  NodesQueued = 1;\n  NodesFailed = 0;\n  JobProcsHeld = 1;\n  JobProcsIdle = 0;\n]\n[\n  Type = \"NodeStatus\";\n  Node = \"A\";\n  NodeStatus = 5;\n]\n";
