@@ -427,6 +427,64 @@ pub fn json_error(
     .to_string()
 }
 
+/// clap's refusal (exit 2), also as JSON on stdout when `--json` is on the command line.
+pub fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let asked = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
+    if !asked && std::env::args().any(|a| a == "--json") {
+        // clap's message without its usage and tip paragraphs, on one line.
+        let text = e.render().to_string();
+        let first = text.split("\n\n").next().unwrap_or("");
+        let message = first.split_whitespace().collect::<Vec<_>>().join(" ");
+        let message = message.trim_start_matches("error: ");
+        let code = casa_formats::exit::CommandExit::Usage.code();
+        println!(
+            "{}",
+            json_error(casa_formats::exit::Tool::Submit, code, message, &[])
+        );
+    }
+    e.exit()
+}
+
+/// The files an error names, for `--json`.
+pub fn error_files(e: &anyhow::Error) -> Vec<String> {
+    use crate::inputs::InputError;
+    use crate::rundag::DagFileError;
+    use crate::status::StatusError;
+    use casa_formats::fileset::FilesetError;
+    let fileset = |f: &FilesetError| match f {
+        FilesetError::Read { path, .. }
+        | FilesetError::Json { path, .. }
+        | FilesetError::Invalid { path, .. } => vec![path.clone()],
+    };
+    e.chain()
+        .find_map(|c| {
+            if let Some(f) = c.downcast_ref::<FilesetError>() {
+                return Some(fileset(f));
+            }
+            if let Some(e) = c.downcast_ref::<StatusError>() {
+                return match e {
+                    StatusError::Read { path, .. }
+                    | StatusError::NotARun { path, .. }
+                    | StatusError::DagFile(DagFileError::Read { path, .. })
+                    | StatusError::DagFile(DagFileError::Dag { path, .. }) => {
+                        Some(vec![path.clone()])
+                    }
+                    _ => None,
+                };
+            }
+            match c.downcast_ref::<InputError>()? {
+                InputError::Read(f) => Some(fileset(f)),
+                InputError::UnknownKey { path, .. } | InputError::Write { path, .. } => {
+                    Some(vec![path.clone()])
+                }
+                InputError::Select(_) => None,
+            }
+        })
+        .unwrap_or_default()
+}
+
 /// A node's message without the node's name in front (the POST script writes `node: ...`
 /// for DAGMan's log, where nothing else names it), for lines that name the node already.
 pub fn without_node<'a>(message: &'a str, node: &str) -> &'a str {

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use casa_formats::exit::{CommandExit, StatusExit, Tool};
-use casa_submit::cli::{json_error, sibling, without_node};
+use casa_formats::exit::{CommandExit, StatusExit};
+use casa_submit::cli::{error_files, json_error, sibling, usage_error, without_node};
 use casa_submit::cli::{
     Cli, Command, FailedArgs, PlanArgs, PreprocessArgs, ResubmitArgs, RunArgs, StatusArgs,
 };
@@ -19,7 +19,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e),
+        Err(e) => usage_error(e),
     };
     casa_submit::cli::init_logging(cli.verbose);
     let (json, tool) = (cli.command.json(), cli.command.tool());
@@ -60,61 +60,6 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
-}
-
-/// clap's refusal (exit 2), also as JSON on stdout when `--json` is on the command line.
-fn usage_error(e: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
-    let asked = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
-        || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
-    if !asked && std::env::args().any(|a| a == "--json") {
-        // clap's message without its usage and tip paragraphs, on one line.
-        let text = e.render().to_string();
-        let first = text.split("\n\n").next().unwrap_or("");
-        let message = first.split_whitespace().collect::<Vec<_>>().join(" ");
-        let message = message.trim_start_matches("error: ");
-        let code = CommandExit::Usage.code();
-        println!("{}", json_error(Tool::Submit, code, message, &[]));
-    }
-    e.exit()
-}
-
-/// The files an error names, for `--json`.
-fn error_files(e: &anyhow::Error) -> Vec<String> {
-    use casa_formats::fileset::FilesetError;
-    use casa_submit::inputs::InputError;
-    use casa_submit::rundag::DagFileError;
-    use casa_submit::status::StatusError;
-    let fileset = |f: &FilesetError| match f {
-        FilesetError::Read { path, .. }
-        | FilesetError::Json { path, .. }
-        | FilesetError::Invalid { path, .. } => vec![path.clone()],
-    };
-    e.chain()
-        .find_map(|c| {
-            if let Some(f) = c.downcast_ref::<FilesetError>() {
-                return Some(fileset(f));
-            }
-            if let Some(e) = c.downcast_ref::<StatusError>() {
-                return match e {
-                    StatusError::Read { path, .. }
-                    | StatusError::NotARun { path, .. }
-                    | StatusError::DagFile(DagFileError::Read { path, .. })
-                    | StatusError::DagFile(DagFileError::Dag { path, .. }) => {
-                        Some(vec![path.clone()])
-                    }
-                    _ => None,
-                };
-            }
-            match c.downcast_ref::<InputError>()? {
-                InputError::Read(f) => Some(fileset(f)),
-                InputError::UnknownKey { path, .. } | InputError::Write { path, .. } => {
-                    Some(vec![path.clone()])
-                }
-                InputError::Select(_) => None,
-            }
-        })
-        .unwrap_or_default()
 }
 
 fn warn_unreadable(outcomes: &[FileOutcome]) {
