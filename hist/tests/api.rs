@@ -365,11 +365,15 @@ fn accumulator_creates_checks_and_merges() {
     );
     assert_eq!(a, before);
 
-    // UHI: histograms by dataset, counters left out.
-    let u = a.to_uhi();
-    assert_eq!(u["DY"]["mass"]["uhi_schema"], 1);
-    assert!(u["DY"].get("events").is_none());
+    // UHI: histograms named `dataset/name` (uhi's groups), counters left out.
+    let u = serde_json::Value::Object(a.to_uhi());
+    assert_eq!(u["DY/mass"]["uhi_schema"], 1);
+    assert!(u.get("DY/events").is_none());
     let back = Accumulator::from_uhi(&u).unwrap();
+    assert_eq!(back.hist("ZZ", "mass"), a.hist("ZZ", "mass"));
+    // The nested form casa wrote before still reads.
+    let nested = serde_json::json!({"ZZ": {"mass": u["ZZ/mass"].clone()}});
+    let back = Accumulator::from_uhi(&nested).unwrap();
     assert_eq!(back.hist("ZZ", "mass"), a.hist("ZZ", "mass"));
 }
 

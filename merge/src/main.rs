@@ -53,9 +53,14 @@ enum Command {
     Export {
         /// The partial to export.
         partial: PathBuf,
-        /// Write `{dataset: {name: histogram}}` in the UHI JSON schema here.
+        /// Write the histograms as UHI JSON here (`<dataset>/<name>`; gzipped for `.gz`).
         #[arg(long, value_name = "FILE")]
         uhi: Option<PathBuf>,
+        /// A run directory: completeness against its plan, metadata from its fileset.
+        #[arg(long, value_name = "RUNDIR")]
+        plan: Option<PathBuf>,
+        #[command(flatten)]
+        views: ViewArgs,
         /// Draw every 1D and 2D histogram as PNG into DIR/<dataset>/<name>.png.
         #[arg(long, value_name = "DIR")]
         plot: Option<PathBuf>,
@@ -122,9 +127,35 @@ struct MergeArgs {
     /// Plot size in pixels.
     #[arg(long, value_name = "WxH", default_value = "800x600", value_parser = parse_size)]
     plot_size: plot::Size,
+    #[command(flatten)]
+    views: ViewArgs,
     /// Print the report as JSON on stdout (and errors as JSON objects).
     #[arg(long)]
     json: bool,
+}
+
+/// Cross-dataset views in the UHI file (docs/merge.md).
+#[derive(Args, Debug, Clone)]
+struct ViewArgs {
+    /// Also write `sum/<name>`: each histogram summed over all datasets.
+    #[arg(long)]
+    sum: bool,
+    /// Also write `by-KEY/<name>`: each histogram with a new first category axis KEY, one
+    /// slice per value of the datasets' metadata KEY (e.g. process).
+    #[arg(long, value_name = "KEY")]
+    group_by: Option<String>,
+    /// The fileset whose dataset metadata --group-by reads [default: RUNDIR/fileset.json].
+    #[arg(long, value_name = "FILE")]
+    fileset: Option<PathBuf>,
+}
+
+impl ViewArgs {
+    fn views(&self) -> casa_merge::views::Views {
+        casa_merge::views::Views {
+            sum: self.sum,
+            group_by: self.group_by.clone(),
+        }
+    }
 }
 
 /// Fault injection for the end-to-end tests (docs/merge.md): with `CASA_MERGE_CRASH_ONCE=FILE`,
@@ -208,6 +239,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Export {
             partial,
             uhi,
+            plan,
+            views,
             plot,
             plot_size,
         }) => {
@@ -216,9 +249,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     MergeError::Usage("export needs --uhi FILE and/or --plot DIR".into()).into(),
                 );
             }
-            let (_, acc) = show::read_accumulator(&partial)?;
+            let (header, acc) = show::read_accumulator(&partial)?;
             if let Some(f) = uhi {
-                show::write_file(&f, show::uhi_text(&acc).as_bytes())?;
+                let fileset = views
+                    .fileset
+                    .clone()
+                    .or_else(|| plan.as_ref().map(|p| RunDir::new(p).fileset()));
+                let doc = casa_merge::export_uhi(
+                    &header,
+                    &acc,
+                    &views.views(),
+                    fileset.as_deref(),
+                    plan.as_deref(),
+                )?;
+                show::write_uhi(&f, &doc)?;
             }
             if let Some(dir) = plot {
                 plot::plot_all(&acc, &dir, plot_size)?;
@@ -276,6 +320,8 @@ fn merge(a: MergeArgs) -> anyhow::Result<()> {
         leaves_only,
         plots: !a.no_plots,
         plot_size: a.plot_size,
+        views: a.views.views(),
+        fileset: a.views.fileset.clone(),
     };
     let report = casa_merge::merge(&opts)?;
     crash_once_if_asked();

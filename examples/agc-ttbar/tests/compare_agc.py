@@ -31,7 +31,12 @@ EDGES = hist.axis.Regular(25, 50, 550)
 def load_uhi(path):
     with open(path) as f:
         doc = json.load(f, object_hook=uj.object_hook)
-    return {ds: {name: hist.Hist(h) for name, h in items.items()} for ds, items in doc.items()}
+    # casa names each histogram `<dataset>/<name>` (uhi's flat groups).
+    out = {}
+    for key, h in doc.items():
+        ds, name = key.rsplit("/", 1)
+        out.setdefault(ds, {})[name] = hist.Hist(h)
+    return out
 
 
 def cells(h):
