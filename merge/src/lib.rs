@@ -18,6 +18,8 @@ pub mod acc;
 pub mod coverage;
 mod envelope;
 pub mod error;
+pub mod figure;
+pub mod mathtext;
 pub mod metrics;
 pub mod once;
 pub mod payload;
@@ -331,9 +333,11 @@ pub fn export_uhi(
     let metadata = match (&views.group_by, fileset) {
         (None, _) => BTreeMap::new(),
         (Some(_), Some(f)) => views::dataset_metadata(f)?,
-        (Some(key), None) => return Err(MergeError::Usage(format!(
+        (Some(key), None) => {
+            return Err(MergeError::Usage(format!(
             "--group-by {key} reads the datasets' metadata: give --fileset FILE or --plan RUNDIR"
-        ))),
+        )))
+        }
     };
     let plan = plan_dir.map(coverage::read_plan).transpose()?;
     let cov = plan.as_ref().map(|p| coverage::check(p, &header.chunks));

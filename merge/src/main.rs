@@ -68,6 +68,50 @@ enum Command {
         #[arg(long, value_name = "WxH", default_value = "800x600", value_parser = parse_size)]
         plot_size: plot::Size,
     },
+    /// Draw one histogram of a partial or a UHI file (.json, .json.gz) as PNG or SVG:
+    /// sliced, projected, stacked or overlaid, as hist + mplhep would.
+    #[command(after_help = PLOT_EXAMPLES)]
+    Plot {
+        /// A partial (`*.partial`) or a UHI file (`histograms.json`, `.json.gz`).
+        file: PathBuf,
+        /// The histogram: `<dataset>/<name>`, `sum/<name>`, `by-KEY/<name>` [default: the
+        /// only one].
+        #[arg(long, value_name = "NAME")]
+        hist: Option<String>,
+        /// The image: `.png` or `.svg`.
+        #[arg(short, long, value_name = "OUT")]
+        output: PathBuf,
+        /// Keep the bin of AXIS holding VALUE (a category, or a number); repeatable.
+        #[arg(long, value_name = "AXIS=VALUE", value_parser = parse_slice)]
+        slice: Vec<(String, String)>,
+        /// Keep AXIS (repeatable), summing every other axis (flow bins included).
+        #[arg(long, value_name = "AXIS")]
+        project: Vec<String>,
+        /// Draw the categories of AXIS as stacked filled histograms.
+        #[arg(long, value_name = "AXIS", conflicts_with = "overlay")]
+        stack: Option<String>,
+        /// Draw the categories of AXIS as one line each.
+        #[arg(long, value_name = "AXIS")]
+        overlay: Option<String>,
+        /// Log x axis.
+        #[arg(long)]
+        logx: bool,
+        /// Log y axis.
+        #[arg(long)]
+        logy: bool,
+        /// Normalise each line (a stack's total) to unit area.
+        #[arg(long)]
+        density: bool,
+        /// The title above the plot [default: the histogram's name and the slices].
+        #[arg(long)]
+        title: Option<String>,
+        /// Plot size in pixels.
+        #[arg(long, value_name = "WxH", default_value = "800x600", value_parser = parse_size)]
+        size: plot::Size,
+        /// Print what was drawn (series, titles, values) as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print what a partial holds: datasets, histograms, axes, totals, counters.
     #[command(after_help = "Example:\n  casa-merge show RUNDIR/result/merged.partial --json")]
     Show {
@@ -180,6 +224,20 @@ fn crash_once_if_asked() {
     }
 }
 
+const PLOT_EXAMPLES: &str = "\
+Examples:
+  casa-merge plot result/histograms.json --hist sum/agc --slice region=4j2b \\
+      --slice variation=nominal --stack process -o agc-4j2b.png
+  casa-merge plot result/merged.partial --hist DY/mass --logy -o mass.svg
+  casa-merge plot h.json.gz --hist by-process/pt --overlay process --density -o pt.png";
+
+fn parse_slice(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(a, v)| (a.to_string(), v.to_string()))
+        .filter(|(a, _)| !a.is_empty())
+        .ok_or_else(|| format!("{s:?} is not AXIS=VALUE"))
+}
+
 fn parse_size(s: &str) -> Result<plot::Size, String> {
     let (w, h) = s
         .split_once(['x', 'X'])
@@ -199,7 +257,7 @@ fn parse_size(s: &str) -> Result<plot::Size, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = match &cli.command {
-        Some(Command::Show { json, .. }) => *json,
+        Some(Command::Show { json, .. }) | Some(Command::Plot { json, .. }) => *json,
         Some(_) => false,
         None => cli.merge.json,
     };
@@ -269,7 +327,81 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Some(Command::Plot {
+            file,
+            hist,
+            output,
+            slice,
+            project,
+            stack,
+            overlay,
+            logx,
+            logy,
+            density,
+            title,
+            size,
+            json,
+        }) => {
+            let hists = show::read_hists(&file)?;
+            let (key, h) = pick(&file, hists, hist.as_deref())?;
+            let title = title.unwrap_or_else(|| {
+                let cuts: Vec<String> = slice.iter().map(|(a, v)| format!("{a}={v}")).collect();
+                if cuts.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{key}: {}", cuts.join(", "))
+                }
+            });
+            let req = casa_merge::figure::Request {
+                slices: slice,
+                project,
+                stack,
+                overlay,
+                logx,
+                logy,
+                density,
+                size,
+            };
+            let drawn = casa_merge::figure::plot(&h, &title, &req, &output)
+                .map_err(|e| anyhow::Error::from(e).context(format!("plotting `{key}`")))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&drawn)?);
+            }
+            Ok(())
+        }
         None => merge(cli.merge),
+    }
+}
+
+/// The histogram named `want` (or the only one).
+fn pick(
+    file: &std::path::Path,
+    hists: Vec<(String, casa_hist::Hist)>,
+    want: Option<&str>,
+) -> Result<(String, casa_hist::Hist), MergeError> {
+    let names = || {
+        let mut v: Vec<&str> = hists.iter().map(|(k, _)| k.as_str()).take(30).collect();
+        if hists.len() > 30 {
+            v.push("...");
+        }
+        v.join(", ")
+    };
+    match want {
+        Some(w) => match hists.iter().position(|(k, _)| k == w) {
+            Some(i) => Ok(hists.into_iter().nth(i).expect("found")),
+            None => Err(MergeError::Usage(format!(
+                "{}: no histogram `{w}` (histograms: {})",
+                file.display(),
+                names()
+            ))),
+        },
+        None if hists.len() == 1 => Ok(hists.into_iter().next().expect("one")),
+        None => Err(MergeError::Usage(format!(
+            "{}: {} histograms, say which with --hist (histograms: {})",
+            file.display(),
+            hists.len(),
+            names()
+        ))),
     }
 }
 

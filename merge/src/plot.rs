@@ -49,9 +49,9 @@ pub struct PlotFile {
     pub skipped: String,
 }
 
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
-fn register_font() {
+pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The bytes are a valid TrueType font shipped by the dejavu crate.
@@ -102,7 +102,7 @@ pub fn plot_all(acc: &Accumulator, dir: &Path, size: Size) -> Result<Vec<PlotFil
     Ok(out)
 }
 
-fn write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), MergeError> {
+pub(crate) fn write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), MergeError> {
     let fail = |e: std::io::Error| MergeError::Write {
         path: path.to_path_buf(),
         what: e.to_string(),
@@ -132,7 +132,7 @@ pub fn safe_name(s: &str) -> String {
 
 /// How one axis is drawn.
 #[derive(Clone, Debug)]
-enum Scale {
+pub(crate) enum Scale {
     Linear,
     Log,
     Category(Vec<String>),
@@ -140,10 +140,10 @@ enum Scale {
 
 /// A plot axis: a range and a scale; category `i` spans `[i, i + 1)`.
 #[derive(Clone, Debug)]
-struct PlotAxis {
-    lo: f64,
-    hi: f64,
-    scale: Scale,
+pub(crate) struct PlotAxis {
+    pub(crate) lo: f64,
+    pub(crate) hi: f64,
+    pub(crate) scale: Scale,
 }
 
 impl Ranged for PlotAxis {
@@ -221,7 +221,7 @@ fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
 }
 
 /// A short label for a tick value.
-fn number(v: f64) -> String {
+pub(crate) fn number(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
@@ -236,12 +236,12 @@ fn number(v: f64) -> String {
 }
 
 /// The bin edges of a numeric axis, or the categories of a category axis.
-enum Bins {
+pub(crate) enum Bins {
     Edges(Vec<f64>, bool),
     Categories(Vec<String>),
 }
 
-fn bins_of(a: &AxisSpec) -> Bins {
+pub(crate) fn bins_of(a: &AxisSpec) -> Bins {
     match a {
         // casa-hist's edges are boost-histogram's, bit for bit, as in the UHI export.
         AxisSpec::Regular { transform, .. } => {
@@ -275,7 +275,7 @@ fn plot_axis(b: &Bins) -> PlotAxis {
     }
 }
 
-fn title_of(a: &AxisSpec) -> String {
+pub(crate) fn title_of(a: &AxisSpec) -> String {
     if a.label().is_empty() {
         a.name().to_string()
     } else {
@@ -322,7 +322,7 @@ const PALETTE: [RGBColor; 10] = [
 ];
 
 /// Viridis, sampled at five points and interpolated.
-fn colour(t: f64) -> RGBColor {
+pub(crate) fn colour(t: f64) -> RGBColor {
     const V: [(f64, f64, f64); 5] = [
         (68.0, 1.0, 84.0),
         (59.0, 82.0, 139.0),
@@ -345,9 +345,9 @@ fn colour(t: f64) -> RGBColor {
     )
 }
 
-type Err = String;
+pub(crate) type Err = String;
 
-fn e<E: std::fmt::Debug>(x: E) -> Err {
+pub(crate) fn e<E: std::fmt::Debug>(x: E) -> Err {
     format!("{x:?}")
 }
 
@@ -607,7 +607,7 @@ fn draw_map(root: &Area, h: &Hist, values: &[f64], title: &str) -> Result<(), Er
     Ok(())
 }
 
-fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, Err> {
+pub(crate) fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, Err> {
     let mut out = Vec::new();
     let mut enc = png::Encoder::new(&mut out, w, h);
     enc.set_color(png::ColorType::Rgb);
