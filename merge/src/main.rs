@@ -343,7 +343,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             json,
         }) => {
             let hists = show::read_hists(&file)?;
-            let (key, h) = pick(&file, hists, hist.as_deref())?;
+            let (key, h) = show::pick(&file, hists, hist.as_deref())?;
             let title = title.unwrap_or_else(|| {
                 let cuts: Vec<String> = slice.iter().map(|(a, v)| format!("{a}={v}")).collect();
                 if cuts.is_empty() {
@@ -370,38 +370,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         None => merge(cli.merge),
-    }
-}
-
-/// The histogram named `want` (or the only one).
-fn pick(
-    file: &std::path::Path,
-    hists: Vec<(String, casa_hist::Hist)>,
-    want: Option<&str>,
-) -> Result<(String, casa_hist::Hist), MergeError> {
-    let names = || {
-        let mut v: Vec<&str> = hists.iter().map(|(k, _)| k.as_str()).take(30).collect();
-        if hists.len() > 30 {
-            v.push("...");
-        }
-        v.join(", ")
-    };
-    match want {
-        Some(w) => match hists.iter().position(|(k, _)| k == w) {
-            Some(i) => Ok(hists.into_iter().nth(i).expect("found")),
-            None => Err(MergeError::Usage(format!(
-                "{}: no histogram `{w}` (histograms: {})",
-                file.display(),
-                names()
-            ))),
-        },
-        None if hists.len() == 1 => Ok(hists.into_iter().next().expect("one")),
-        None => Err(MergeError::Usage(format!(
-            "{}: {} histograms, say which with --hist (histograms: {})",
-            file.display(),
-            hists.len(),
-            names()
-        ))),
     }
 }
 

@@ -105,6 +105,61 @@ pub fn named_hists(acc: &Accumulator) -> Vec<(String, Hist)> {
     out
 }
 
+/// The histogram named `want` (or the only one). `sum/<name>` not in the file (a partial,
+/// or a UHI file written without `--sum`) is computed: `<name>` of every dataset added.
+pub fn pick(
+    file: &Path,
+    hists: Vec<(String, Hist)>,
+    want: Option<&str>,
+) -> Result<(String, Hist), MergeError> {
+    let names = || {
+        let mut v: Vec<&str> = hists.iter().map(|(k, _)| k.as_str()).take(30).collect();
+        if hists.len() > 30 {
+            v.push("...");
+        }
+        v.join(", ")
+    };
+    let missing = |w: &str| {
+        MergeError::Usage(format!(
+            "{}: no histogram `{w}` (histograms: {})",
+            file.display(),
+            names()
+        ))
+    };
+    match want {
+        Some(w) => {
+            if let Some(i) = hists.iter().position(|(k, _)| k == w) {
+                return Ok(hists.into_iter().nth(i).expect("found"));
+            }
+            let name = w.strip_prefix("sum/").ok_or_else(|| missing(w))?;
+            let mut parts = hists.iter().filter(|(k, _)| {
+                !k.starts_with("sum/")
+                    && !k.starts_with("by-")
+                    && k.rsplit_once('/').is_some_and(|(_, n)| n == name)
+            });
+            let (_, first) = parts.next().ok_or_else(|| missing(w))?;
+            let mut total = first.clone();
+            for (k, h) in parts {
+                total.add(h).map_err(|e| {
+                    MergeError::Usage(format!(
+                        "{}: `{k}` does not add to `{w}`: {e}",
+                        file.display()
+                    ))
+                })?;
+            }
+            total.sort_growth_categories();
+            Ok((w.to_string(), total))
+        }
+        None if hists.len() == 1 => Ok(hists.into_iter().next().expect("one")),
+        None => Err(MergeError::Usage(format!(
+            "{}: {} histograms, say which with --hist (histograms: {})",
+            file.display(),
+            hists.len(),
+            names()
+        ))),
+    }
+}
+
 /// The histograms of a partial (`*.partial`) or a UHI file (anything else), by name.
 pub fn read_hists(path: &Path) -> Result<Vec<(String, Hist)>, MergeError> {
     if path.extension().is_some_and(|x| x == "partial") {

@@ -199,6 +199,24 @@ fn uhi_files_validate_and_views_equal_python_sums() {
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text).unwrap();
     assert_eq!(text, std::fs::read(&json_file).unwrap());
 
+    // `plot --hist sum/<name>` on the merged partial (which has no views) adds the datasets
+    // as the file's `sum/<name>` did.
+    let doc = casa_hist::parse_json_lenient(&std::fs::read_to_string(&json_file).unwrap()).unwrap();
+    let svg = d.path().join("sum-pt.svg");
+    let o = run([
+        "plot".as_ref(),
+        out.join("merged.partial").as_os_str(),
+        "--hist".as_ref(),
+        "sum/pt".as_ref(),
+        "--json".as_ref(),
+        "-o".as_ref(),
+        svg.as_os_str(),
+    ]);
+    assert_ok(&o);
+    let drawn: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sum_pt = casa_hist::Hist::from_uhi(&doc["sum/pt"]).unwrap();
+    assert_eq!(drawn["values"][0], json!(sum_pt.values(false)));
+
     // A dataset without the key: refused before anything is written.
     std::fs::write(
         &fileset,
