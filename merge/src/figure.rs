@@ -38,6 +38,9 @@ pub struct Request {
     pub logy: bool,
     /// Each series (the stack's total) normalised to unit area.
     pub density: bool,
+    /// The category of the stack or overlay axis that is data: drawn as points with error
+    /// bars over the others, not stacked.
+    pub data: Option<String>,
     pub size: Size,
 }
 
@@ -175,6 +178,9 @@ pub struct Drawn {
     pub series: Vec<String>,
     /// Values drawn, series by series (after density), without flow bins.
     pub values: Vec<Vec<f64>>,
+    /// The data points (`--data`), after density.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Vec<f64>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -322,6 +328,27 @@ pub fn render(
                 .map(|v| (0..nx).map(|k| at(v, None, k)).collect()),
         }),
     }
+    let mut data = match &req.data {
+        None => None,
+        Some(d) => {
+            if group_axis.is_none() {
+                return Err(MergeError::Usage(format!(
+                    "--data {d}: give the axis its category is on with --stack or --overlay"
+                )));
+            }
+            let i = series.iter().position(|s| &s.label == d).ok_or_else(|| {
+                MergeError::Usage(format!(
+                    "--data {d}: no such category (categories: {})",
+                    series
+                        .iter()
+                        .map(|s| s.label.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+            Some(series.remove(i))
+        }
+    };
     if req.density {
         if mean {
             return Err(MergeError::Usage(format!(
@@ -332,19 +359,24 @@ pub fn render(
         // hist's density: values / (their sum x bin width), so the area is one.
         let width = |k: usize| edges[k + 1] - edges[k];
         let sum = |s: &Series| -> f64 { s.values.iter().sum() };
-        let total: f64 = series.iter().map(sum).sum();
-        for s in &mut series {
-            let norm = if mode == Mode::Stack { total } else { sum(s) };
+        let scale = |s: &mut Series, norm: f64| {
             if norm != 0.0 && norm.is_finite() {
                 for (k, v) in s.values.iter_mut().enumerate() {
                     *v /= norm * width(k);
                 }
-                if let Some(var) = &mut s.variances {
-                    for (k, v) in var.iter_mut().enumerate() {
-                        *v /= (norm * width(k)).powi(2);
-                    }
+                for (k, v) in s.variances.iter_mut().flatten().enumerate() {
+                    *v /= (norm * width(k)).powi(2);
                 }
             }
+        };
+        let total: f64 = series.iter().map(sum).sum();
+        for s in &mut series {
+            let norm = if mode == Mode::Stack { total } else { sum(s) };
+            scale(s, norm);
+        }
+        if let Some(d) = &mut data {
+            let norm = sum(d);
+            scale(d, norm);
         }
     }
     let x_title = plot::title_of(&xa);
@@ -375,6 +407,7 @@ pub fn render(
         category_x: matches!(x_bins, Bins::Categories(_)),
         edges,
         series: &series,
+        data: data.as_ref(),
         mode,
         logy: req.logy,
     };
@@ -390,6 +423,7 @@ pub fn render(
         y_title,
         series: series.iter().map(|s| s.label.clone()).collect(),
         values: series.iter().map(|s| s.values.clone()).collect(),
+        data: data.map(|d| d.values),
     };
     Ok((drawn, bytes))
 }
@@ -481,6 +515,7 @@ struct Fig1d<'a> {
     category_x: bool,
     edges: Vec<f64>,
     series: &'a [Series],
+    data: Option<&'a Series>,
     mode: Mode,
     logy: bool,
 }
@@ -516,6 +551,10 @@ fn draw_1d<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, f: &Fig1d) -> Resu
                 .sqrt()
         })
         .collect();
+    let data_top = |k: usize| {
+        f.data
+            .map_or(f64::MIN, |d| finite(d.values[k]) + data_err(d, k))
+    };
     let top: Vec<f64> = (0..n)
         .map(|k| match f.mode {
             Mode::Stack => total[k] + total_err[k],
@@ -525,6 +564,8 @@ fn draw_1d<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, f: &Fig1d) -> Resu
                 .map(|s| finite(s.values[k]) + err(s, k))
                 .fold(f64::MIN, f64::max),
         })
+        .enumerate()
+        .map(|(k, t)| t.max(data_top(k)))
         .collect();
     let low = (0..n)
         .flat_map(|k| {
@@ -541,10 +582,12 @@ fn draw_1d<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, f: &Fig1d) -> Resu
         .fold(f64::INFINITY, f64::min);
     let data_max = top.iter().copied().fold(0.0f64, f64::max);
     // The legend: rows, size, and the corner where it covers the least data.
+    // Data last (listed first), marked by `usize::MAX`.
     let legend: Vec<(usize, &Series)> = f
         .series
         .iter()
         .enumerate()
+        .chain(f.data.map(|d| (usize::MAX, d)))
         .filter(|(_, s)| !s.label.is_empty())
         .collect();
     let row_h = LEGEND_FONT + 7;
@@ -644,7 +687,19 @@ fn draw_1d<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, f: &Fig1d) -> Resu
                 ))
                 .map_err(e)?;
             if f.series.iter().any(|s| s.variances.is_some()) {
-                error_bars(&mut chart, f, &total, &total_err, BLACK, clamp)?;
+                // The total's uncertainty as a grey band, as stacks of simulation are drawn
+                // (error bars are for data).
+                chart
+                    .draw_series((0..n).filter(|&k| total_err[k] > 0.0).map(|k| {
+                        Rectangle::new(
+                            [
+                                (f.edges[k], clamp(total[k] - total_err[k])),
+                                (f.edges[k + 1], clamp(total[k] + total_err[k])),
+                            ],
+                            BLACK.mix(0.3).filled(),
+                        )
+                    }))
+                    .map_err(e)?;
             }
         }
         Mode::Single | Mode::Overlay => {
@@ -686,6 +741,23 @@ fn draw_1d<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, f: &Fig1d) -> Resu
                 }
             }
         }
+    }
+    // Data: points at the bin centres with their error bars, over everything else.
+    if let Some(d) = f.data {
+        let vals: Vec<f64> = d.values.iter().copied().map(finite).collect();
+        let errs: Vec<f64> = (0..n).map(|k| data_err(d, k)).collect();
+        error_bars(&mut chart, f, &vals, &errs, BLACK, clamp)?;
+        let centre = |k: usize| match f.x.scale {
+            Scale::Log => (f.edges[k] * f.edges[k + 1]).sqrt(),
+            _ => (f.edges[k] + f.edges[k + 1]) / 2.0,
+        };
+        chart
+            .draw_series(
+                (0..n)
+                    .filter(|&k| vals[k] != 0.0)
+                    .map(|k| Circle::new((centre(k), clamp(vals[k])), 4, BLACK.filled())),
+            )
+            .map_err(e)?;
     }
     // Titles, drawn as mathtext.
     let (pw, ph) = (plot_w as i32, plot_h as i32);
@@ -731,15 +803,24 @@ fn draw_1d<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, f: &Fig1d) -> Resu
         ))
         .map_err(e)?;
         // A stack's legend lists the top layer first, as it is drawn.
-        let order: Vec<&(usize, &Series)> = if f.mode == Mode::Stack {
+        let mut order: Vec<&(usize, &Series)> = if f.mode == Mode::Stack {
             legend.iter().rev().collect()
         } else {
             legend.iter().collect()
         };
+        order.sort_by_key(|(c, _)| *c != usize::MAX);
         for (row, (c, s)) in order.into_iter().enumerate() {
             let ry = ly + 5 + (row as u32 * row_h) as i32 + row_h as i32 / 2;
             let colour = palette(*c);
-            if f.mode == Mode::Stack {
+            if *c == usize::MAX {
+                root.draw(&Circle::new((lx + 19, ry), 4, BLACK.filled()))
+                    .map_err(e)?;
+                root.draw(&PathElement::new(
+                    vec![(lx + 19, ry - 8), (lx + 19, ry + 8)],
+                    BLACK.stroke_width(2),
+                ))
+                .map_err(e)?;
+            } else if f.mode == Mode::Stack {
                 root.draw(&Rectangle::new(
                     [(lx + 8, ry - 6), (lx + 30, ry + 6)],
                     colour.filled(),
@@ -768,6 +849,16 @@ impl PlotAxis {
             _ => (v - self.lo) / (self.hi - self.lo),
         }
     }
+}
+
+/// A data point's error bar: the square root of its variance, or of its count when the
+/// storage does not know variances (a Double storage of unit weights).
+fn data_err(d: &Series, k: usize) -> f64 {
+    d.variances
+        .as_ref()
+        .map_or(d.values[k], |v| v[k])
+        .max(0.0)
+        .sqrt()
 }
 
 fn finite(v: f64) -> f64 {
@@ -925,6 +1016,7 @@ fn draw_map_to(
         y_title: fig.y_title,
         series: Vec::new(),
         values: vec![fig.values],
+        data: None,
     };
     Ok((drawn, bytes))
 }

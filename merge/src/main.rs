@@ -102,6 +102,9 @@ enum Command {
         /// Normalise each line (a stack's total) to unit area.
         #[arg(long)]
         density: bool,
+        /// The category of the --stack/--overlay axis that is data: points with error bars.
+        #[arg(long, value_name = "CATEGORY")]
+        data: Option<String>,
         /// The title above the plot [default: the histogram's name and the slices].
         #[arg(long)]
         title: Option<String>,
@@ -227,7 +230,7 @@ fn crash_once_if_asked() {
 const PLOT_EXAMPLES: &str = "\
 Examples:
   casa-merge plot result/histograms.json --hist sum/agc --slice region=4j2b \\
-      --slice variation=nominal --stack process -o agc-4j2b.png
+      --slice variation=nominal --stack process --data data -o agc-4j2b.png
   casa-merge plot result/merged.partial --hist DY/mass --logy -o mass.svg
   casa-merge plot h.json.gz --hist by-process/pt --overlay process --density -o pt.png";
 
@@ -338,6 +341,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             logx,
             logy,
             density,
+            data,
             title,
             size,
             json,
@@ -360,6 +364,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 logx,
                 logy,
                 density,
+                data,
                 size,
             };
             let drawn = casa_merge::figure::plot(&h, &title, &req, &output)

@@ -151,6 +151,26 @@ fn plots_show_what_hist_computes_and_render_labels() {
         assert!(texts.iter().any(|t| t == p.as_str().unwrap()), "legend {p}");
     }
 
+    // One category as data: points over the stack of the others.
+    let mut with_data = agc.to_vec();
+    with_data.extend(["--data", "ttbar"]);
+    let (o, drawn) = plot(&file, &with_data, &dir.join("casa-stack-data.png"));
+    assert_ok(&o);
+    close(&drawn["data"], &want["stack"]["values"][0], "data");
+    assert_eq!(
+        drawn["series"].as_array().unwrap()[..],
+        want["stack"]["series"].as_array().unwrap()[1..]
+    );
+    let mut bad = agc.to_vec();
+    bad.extend(["--data", "nope"]);
+    let (o, _) = plot(&file, &bad, &dir.join("x.png"));
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("--data nope: no such category"),
+        "{}",
+        stderr(&o)
+    );
+
     // A weighted 1D histogram: values and error bars (sqrt of the variances).
     let (o, drawn) = plot(&file, &["--hist", "DY/pt"], &dir.join("casa-pt.svg"));
     assert_ok(&o);
