@@ -258,6 +258,12 @@ pub fn render(
             .collect::<Vec<_>>()
             .join(", ")
     };
+    if let Some(empty) = g.axes.iter().find(|a| a.bins() == 0) {
+        return Err(MergeError::Usage(format!(
+            "axis `{}` has no bins yet (a growth axis never filled): nothing to draw",
+            empty.name()
+        )));
+    }
     let dims = g.axes.len();
     let (mode, x_axis, group_axis) = match (group, dims) {
         (Some((name, mode)), 2) => {
