@@ -312,6 +312,19 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
         report.histograms = Some(uhi);
         if opts.plots {
             report.plots = plot::plot_all(&acc, &dir.join("plots"), opts.plot_size)?;
+            // The views too, as plots/sum/<name>.png and plots/by-KEY/<name>.png.
+            let views: serde_json::Map<_, _> = doc
+                .iter()
+                .filter(|(k, _)| views::is_view(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if !views.is_empty() {
+                let as_acc = casa_hist::Accumulator::from_uhi(&serde_json::Value::Object(views))
+                    .map_err(|e| MergeError::Internal(format!("reading the views back: {e}")))?;
+                report
+                    .plots
+                    .extend(plot::plot_all(&as_acc, &dir.join("plots"), opts.plot_size)?);
+            }
         }
         report.merge_seconds = t0.elapsed().as_secs_f64();
         write_report(dir, &report)?;

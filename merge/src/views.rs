@@ -14,6 +14,11 @@ use serde_json::{json, Map, Value};
 
 use crate::error::MergeError;
 
+/// Whether a key of the UHI document names a view rather than a dataset's histogram.
+pub fn is_view(key: &str) -> bool {
+    key.starts_with("sum/") || (key.starts_with("by-") && key.contains('/'))
+}
+
 /// Which views to add to the per-dataset histograms.
 #[derive(Clone, Debug, Default)]
 pub struct Views {
@@ -116,6 +121,19 @@ pub fn document(
 ) -> Result<(Map<String, Value>, Vec<String>), MergeError> {
     let mut doc = Map::new();
     let mut skipped = Vec::new();
+    let prefixes = [
+        views.sum.then(|| "sum".to_string()),
+        views.group_by.as_ref().map(|k| format!("by-{k}")),
+    ];
+    if let Some(p) = prefixes
+        .iter()
+        .flatten()
+        .find(|p| acc.datasets.contains_key(*p))
+    {
+        return Err(MergeError::Usage(format!(
+            "a dataset is named `{p}`, as the view would be: its histograms and the view's would share names"
+        )));
+    }
     // name -> [(dataset, histogram)], datasets in order.
     let mut by_name: BTreeMap<&str, Vec<(&str, &Hist)>> = BTreeMap::new();
     for (ds, items) in &acc.datasets {

@@ -153,7 +153,6 @@ fn uhi_files_validate_and_views_equal_python_sums() {
     let o = run([
         "--outdir".as_ref(),
         out.as_os_str(),
-        "--no-plots".as_ref(),
         "--sum".as_ref(),
         "--group-by".as_ref(),
         "process".as_ref(),
@@ -162,6 +161,19 @@ fn uhi_files_validate_and_views_equal_python_sums() {
         d.path().join("in").as_os_str(),
     ]);
     assert_ok(&o);
+    // The views are plotted too (those of one or two axes).
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    for view in ["sum", "by-process"] {
+        let drawn = report["plots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["dataset"] == view && p.get("path").is_some())
+            .count();
+        assert!(drawn >= 3, "{view}: {drawn} plots: {}", report["plots"]);
+    }
+    assert!(out.join("plots/by-process/pt.png").exists());
     let views = json!({"sum": true, "group_by": "process",
                        "groups": {"DY": "dy", "TT": "ttbar"}});
     let json_file = out.join("histograms.json");
