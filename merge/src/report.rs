@@ -43,6 +43,9 @@ pub struct Report {
     pub coverage: Option<Coverage>,
     pub metrics: Option<MetricsSummary>,
     pub histograms: Option<PathBuf>,
+    /// Histograms left out of the cross-dataset views, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub views_skipped: Vec<String>,
     pub plots: Vec<PlotFile>,
     pub fan_in: usize,
     pub threads: usize,

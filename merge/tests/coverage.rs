@@ -470,6 +470,23 @@ fn the_report_sums_the_jobs_metrics() {
         run_dir.as_os_str(),
         "--no-plots".as_ref(),
     ]));
+    // Each dataset's completeness in its histograms' UHI metadata: steps and events against
+    // the plan, failed attempts (leaf-2 read DY) by class.
+    let doc = casa_hist::parse_json_lenient(
+        &std::fs::read_to_string(run_dir.join("result/histograms.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        doc["DY/x"]["metadata"],
+        json!({"casa_dataset": "DY", "casa_steps_done": 4, "casa_steps_expected": 4,
+               "casa_events": 350, "casa_events_expected": 350, "casa_complete": true,
+               "casa_failed_retryable_input": 1})
+    );
+    assert_eq!(
+        doc["TT/x"]["metadata"],
+        json!({"casa_dataset": "TT", "casa_steps_done": 2, "casa_steps_expected": 2,
+               "casa_events": 80, "casa_events_expected": 80, "casa_complete": true})
+    );
     let m = &report(&run_dir)["metrics"];
     assert_eq!(m["attempts"], json!(6));
     assert_eq!(m["jobs"], json!(5));
