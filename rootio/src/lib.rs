@@ -22,6 +22,7 @@
 //! (bytes, objects, columns, file, tree, read, open), each importing only those below it;
 //! `tests/module_layers.rs` keeps it so.
 
+mod basket;
 mod batching;
 mod columns;
 mod compress;
@@ -40,7 +41,9 @@ mod types;
 
 pub use batching::BatchPolicy;
 pub use columns::{Batch, Column, PlannedBasket, ReadMetrics, ReadPlan, Values};
-pub use compress::{decompress, decompress_prefix, Codec, DecodeError};
+pub use compress::{
+    blocks, decompress, decompress_blocks, decompress_prefix, Block, Codec, DecodeError,
+};
 pub use error::{Error, Result};
 pub use event::{ColumnInfo, EventSource, Fetched};
 pub use file::{Directory, FileHeader, Key, RootFile, Uuid};
