@@ -215,6 +215,18 @@ impl RootFile {
                 "TFile header has impossible fields (fBEGIN {begin}, fNbytesName {nbytes_name}, fSeekInfo {seek_info})"
             )));
         }
+        // fEND is where the file ends; ROOT updates it when the file is closed. A file shorter
+        // than that lost its tail (a copy cut short): the last bytes hold the directory's
+        // key list and the free-segment record, whose loss nothing else would notice.
+        if end as u64 > size {
+            return Err(Error::Malformed {
+                file: name,
+                at: "the file header".into(),
+                what: format!(
+                    "the file is truncated: its header says it ends at byte {end}, but it has {size} bytes"
+                ),
+            });
+        }
         let header = FileHeader {
             version,
             begin: begin as u64,
