@@ -39,6 +39,7 @@ mod streamer;
 mod tree;
 mod types;
 
+pub use basket::FULL_CHECKS_ENV;
 pub use batching::BatchPolicy;
 pub use columns::{Batch, Column, PlannedBasket, ReadMetrics, ReadPlan, Values};
 pub use compress::{

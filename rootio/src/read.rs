@@ -501,7 +501,6 @@ impl Tree {
             &bytes,
             &basket::Expected {
                 branch: &br.name,
-                tree: &self.name,
                 seek: offset,
                 entries: pb.stop_entry - pb.first_entry,
             },
@@ -511,10 +510,21 @@ impl Tree {
         // Block headers are checked before the object's claimed size allocates anything.
         let blocks = compress::blocks(payload, h.objlen)
             .map_err(|e| err(format!("block at +{}: {}", h.keylen + e.offset, e.what)))?;
-        // The entry-offset table after the data is decoded too when there is one: it is the
-        // only cross-check a ZSTD or raw basket has.
+        // The entry-offset table after the data is decoded and checked too, except by default
+        // in a ZSTD block: there the data region alone is decoded (the streaming decoder stops
+        // when it is full), as the table would add ~30% to the ZSTD job's time for few
+        // corruptions caught (docs/benchmarks.md). Raw baskets have it for free, and zlib,
+        // LZMA and LZ4 decode their last block whole to verify its checksum anyway.
+        let zstd_tail = blocks
+            .last()
+            .is_some_and(|l| l.at + l.ulen > h.border && &payload[l.src..l.src + 2] == b"ZS");
+        let upto = if zstd_tail && !basket::full_checks() {
+            h.border
+        } else {
+            h.objlen
+        };
         scratch.clear();
-        scratch.resize(h.objlen, 0);
+        scratch.resize(upto, 0);
         compress::decompress_blocks(payload, h.objlen, &blocks, scratch)
             .map_err(|e| err(format!("block at +{}: {}", h.keylen + e.offset, e.what)))?;
         let (data, tail) = scratch.split_at(h.border);
@@ -630,9 +640,7 @@ impl Tree {
                 }
                 if let Some(t) = &d.offsets {
                     let (k0, k1) = ((d.first - c.from) as usize, (d.stop - c.from) as usize);
-                    let cum = &c.cum[k0..=k1];
-                    t.check_sizes(cum.windows(2).map(|x| (x[1] - x[0]) * w as u64))
-                        .map_err(&err)?;
+                    t.check_counts(&c.cum[k0..=k1], w).map_err(&err)?;
                 }
                 let (i0, i1) = ((at(a)? - b0) as usize, (at(z)? - b0) as usize);
                 let mut v = Values::empty_for(t.primitive, (i1 - i0) * inner);

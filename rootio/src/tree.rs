@@ -78,9 +78,6 @@ pub struct Tree {
     pub(crate) source: Arc<dyn ByteSource>,
     pub(crate) file_uuid: Uuid,
     pub path: String,
-    /// The TTree's fName (its baskets' keys carry it as their title), which may differ from
-    /// the key it was read from.
-    pub name: String,
     pub title: String,
     pub version: i16,
     pub entries: u64,
@@ -215,9 +212,8 @@ impl Tree {
         };
         let mut refs = Refs::new();
         let known = (19..=20).contains(&version) && !force;
-        let (name, title, entries, auto_flush, cluster_range_end, cluster_size, top_objs) = if known
-        {
-            let (name, title) = objects::tnamed(&mut c)?;
+        let (title, entries, auto_flush, cluster_range_end, cluster_size, top_objs) = if known {
+            let (_name, title) = objects::tnamed(&mut c)?;
             objects::skip_versioned(&mut c, "TAttLine")?;
             objects::skip_versioned(&mut c, "TAttFill")?;
             objects::skip_versioned(&mut c, "TAttMarker")?;
@@ -246,7 +242,6 @@ impl Tree {
             }
             let top_objs = objects::objarray(&mut c, &mut refs, &mut |cl, c, r| b.read(cl, c, r))?;
             (
-                name,
                 title,
                 entries,
                 auto_flush,
@@ -258,7 +253,6 @@ impl Tree {
             // A TTree version we have no decoder for: walk the file's description of it.
             let infos = b.infos.clone();
             let names = [
-                "fName",
                 "fTitle",
                 "fEntries",
                 "fAutoFlush",
@@ -280,11 +274,10 @@ impl Tree {
             let m = wanted.got;
             let _ = end;
             let get = |k: &str| m.get(k).cloned();
-            let text = |k: &str| match get(k) {
+            let title = match get("fTitle") {
                 Some(Member::Str(t)) => t,
                 _ => String::new(),
             };
-            let (name, title) = (text("fName"), text("fTitle"));
             let int = |k: &str| get(k).and_then(|v| v.int());
             let ints = |k: &str| match get(k) {
                 Some(Member::Ints(v)) => v,
@@ -303,7 +296,6 @@ impl Tree {
                 }
             };
             (
-                name,
                 title,
                 int("fEntries").unwrap_or(-1),
                 int("fAutoFlush").unwrap_or(0),
@@ -354,7 +346,6 @@ impl Tree {
             source: file.source().clone(),
             file_uuid: file.uuid(),
             path: path.to_string(),
-            name,
             title,
             version,
             entries: entries as u64,
