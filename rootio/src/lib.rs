@@ -19,7 +19,7 @@
 //! Users that should not care about the format (the job wrapper, `inspect`, `preprocess`) open
 //! an [`EventSource`] with [`open_event_source`] and cut ranges with a [`BatchPolicy`]; a new
 //! format is a sibling of `tree` + `read` that implements the trait. The modules form layers
-//! (bytes, objects, columns, file, tree, read, open), each importing only those below it;
+//! (bytes, objects, columns, file, basket, tree, read, open), each importing only those below it;
 //! `tests/module_layers.rs` keeps it so.
 
 mod basket;
