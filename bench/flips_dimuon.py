@@ -8,6 +8,9 @@ casa. Not a test: ZSTD frames as ROOT writes them carry no checksum, so the sile
 only lowered by casa's cross-checks, not driven to zero.
 
     python bench/flips_dimuon.py CASA_WRAPPER LIBDIMUON FILE.root [N [SEED]]
+
+With CASA_FULL_BASKET_CHECKS=1 in the environment the jobs also check ZSTD baskets'
+entry-offset tables; FLIPS_NO_HEADER=1 prints the table row alone.
 """
 
 import json
@@ -98,7 +101,11 @@ def main():
             else:
                 other[code] = other.get(code, 0) + 1
                 print(f"byte {pos} bit {bit}: exit {code}: {err.strip()[-300:]}", file=sys.stderr)
-    print(f"| {os.path.basename(path)} | {n} | {counts['caught']} | {counts['same']} | {counts['silent']} | "
+    checks = "full" if os.environ.get("CASA_FULL_BASKET_CHECKS", "") not in ("", "0", "false", "no") else "default"
+    if not os.environ.get("FLIPS_NO_HEADER"):
+        print("| file | checks | flips | caught (exit 11) | same histogram | silent (exit 0, other histogram) | silent rate | other exits |")
+        print("|---|---|---|---|---|---|---|---|")
+    print(f"| {os.path.basename(path)} | {checks} | {n} | {counts['caught']} | {counts['same']} | {counts['silent']} | "
           f"{100 * counts['silent'] / n:.1f} % | {other or '-'} |")
 
 
