@@ -19,9 +19,10 @@
 //! Users that should not care about the format (the job wrapper, `inspect`, `preprocess`) open
 //! an [`EventSource`] with [`open_event_source`] and cut ranges with a [`BatchPolicy`]; a new
 //! format is a sibling of `tree` + `read` that implements the trait. The modules form layers
-//! (bytes, objects, columns, file, tree, read, open), each importing only those below it;
+//! (bytes, objects, columns, file, basket, tree, read, open), each importing only those below it;
 //! `tests/module_layers.rs` keeps it so.
 
+mod basket;
 mod batching;
 mod columns;
 mod compress;
@@ -38,9 +39,12 @@ mod streamer;
 mod tree;
 mod types;
 
+pub use basket::FULL_CHECKS_ENV;
 pub use batching::BatchPolicy;
 pub use columns::{Batch, Column, PlannedBasket, ReadMetrics, ReadPlan, Values};
-pub use compress::{decompress, decompress_prefix, Codec, DecodeError};
+pub use compress::{
+    blocks, decompress, decompress_blocks, decompress_prefix, Block, Codec, DecodeError,
+};
 pub use error::{Error, Result};
 pub use event::{ColumnInfo, EventSource, Fetched};
 pub use file::{Directory, FileHeader, Key, RootFile, Uuid};

@@ -31,6 +31,8 @@ const ROOTIO_LAYERS: &[&[&str]] = &[
     &["columns", "event", "batching"],
     // The TFile container: header, keys, directories.
     &["file"],
+    // A basket's key, header and entry-offset table, checked against the tree's record.
+    &["basket"],
     // TTree metadata (the model), then reading it column by column.
     &["tree"],
     &["read"],

@@ -315,3 +315,30 @@ fn the_origin_takes_over_when_the_cache_dies() {
         XrdSource::open(&url2, input_urls(&url2, Some(&s.xcache.address())), quick()).unwrap();
     assert_eq!(src.server(), "127.0.0.1:11094");
 }
+
+/// A copy cut short by its last bytes (the free-segment record no read needs) is refused
+/// through XRootD as it is locally: the size the server reports is compared with fEND.
+#[test]
+fn a_remote_file_missing_its_last_bytes_is_refused() {
+    isolated!(a_remote_file_missing_its_last_bytes_is_refused);
+    let dir = tempfile::tempdir().unwrap();
+    let clean = std::fs::read(casa_test_support::real_file(
+        "nanoAOD_2015_CMS_Open_Data_ttbar.root",
+    ))
+    .unwrap();
+    let (good, cut) = (dir.path().join("good.root"), dir.path().join("cut.root"));
+    std::fs::write(&good, &clean).unwrap();
+    std::fs::write(&cut, &clean[..clean.len() - 40]).unwrap();
+    let s = Servers::origin(&[("test/good.root", &good), ("test/cut.root", &cut)]);
+    let opts = InputOptions {
+        xcache: None,
+        remote: quick(),
+    };
+    let open = |name: &str| {
+        let input = open_input(&s.origin.url(&format!("/store/test/{name}")), &opts).unwrap();
+        rootio::RootFile::from_source(Arc::new(input))
+    };
+    open("good.root").unwrap();
+    let e = open("cut.root").unwrap_err().to_string();
+    assert!(e.contains("cut.root") && e.contains("truncated"), "{e}");
+}
