@@ -1,0 +1,116 @@
+"""Dump every numeric field of every RNTuple in a ROOT file as uproot reads it, for the Rust
+tests to compare with bit for bit.
+
+    python tests/python/rntuple_reference.py FILE.root OUTDIR
+
+OUTDIR/manifest.json lists, per RNTuple: the entries, the first entry of every cluster
+(uproot's cluster summaries), and per field path (`Muon_pt`, `_collection0.Muon_pt`, and
+`n<collection>` for collections of records, counted by awkward): the dtype, whether it is
+jagged, values per item, and raw little-endian files of its values and int64 offsets.
+Fields uproot does not read as numbers or lists of numbers are listed under "skipped".
+"""
+
+import json
+import os
+import sys
+import warnings
+
+warnings.filterwarnings("ignore")
+
+import awkward as ak  # noqa: E402
+import numpy as np  # noqa: E402
+import uproot  # noqa: E402
+
+
+def write(out, arr):
+    fname = f"c{len(os.listdir(out))}.bin"
+    arr = np.ascontiguousarray(arr)
+    arr.astype(arr.dtype.newbyteorder("<")).tofile(os.path.join(out, fname))
+    return fname
+
+
+def walk(out, name, arr, fields, skipped, depth_list=False):
+    """Flatten one awkward array into casa-shaped columns."""
+    form = arr.layout.form
+    if isinstance(form, ak.forms.RecordForm):
+        for f in form.fields:
+            walk(out, f"{name}.{f}", arr[f], fields, skipped, depth_list)
+        if depth_list is False and isinstance(form, ak.forms.RecordForm):
+            pass
+        return
+    t = arr.type.content
+    if isinstance(t, ak.types.NumpyType):
+        v = ak.to_numpy(arr)
+        fields[name] = {"dtype": v.dtype.name, "jagged": False, "inner": 1, "values": write(out, v)}
+        return
+    if isinstance(t, ak.types.RegularType) and isinstance(t.content, ak.types.NumpyType):
+        v = ak.to_numpy(arr)
+        fields[name] = {
+            "dtype": v.dtype.name,
+            "jagged": False,
+            "inner": int(t.size),
+            "values": write(out, v.reshape(-1)),
+        }
+        return
+    if isinstance(t, ak.types.ListType):
+        inner = t.content
+        if isinstance(inner, ak.types.NumpyType):
+            off = np.concatenate([[0], np.cumsum(ak.to_numpy(ak.num(arr)))]).astype(np.int64)
+            v = ak.to_numpy(ak.flatten(arr))
+            fields[name] = {
+                "dtype": v.dtype.name,
+                "jagged": True,
+                "inner": 1,
+                "values": write(out, v),
+                "offsets": write(out, off),
+            }
+            return
+        if isinstance(inner, ak.types.RecordType):
+            counts = ak.to_numpy(ak.num(arr)).astype(np.uint32)
+            fields["n" + name] = {"dtype": "uint32", "jagged": False, "inner": 1, "values": write(out, counts)}
+            for f in inner.fields:
+                sub = arr[f]
+                st = sub.type.content
+                if isinstance(st, ak.types.ListType) and isinstance(st.content, ak.types.NumpyType):
+                    off = np.concatenate([[0], np.cumsum(ak.to_numpy(ak.num(sub)))]).astype(np.int64)
+                    v = ak.to_numpy(ak.flatten(sub))
+                    fields[f"{name}.{f}"] = {
+                        "dtype": v.dtype.name,
+                        "jagged": True,
+                        "inner": 1,
+                        "values": write(out, v),
+                        "offsets": write(out, off),
+                    }
+                else:
+                    skipped[f"{name}.{f}"] = str(st)
+            return
+    skipped[name] = str(t)
+
+
+def dump(path, out):
+    os.makedirs(out, exist_ok=True)
+    f = uproot.open(path)
+    manifest = {"file": path, "uuid": str(f.file.uuid), "ntuples": {}}
+    for key, cls in f.classnames(cycle=False).items():
+        if cls != "ROOT::RNTuple":
+            continue
+        r = f[key]
+        info = {
+            "entries": int(r.num_entries),
+            "clusters": [int(c.num_first_entry) for c in r.cluster_summaries],
+            "fields": {},
+            "skipped": {},
+        }
+        arrays = r.arrays()
+        for name in arrays.fields:
+            try:
+                walk(out, name, arrays[name], info["fields"], info["skipped"])
+            except Exception as e:  # noqa: BLE001
+                info["skipped"][name] = f"{type(e).__name__}: {e}"
+        manifest["ntuples"][key] = info
+    with open(os.path.join(out, "manifest.json"), "w") as fh:
+        json.dump(manifest, fh, indent=1)
+
+
+if __name__ == "__main__":
+    dump(sys.argv[1], sys.argv[2])
