@@ -8,6 +8,9 @@ OUTDIR/manifest.json lists, per RNTuple: the entries, the first entry of every c
 `n<collection>` for collections of records, counted by awkward): the dtype, whether it is
 jagged, values per item, and raw little-endian files of its values and int64 offsets.
 Fields uproot does not read as numbers or lists of numbers are listed under "skipped".
+Strings are lists of uint8 (as casa reads them), Real16 values float32 (exact), and
+Real32Quant doubles come from ROOT's RDataFrame, marked "source": "ROOT" (uproot narrows them
+to float32).
 """
 
 import json
@@ -32,6 +35,8 @@ def write(out, arr):
 def walk(out, name, arr, fields, skipped, depth_list=False):
     """Flatten one awkward array into casa-shaped columns."""
     form = arr.layout.form
+    if not isinstance(form, ak.forms.RecordForm):
+        arr = ak.without_parameters(arr)  # std::string: a list of uint8, as casa reads it
     if isinstance(form, ak.forms.RecordForm):
         for f in form.fields:
             walk(out, f"{name}.{f}", arr[f], fields, skipped, depth_list)
@@ -41,6 +46,8 @@ def walk(out, name, arr, fields, skipped, depth_list=False):
     t = arr.type.content
     if isinstance(t, ak.types.NumpyType):
         v = ak.to_numpy(arr)
+        if v.dtype == np.float16:  # Real16 columns: casa hands them out as float32 (exact)
+            v = v.astype(np.float32)
         fields[name] = {"dtype": v.dtype.name, "jagged": False, "inner": 1, "values": write(out, v)}
         return
     if isinstance(t, ak.types.RegularType) and isinstance(t.content, ak.types.NumpyType):
@@ -102,11 +109,36 @@ def dump(path, out):
             "skipped": {},
         }
         arrays = r.arrays()
+        # C++ `char` is signed on the platforms ROOT writes from (and a TTree's Char_t reads
+        # as int8 in uproot too); uproot's RNTuple reader hands Char columns out as uint8.
+        chars = {
+            fr.field_name
+            for i, fr in enumerate(r.field_records)
+            if fr.parent_field_id == i and (fr.type_name == "char" or fr.type_name.endswith("<char>"))
+        }
         for name in arrays.fields:
             try:
-                walk(out, name, arrays[name], info["fields"], info["skipped"])
+                got = {}
+                walk(out, name, arrays[name], got, info["skipped"])
+                for k, v in got.items():
+                    if k in chars and v["dtype"] == "uint8":
+                        v["dtype"] = "int8"  # same bytes, signed
+                info["fields"].update(got)
             except Exception as e:  # noqa: BLE001
                 info["skipped"][name] = f"{type(e).__name__}: {e}"
+        # Real32Quant fields of doubles: uproot returns float32; ROOT itself (RDataFrame, the
+        # writer's own reader) is the reference for their float64 values.
+        fnames = {i: fr.field_name for i, fr in enumerate(r.field_records) if fr.parent_field_id == i}
+        quant = [fnames[c.field_id] for c in r.column_records if c.type == 0x1D and c.field_id in fnames]
+        if quant:
+            import ROOT
+
+            got = ROOT.RDataFrame(key, path).AsNumpy(quant)
+            for q in quant:
+                v = np.ascontiguousarray(got[q])
+                info["fields"][q] = {
+                    "dtype": v.dtype.name, "jagged": False, "inner": 1, "values": write(out, v), "source": "ROOT",
+                }
         manifest["ntuples"][key] = info
     with open(os.path.join(out, "manifest.json"), "w") as fh:
         json.dump(manifest, fh, indent=1)
