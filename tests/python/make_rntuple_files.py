@@ -1,6 +1,8 @@
 """Write the RNTuples the rntuple tests read, with the writers casa must agree with:
 
-    python tests/python/make_rntuple_files.py FIXTURES OUTDIR
+    python tests/python/make_rntuple_files.py FIXTURES OUTDIR [NAME ...]
+
+(with NAMEs, only those files: `snap-zstd`, `writer`, `uproot`, ...)
 
 * snap-{zstd,lzma,zlib,lz4}.root: ROOT's RDataFrame Snapshot (fOutputFormat = kRNTuple) of the
   NanoAOD-like TTree fixtures FIXTURES/root-<codec>.root, every branch, small clusters and
@@ -96,14 +98,23 @@ def snapshot(ROOT, src, dst, algorithm, level):
 
 def main():
     fixtures, out = sys.argv[1], sys.argv[2]
+    only = set(sys.argv[3:])
+
+    def wanted(name):
+        return not only or name in only
+
     os.makedirs(out, exist_ok=True)
     import ROOT
 
     ROOT.gErrorIgnoreLevel = ROOT.kWarning
-    ROOT.gInterpreter.Declare(WRITER)
     for name, (alg, lvl) in CODECS.items():
-        snapshot(ROOT, os.path.join(fixtures, f"root-{name}.root"), os.path.join(out, f"snap-{name}.root"), alg, lvl)
-    ROOT.casa_write_rntuple(os.path.join(out, "writer.root"), 5000, 505, 700, 2)
+        if wanted(f"snap-{name}"):
+            snapshot(ROOT, os.path.join(fixtures, f"root-{name}.root"), os.path.join(out, f"snap-{name}.root"), alg, lvl)
+    if wanted("writer"):
+        ROOT.gInterpreter.Declare(WRITER)
+        ROOT.casa_write_rntuple(os.path.join(out, "writer.root"), 5000, 505, 700, 2)
+    if not wanted("uproot"):
+        return
 
     import awkward as ak
     import numpy as np
