@@ -203,21 +203,7 @@ fn written() -> &'static Path {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(python())
-            .arg(workspace().join("tests/python/make_rntuple_files.py"))
-            .arg(
-                casa_test_support::fixture("root-zstd.root")
-                    .parent()
-                    .unwrap(),
-            )
-            .arg(dir.path())
-            .output()
-            .expect("run make_rntuple_files.py");
-        assert!(
-            out.status.success(),
-            "make_rntuple_files.py failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        casa_test_support::write_rntuples(dir.path(), &[]);
         dir
     })
     .path()

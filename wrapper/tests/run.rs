@@ -11,7 +11,7 @@ use casa_formats::partial::{self, PartialHeader};
 use casa_formats::{Chunk, ExitClass, JobSpec};
 use casa_hist::{Accumulator, Item};
 use casa_test_support::{
-    build_cdylib, build_cpp_plugin, fixture, python_command, real_file, workspace,
+    build_cdylib, build_cpp_plugin, fixture, python_command, real_file, workspace, write_rntuples,
 };
 use serde_json::Value;
 
