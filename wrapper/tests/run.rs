@@ -212,19 +212,7 @@ fn rntuple_snapshot() -> &'static Path {
     static P: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     &P.get_or_init(|| {
         let d = tempfile::tempdir().unwrap();
-        let out = python_command()
-            .arg(workspace().join("tests/python/make_rntuple_files.py"))
-            .arg(fixture("root-zstd.root").parent().unwrap())
-            .arg(d.path())
-            .arg("snap-zstd")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let p = d.path().join("snap-zstd.root");
+        let p = write_rntuples(d.path(), &["snap-zstd"]).join("snap-zstd.root");
         (d, p)
     })
     .1
