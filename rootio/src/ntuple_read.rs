@@ -269,11 +269,8 @@ impl NTuple {
                     .expect("planned pages are decoded");
                 let a = (e0.max(at) - at) as usize;
                 let z = (e1.min(end) - at) as usize;
-                match &mut out {
-                    None if a == 0 && z == v.len() => out = Some(v.clone()),
-                    None => out = Some(v.slice(a, z)),
-                    Some(o) => o.append(&v.slice(a, z)),
-                }
+                let o = out.get_or_insert_with(|| empty_like(v, count));
+                extend_range(o, v, a, z);
             }
             at = end;
         }
@@ -417,7 +414,7 @@ impl NTuple {
                     }
                     (None, Some(d)) => {
                         let piece = self.gather(d, cl, a * inner, z * inner, &decoded, natural)?;
-                        values.append(&piece);
+                        join(&mut values, piece);
                     }
                     (None, None) => unreachable!("a view has data or offsets"),
                 }
@@ -490,6 +487,39 @@ impl NTuple {
         }
         (n, zip, tot)
     }
+}
+
+/// Append `piece` to `values` (taken whole when `values` is still empty: a batch of one
+/// cluster copies nothing).
+fn join(values: &mut Values, piece: Values) {
+    if values.is_empty() {
+        *values = piece;
+    } else {
+        values.append(&piece);
+    }
+}
+
+/// An empty vector of `v`'s type with room for `cap` values.
+fn empty_like(v: &Values, cap: usize) -> Values {
+    macro_rules! e {
+        ($($var:ident),*) => {
+            match v { $(Values::$var(_) => Values::$var(Vec::with_capacity(cap)),)* }
+        };
+    }
+    e!(Bool, I8, U8, I16, U16, I32, U32, I64, U64, F32, F64)
+}
+
+/// Append values `[a, z)` of `src` to `dst` (same type).
+fn extend_range(dst: &mut Values, src: &Values, a: usize, z: usize) {
+    macro_rules! x {
+        ($($var:ident),*) => {
+            match (dst, src) {
+                $((Values::$var(d), Values::$var(s)) => d.extend_from_slice(&s[a..z]),)*
+                _ => unreachable!("pages of one column decode to one type"),
+            }
+        };
+    }
+    x!(Bool, I8, U8, I16, U16, I32, U32, I64, U64, F32, F64)
 }
 
 /// Decode `n` elements of a column of type `k` from uncompressed page bytes.
@@ -626,19 +656,51 @@ fn le<T: FromLe>(raw: &[u8], n: usize) -> Vec<T> {
     raw[..n * T::N].chunks_exact(T::N).map(T::from_le).collect()
 }
 
-/// Undo the byte split: all first bytes, then all second bytes, ...
+/// Undo the byte split: all first bytes, then all second bytes, ... One pass over the byte
+/// planes, zipped so the loop has no bounds checks and vectorises.
 fn unsplit<T: FromLe>(raw: &[u8], n: usize) -> Vec<T> {
-    let w = T::N;
-    let raw = &raw[..n * w];
-    let mut out = Vec::with_capacity(n);
-    let mut buf = [0u8; 8];
-    for i in 0..n {
-        for (j, b) in buf[..w].iter_mut().enumerate() {
-            *b = raw[j * n + i];
+    let raw = &raw[..n * T::N];
+    match T::N {
+        2 => {
+            let (a, b) = raw.split_at(n);
+            a.iter()
+                .zip(b)
+                .map(|(&a, &b)| T::from_le(&[a, b]))
+                .collect()
         }
-        out.push(T::from_le(&buf[..w]));
+        4 => {
+            let (a, r) = raw.split_at(n);
+            let (b, r) = r.split_at(n);
+            let (c, d) = r.split_at(n);
+            a.iter()
+                .zip(b)
+                .zip(c)
+                .zip(d)
+                .map(|(((&a, &b), &c), &d)| T::from_le(&[a, b, c, d]))
+                .collect()
+        }
+        8 => {
+            let p: Vec<&[u8]> = raw.chunks_exact(n.max(1)).collect();
+            let [a, b, c, d, e, f, g, h] = p[..] else {
+                return Vec::new(); // n == 0
+            };
+            (0..n)
+                .map(|i| T::from_le(&[a[i], b[i], c[i], d[i], e[i], f[i], g[i], h[i]]))
+                .collect()
+        }
+        _ => {
+            let p: Vec<&[u8]> = raw.chunks_exact(n.max(1)).collect();
+            (0..n)
+                .map(|i| {
+                    let mut buf = [0u8; 8];
+                    for (j, b) in buf[..T::N].iter_mut().enumerate() {
+                        *b = p[j][i];
+                    }
+                    T::from_le(&buf[..T::N])
+                })
+                .collect()
+        }
     }
-    out
 }
 
 /// Undo delta encoding within a page: the first value is absolute.
