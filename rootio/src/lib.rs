@@ -1,4 +1,4 @@
-//! A columnar reader for ROOT TTrees, built for analysis jobs: it reads only the branches asked
+//! A columnar reader for ROOT TTrees and RNTuples, built for analysis jobs: it reads only the branches asked
 //! for, only the baskets that overlap the entry range, decompresses them in parallel and hands
 //! back contiguous native arrays (with offsets for jagged branches).
 //!
@@ -18,8 +18,9 @@
 //!
 //! Users that should not care about the format (the job wrapper, `inspect`, `preprocess`) open
 //! an [`EventSource`] with [`open_event_source`] and cut ranges with a [`BatchPolicy`]; a new
-//! format is a sibling of `tree` + `read` that implements the trait. The modules form layers
-//! (bytes, objects, columns, file, tree, read, open), each importing only those below it;
+//! format is a sibling of `tree` + `read` that implements the trait, as the RNTuple reader
+//! (`ntuple` + `ntuple_read`) is. The modules form layers (bytes, objects, columns, file,
+//! tree/ntuple, read/ntuple_read, open), each importing only those below it;
 //! `tests/module_layers.rs` keeps it so.
 
 mod batching;
