@@ -871,6 +871,7 @@ impl NTuple {
             "std::uint64_t" => Primitive::U64,
             "float" => Primitive::F32,
             "double" => Primitive::F64,
+            t if t.starts_with("std::bitset<") => Primitive::Bool,
             other => match Primitive::from_cpp(other) {
                 Some(p) => p,
                 None => return Err(format!("field type '{other}' is not a number")),
@@ -943,7 +944,12 @@ impl NTuple {
         let mut g = f;
         while self.fields[g].flags & FLAG_REPETITIVE != 0 && self.fields[g].role == ROLE_LEAF {
             inner = inner.checked_mul(self.fields[g].repetition as usize)?;
-            g = *self.fields[g].children.first()?;
+            match self.fields[g].children.first() {
+                Some(&c) => g = c,
+                // std::bitset<N>: a repetitive leaf with its own Bit column.
+                None if !self.fields[g].representations.is_empty() => return Some((g, inner)),
+                None => return None,
+            }
         }
         (g != f).then_some((g, inner))
     }
@@ -995,6 +1001,20 @@ impl NTuple {
                 Some(_) => Err("collection of fixed-size arrays is not read".into()),
             })
         };
+        // std::atomic<T> and enums: a leaf without columns over one subfield `_0` holding T.
+        if field.role == ROLE_LEAF
+            && field.flags & FLAG_REPETITIVE == 0
+            && field.representations.is_empty()
+            && field.children.len() == 1
+        {
+            let mut sub = Vec::new();
+            self.views_of(field.children[0], name, parent, collection, &mut sub);
+            for mut v in sub {
+                v.type_name = ty.clone();
+                out.push(v);
+            }
+            return;
+        }
         if field.role == ROLE_LEAF
             && field.flags & FLAG_REPETITIVE == 0
             && field.children.is_empty()
@@ -1078,12 +1098,7 @@ impl NTuple {
             return;
         }
         match field.role {
-            ROLE_RECORD => {
-                for &m in &field.children.clone() {
-                    let mname = format!("{name}.{}", self.fields[m].name);
-                    self.views_of(m, &mname, Some(name), collection, out);
-                }
-            }
+            ROLE_RECORD => self.members_of(f, name, collection, out),
             ROLE_COLLECTION => {
                 if collection.is_some() {
                     push(
@@ -1116,10 +1131,7 @@ impl NTuple {
                 let item = &self.fields[child];
                 if item.role == ROLE_RECORD {
                     // A collection of records (NanoAOD's `Jet` with `Jet.pt`): members and a count.
-                    for &m in &item.children.clone() {
-                        let mname = format!("{name}.{}", self.fields[m].name);
-                        self.views_of(m, &mname, Some(name), Some(f), out);
-                    }
+                    self.members_of(child, name, Some(f), out);
                     out.push(View {
                         name: count_name(name),
                         type_name: "std::uint32_t".into(),
@@ -1152,6 +1164,19 @@ impl NTuple {
                 None,
                 None,
             ),
+        }
+    }
+
+    /// The members of record `f` as `name.member`; base classes (`:_0`) are flattened into the
+    /// record, as uproot does.
+    fn members_of(&self, f: usize, name: &str, collection: Option<usize>, out: &mut Vec<View>) {
+        for &m in &self.fields[f].children {
+            if self.fields[m].name.starts_with(':') && self.fields[m].role == ROLE_RECORD {
+                self.members_of(m, name, collection, out);
+                continue;
+            }
+            let mname = format!("{name}.{}", self.fields[m].name);
+            self.views_of(m, &mname, Some(name), collection, out);
         }
     }
 

@@ -38,6 +38,22 @@ impl NTuple {
             })
     }
 
+    /// Leading elements of a deferred column (added while writing) that cluster `cl` has no
+    /// pages for and that read as zeros: the column's first element in the cluster is past
+    /// where a column of `per_entry` elements per entry would start. Only for columns with a
+    /// fixed number of elements per entry (top-level fields and collection offsets).
+    fn pad(&self, col: usize, cl: usize, per_entry: u64) -> u64 {
+        if self.columns[col].first_element == 0 {
+            return 0;
+        }
+        let c = &self.clusters[cl];
+        let expected = c.first_entry.saturating_mul(per_entry);
+        c.columns[col]
+            .element_offset
+            .saturating_sub(expected)
+            .min(c.entries.saturating_mul(per_entry))
+    }
+
     /// Pages of column `col` in cluster `cl` overlapping cluster-local elements `[e0, e1)`.
     fn pages_over(&self, cl: usize, col: usize, e0: u64, e1: u64, out: &mut BTreeSet<PageId>) {
         let mut at = 0u64;
@@ -83,7 +99,9 @@ impl NTuple {
             for (cl, a, z) in self.clusters_in(start, stop) {
                 if let Some(o) = view.offsets {
                     if let Some(ic) = self.active_column(o, cl) {
-                        self.pages_over(cl, ic, a.saturating_sub(1), z, &mut pages);
+                        let pad = self.pad(ic, cl, 1);
+                        let from = a.saturating_sub(1).saturating_sub(pad);
+                        self.pages_over(cl, ic, from, z.saturating_sub(pad), &mut pages);
                     }
                     if let Some(d) = view.data {
                         if let Some(dc) = self.active_column(d, cl) {
@@ -92,7 +110,15 @@ impl NTuple {
                     }
                 } else if let Some(d) = view.data {
                     if let Some(dc) = self.active_column(d, cl) {
-                        self.pages_over(cl, dc, a * inner, z * inner, &mut pages);
+                        let pad = self.pad(dc, cl, inner);
+                        let (e0, e1) = (a * inner, z * inner);
+                        self.pages_over(
+                            cl,
+                            dc,
+                            e0.saturating_sub(pad),
+                            e1.saturating_sub(pad),
+                            &mut pages,
+                        );
                     }
                 }
             }
@@ -219,6 +245,9 @@ impl NTuple {
 
     /// Cluster-local elements `[e0, e1)` of the column of `slot` in cluster `cl`, from the
     /// decoded pages; zeros for a deferred column the cluster has no pages for.
+    /// `per_entry`: elements per entry of a top-level column (for the zeros of a deferred
+    /// one), `None` for a collection's items.
+    #[allow(clippy::too_many_arguments)]
     fn gather(
         &self,
         slot: Slot,
@@ -227,8 +256,13 @@ impl NTuple {
         e1: u64,
         decoded: &HashMap<PageId, Values>,
         natural: Primitive,
+        per_entry: Option<u64>,
     ) -> Result<Values> {
         let count = (e1 - e0) as usize;
+        if count == 0 {
+            // Nothing to read (the empty collections of a deferred one, say): no column needed.
+            return Ok(Values::empty_for(natural, 0));
+        }
         let Some(col) = self.active_column(slot, cl) else {
             let deferred = self.fields[slot.field]
                 .representations
@@ -248,6 +282,9 @@ impl NTuple {
             });
         };
         let cc = &self.clusters[cl].columns[col];
+        let pad = per_entry.map_or(0, |k| self.pad(col, cl, k));
+        let zeros = pad.min(e1).saturating_sub(e0);
+        let (e0, e1) = (e0.max(pad) - pad, e1.max(pad) - pad);
         let total = cc.elements();
         if e1 > total {
             return Err(Error::Malformed {
@@ -259,7 +296,8 @@ impl NTuple {
                 ),
             });
         }
-        let mut out: Option<Values> = None;
+        let mut out: Option<Values> =
+            (zeros > 0).then(|| cast(Values::U64(vec![0; zeros as usize]), natural));
         let mut at = 0u64;
         for (p, page) in cc.pages.iter().enumerate() {
             let end = at + page.elements;
@@ -269,8 +307,17 @@ impl NTuple {
                     .expect("planned pages are decoded");
                 let a = (e0.max(at) - at) as usize;
                 let z = (e1.min(end) - at) as usize;
-                let o = out.get_or_insert_with(|| empty_like(v, count));
-                extend_range(o, v, a, z);
+                match &mut out {
+                    Some(o) if std::mem::discriminant(o) != std::mem::discriminant(v) => {
+                        o.append(&cast(v.slice(a, z), natural))
+                    }
+                    Some(o) => extend_range(o, v, a, z),
+                    None => {
+                        let mut o = empty_like(v, count);
+                        extend_range(&mut o, v, a, z);
+                        out = Some(o);
+                    }
+                }
             }
             at = end;
         }
@@ -288,7 +335,9 @@ impl NTuple {
         decoded: &HashMap<PageId, Values>,
     ) -> Result<(u64, Vec<u64>)> {
         let from = a.saturating_sub(1);
-        let Values::U64(mut idx) = self.gather(slot, cl, from, z, decoded, Primitive::U64)? else {
+        let Values::U64(mut idx) =
+            self.gather(slot, cl, from, z, decoded, Primitive::U64, Some(1))?
+        else {
             unreachable!("index columns decode to u64")
         };
         let begin = if a == 0 { 0 } else { idx.remove(0) };
@@ -391,8 +440,9 @@ impl NTuple {
                                     end * inner,
                                     &decoded,
                                     natural,
+                                    None,
                                 )?;
-                                values.append(&piece);
+                                join(&mut values, piece);
                                 let offs = offsets.as_mut().expect("jagged views have offsets");
                                 let base = *offs.last().unwrap();
                                 offs.extend(ends.iter().map(|&e| base + (e - begin)));
@@ -413,7 +463,15 @@ impl NTuple {
                         }
                     }
                     (None, Some(d)) => {
-                        let piece = self.gather(d, cl, a * inner, z * inner, &decoded, natural)?;
+                        let piece = self.gather(
+                            d,
+                            cl,
+                            a * inner,
+                            z * inner,
+                            &decoded,
+                            natural,
+                            Some(inner),
+                        )?;
                         join(&mut values, piece);
                     }
                     (None, None) => unreachable!("a view has data or offsets"),

@@ -285,3 +285,45 @@ fn snapshot_reads_like_its_ttree(dir: &Path) {
     }
     assert!(same >= 25, "only {same} columns compared");
 }
+
+/// Every RNTuple of scikit-hep-testdata (`src/skhep_testdata/data/*rntuple*.root`, which the
+/// repository does not carry: point `CASA_SKHEP_RNTUPLES` at a directory holding them) read
+/// field by field equal to uproot. Prints a tally; fails on any file that differs.
+#[test]
+#[ignore = "needs the scikit-hep-testdata RNTuples in CASA_SKHEP_RNTUPLES"]
+fn scikit_hep_testdata_rntuples_equal_uproot() {
+    let dir = std::env::var_os("CASA_SKHEP_RNTUPLES")
+        .expect("set CASA_SKHEP_RNTUPLES to a directory of scikit-hep-testdata RNTuples");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "root"))
+        .collect();
+    files.sort();
+    let mut failed = Vec::new();
+    for f in &files {
+        let r = std::panic::catch_unwind(|| compare(f, true));
+        match r {
+            Ok(n) => eprintln!("ok    {n:5} reads  {}", f.display()),
+            Err(e) => {
+                let msg = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                eprintln!(
+                    "FAIL  {}: {}",
+                    f.display(),
+                    msg.chars().take(300).collect::<String>()
+                );
+                failed.push(f.clone());
+            }
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {} files differ: {failed:?}",
+        failed.len(),
+        files.len()
+    );
+}
