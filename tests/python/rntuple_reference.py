@@ -39,9 +39,9 @@ def walk(out, name, arr, fields, skipped, depth_list=False):
         arr = ak.without_parameters(arr)  # std::string: a list of uint8, as casa reads it
     if isinstance(form, ak.forms.RecordForm):
         for f in form.fields:
-            walk(out, f"{name}.{f}", arr[f], fields, skipped, depth_list)
-        if depth_list is False and isinstance(form, ak.forms.RecordForm):
-            pass
+            # std::pair / std::tuple members are ROOT's `_0`, `_1` (awkward's tuples say "0").
+            member = f"_{f}" if form.is_tuple or f.isdigit() else f
+            walk(out, f"{name}.{member}", arr[f], fields, skipped, depth_list)
         return
     t = arr.type.content
     if isinstance(t, ak.types.NumpyType):
