@@ -33,9 +33,9 @@ const ROOTIO_LAYERS: &[&[&str]] = &[
     &["file"],
     // A basket's key, header and entry-offset table, checked against the tree's record.
     &["basket"],
-    // TTree metadata (the model), then reading it column by column.
-    &["tree"],
-    &["read"],
+    // TTree and RNTuple metadata (the models), then reading them column by column.
+    &["tree", "ntuple"],
+    &["read", "ntuple_read"],
     // Opening an event source by name, dispatching on the object's class.
     &["open"],
 ];

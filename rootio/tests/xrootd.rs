@@ -342,3 +342,36 @@ fn a_remote_file_missing_its_last_bytes_is_refused() {
     let e = open("cut.root").unwrap_err().to_string();
     assert!(e.contains("cut.root") && e.contains("truncated"), "{e}");
 }
+
+/// An RNTuple over root://, direct and through XCache: every field equals the local read
+/// (the pages of a batch go out as one vector read).
+#[test]
+fn an_rntuple_reads_over_root_urls_as_locally() {
+    isolated!(an_rntuple_reads_over_root_urls_as_locally);
+    let local = casa_test_support::real_file(
+        "Run2012BC_DoubleMuParked_Muons_1000evts_rntuple_v1-0-0-0.root",
+    );
+    let s = Servers::both(&[("test/rntuple.root", &local)]);
+    let read = |input: Arc<dyn ByteSource>| {
+        let file = rootio::RootFile::from_source(input).unwrap();
+        let src = rootio::open_event_source(&file, "Events").unwrap();
+        assert_eq!(src.class(), "RNTuple");
+        let names: Vec<String> = src.columns().into_iter().map(|c| c.name).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        (src.read(&refs, 0, src.entries()).unwrap(), file.uuid())
+    };
+    let (want, uuid) = read(Arc::new(rootio::LocalFile::open(&local).unwrap()));
+    for xcache in [None, Some(s.xcache.address())] {
+        let opts = InputOptions {
+            xcache,
+            remote: quick(),
+        };
+        let input = open_input(&s.origin.url("/store/test/rntuple.root"), &opts).unwrap();
+        let (got, got_uuid) = read(Arc::new(input));
+        assert_eq!(got_uuid, uuid);
+        for (a, b) in got.columns.iter().zip(&want.columns) {
+            assert_eq!(a.values, b.values, "{}", a.name);
+            assert_eq!(a.offsets, b.offsets, "{}", a.name);
+        }
+    }
+}
