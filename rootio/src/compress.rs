@@ -200,6 +200,15 @@ pub fn decompress_blocks(
     Ok(())
 }
 
+/// Decode a whole payload that decompresses to `objlen` bytes: the block headers are walked
+/// and checked ([`blocks`]) before the output is allocated, so a lying length allocates nothing.
+pub fn decompress_to_vec(payload: &[u8], objlen: usize) -> Result<Vec<u8>, DecodeError> {
+    let blocks = blocks(payload, objlen)?;
+    let mut out = vec![0; objlen];
+    decompress_blocks(payload, objlen, &blocks, &mut out)?;
+    Ok(out)
+}
+
 /// Decode only the first `out.len()` bytes of a payload that decompresses to `objlen` bytes
 /// (see [`decompress_blocks`]); all block headers are checked first.
 pub fn decompress_prefix(payload: &[u8], objlen: usize, out: &mut [u8]) -> Result<(), DecodeError> {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::compress;
 use crate::error::{Error, Result};
-use crate::file::{try_alloc, Key, RootFile, Uuid};
+use crate::file::{Key, RootFile, Uuid};
 use crate::source::ByteSource;
 use crate::types::{ColumnType, Layout, Primitive};
 
@@ -374,13 +374,11 @@ fn envelope(
     let buf = if size == len {
         raw
     } else {
-        let mut out = try_alloc(len as usize, raw.len()).map_err(bad)?;
-        compress::decompress(&raw, &mut out).map_err(|e| Error::Decompress {
+        compress::decompress_to_vec(&raw, len as usize).map_err(|e| Error::Decompress {
             file: file.to_string(),
             at: format!("{what} at byte {offset} (block at +{})", e.offset),
             what: e.what,
-        })?;
-        out
+        })?
     };
     if buf.len() < 16 {
         return Err(bad(format!(

@@ -17,7 +17,6 @@ use crate::columns::{Batch, Column, PlannedBasket, ReadMetrics, ReadPlan, Values
 use crate::compress::{self, Codec};
 use crate::error::{Error, Result};
 use crate::event::{ColumnInfo, EventSource, Fetched};
-use crate::file::try_alloc;
 use crate::ntuple::{kind, NTuple, Page, Slot};
 use crate::source::ByteRange;
 use crate::types::{ColumnType, Primitive};
@@ -229,13 +228,11 @@ impl NTuple {
         let raw: &[u8] = if size == ulen {
             payload
         } else {
-            let mut out = try_alloc(ulen, size).map_err(bad)?;
-            compress::decompress(payload, &mut out).map_err(|e| Error::Decompress {
+            owned = compress::decompress_to_vec(payload, ulen).map_err(|e| Error::Decompress {
                 file: self.file_name().to_string(),
                 at: format!("{} (block at +{})", self.page_desc(id), e.offset),
                 what: e.what,
             })?;
-            owned = out;
             &owned
         };
         let v = decode_elements(desc.kind, desc.bits, desc.range, n as usize, raw)
