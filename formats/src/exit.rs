@@ -120,6 +120,10 @@ const fn row(
 
 use Retry::{No, NotApplicable as Na, Yes};
 
+/// How often a leaf job checkpoints unless told otherwise, seconds (casa-wrapper's
+/// `--checkpoint-every`, the site's `checkpoint_every`).
+pub const DEFAULT_CHECKPOINT_EVERY_S: u64 = 300;
+
 /// casa-wrapper run, indexed by [`ExitClass`].
 #[rustfmt::skip]
 const WRAPPER: [Code; 10] = [

@@ -26,7 +26,8 @@ use sha2::{Digest, Sha256};
 use crate::run::Failure;
 
 /// The default interval between checkpoints.
-pub const DEFAULT_EVERY: Duration = Duration::from_secs(300);
+pub const DEFAULT_EVERY: Duration =
+    Duration::from_secs(casa_formats::exit::DEFAULT_CHECKPOINT_EVERY_S);
 
 /// Where and how often a job checkpoints.
 #[derive(Debug, Clone)]
@@ -57,7 +58,8 @@ pub struct Position<'a> {
 /// how much work the last checkpoint did not keep.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Progress {
-    job_sha256: String,
+    /// `run_id/node`: whose hint it is.
+    job: String,
     /// The stats when the hint was written; it belongs to the checkpoint `stats.written`, and
     /// keeps what that checkpoint cannot hold about itself (its write time) and whether the
     /// attempt that wrote the hint had resumed.
@@ -69,7 +71,13 @@ struct Progress {
 pub struct Checkpointer {
     dir: PathBuf,
     every: Duration,
-    identity: CheckpointIdentity,
+    /// Hashing the plugin takes a moment: done only when a checkpoint is read or written.
+    identity: Option<CheckpointIdentity>,
+    job_path: PathBuf,
+    plugin_path: PathBuf,
+    run_id: String,
+    node: String,
+    batch_entries: u64,
     since: Instant,
     /// Events handed to the plugin by every attempt (reprocessed ones twice).
     pub events_handed: u64,
@@ -109,18 +117,35 @@ impl Checkpointer {
         Ok(Checkpointer {
             dir: opts.dir.clone(),
             every: opts.every,
-            identity: CheckpointIdentity {
-                run_id: job.run_id.clone(),
-                node: job.node.clone(),
-                job_sha256: sha256_file(job_path, "job spec")?,
-                plugin_sha256: sha256_file(plugin_path, "plugin")?,
-                producer: format!("casa-wrapper {}", env!("CARGO_PKG_VERSION")),
-                batch_entries,
-            },
+            identity: None,
+            job_path: job_path.to_path_buf(),
+            plugin_path: plugin_path.to_path_buf(),
+            run_id: job.run_id.clone(),
+            node: job.node.clone(),
+            batch_entries,
             since: Instant::now(),
             events_handed: 0,
             stats: CheckpointMetrics::default(),
         })
+    }
+
+    /// This job's identity (hashes computed on first use).
+    fn identity(&mut self) -> Result<&CheckpointIdentity, Failure> {
+        if self.identity.is_none() {
+            self.identity = Some(CheckpointIdentity {
+                run_id: self.run_id.clone(),
+                node: self.node.clone(),
+                job_sha256: sha256_file(&self.job_path, "job spec")?,
+                plugin_sha256: sha256_file(&self.plugin_path, "plugin")?,
+                producer: format!("casa-wrapper {}", env!("CARGO_PKG_VERSION")),
+                batch_entries: self.batch_entries,
+            });
+        }
+        Ok(self.identity.as_ref().expect("just set"))
+    }
+
+    fn tag(&self) -> String {
+        format!("{}/{}", self.run_id, self.node)
     }
 
     pub fn path(&self) -> PathBuf {
@@ -148,7 +173,11 @@ impl Checkpointer {
             Ok(None) => return None,
             Err(e) => return ignore(e.to_string()),
         };
-        if let Some(why) = self.identity.mismatch(&header.identity) {
+        let mismatch = match self.identity() {
+            Ok(id) => id.mismatch(&header.identity),
+            Err(f) => Some(f.message),
+        };
+        if let Some(why) = mismatch {
             return ignore(format!("the checkpoint is another job's: {why}"));
         }
         let acc: Accumulator = match serde_json::from_slice(&payload) {
@@ -164,7 +193,7 @@ impl Checkpointer {
             .ok()
             .and_then(|b| serde_json::from_slice::<Progress>(&b).ok())
             .filter(|p| {
-                p.job_sha256 == self.identity.job_sha256
+                p.job == self.tag()
                     && p.stats.written == self.stats.written
                     && p.events_handed >= header.events_handed
             })
@@ -203,7 +232,7 @@ impl Checkpointer {
     pub fn handed(&mut self, n: u64) {
         self.events_handed += n;
         let p = Progress {
-            job_sha256: self.identity.job_sha256.clone(),
+            job: self.tag(),
             stats: self.stats.clone(),
             events_handed: self.events_handed,
         };
@@ -236,7 +265,7 @@ impl Checkpointer {
         let mut metrics = metrics.clone();
         metrics.checkpoint = stats.clone();
         let header = CheckpointHeader {
-            identity: self.identity.clone(),
+            identity: self.identity()?.clone(),
             covered: pos.covered.to_vec(),
             next_chunk: pos.next_chunk,
             next_entry: pos.next_entry,

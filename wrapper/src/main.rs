@@ -90,9 +90,9 @@ struct RunArgs {
     /// and resume from the checkpoint found there. Without it SIGTERM exits 15, no partial.
     #[arg(long, value_name = "DIR")]
     checkpoint_dir: Option<PathBuf>,
-    /// Seconds between checkpoints (at the next batch boundary).
-    #[arg(long, value_name = "SECS", default_value = "300", value_parser = seconds_arg, requires = "checkpoint_dir")]
-    checkpoint_every: Duration,
+    /// Seconds between checkpoints, at the next batch boundary [default: 300].
+    #[arg(long, value_name = "SECS", value_parser = seconds_arg, requires = "checkpoint_dir")]
+    checkpoint_every: Option<Duration>,
 }
 
 /// An empty value (`CASA_XCACHE=`) means no cache.
@@ -184,7 +184,9 @@ fn run_job(args: RunArgs, started: Instant) -> ExitCode {
             .checkpoint_dir
             .map(|dir| casa_wrapper::checkpoint::CheckpointOptions {
                 dir,
-                every: args.checkpoint_every,
+                every: args
+                    .checkpoint_every
+                    .unwrap_or(casa_wrapper::checkpoint::DEFAULT_EVERY),
             }),
     };
     match run::run(&opts, started, &evicted) {
