@@ -1,8 +1,9 @@
 """What self-checkpointing costs and saves (casa-wrapper run --checkpoint-dir). Not a test.
 
-    python bench/bench_checkpoint.py WRAPPER PLUGIN FILE [--interval 300] [--repeat 3]
+    python bench/bench_checkpoint.py WRAPPER PLUGIN FILE... [--interval 300] [--repeat 3]
 
-One job over every entry of FILE (tree Events), each way run --repeat times (the fastest kept):
+One job over every entry of the FILEs (tree Events; the same file under several names makes a
+longer job), each way run --repeat times (the fastest kept):
   plain      no checkpointing;
   armed      --checkpoint-dir, no checkpoint due (the per-batch progress hint only);
   every      --checkpoint-every 0: a checkpoint, an exit and a resume after every batch;
@@ -23,7 +24,7 @@ import time
 import uproot
 
 
-def job_spec(path, file, entries):
+def job_spec(path, files, entries):
     spec = {
         "format": "casa-job",
         "version": "1.0",
@@ -32,12 +33,13 @@ def job_spec(path, file, entries):
         "chunks": [
             {
                 "dataset": "ZZ",
-                "file": file,
+                "file": os.path.abspath(f),
                 "tree": "Events",
                 "entry_start": 0,
-                "entry_stop": entries,
+                "entry_stop": n,
                 "metadata": {"is_mc": True},
             }
+            for f, n in zip(files, entries)
         ],
     }
     with open(path, "w") as f:
@@ -75,26 +77,30 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("wrapper")
     ap.add_argument("plugin")
-    ap.add_argument("file")
+    ap.add_argument("files", nargs="+")
     ap.add_argument("--interval", type=float, default=300.0)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    entries = uproot.open(args.file)["Events"].num_entries
+    entries = [uproot.open(f)["Events"].num_entries for f in args.files]
 
     def one(extra):
         d = fresh()
-        job_spec(f"{d}/job.json", os.path.abspath(args.file), entries)
+        job_spec(f"{d}/job.json", args.files, entries)
         return d, run(args, d, extra)[1]
 
     plain = min(one([])[1] for _ in range(args.repeat))
-    armed = min(one(["--checkpoint-dir", "ckpt-unused", "--checkpoint-every", "1e9"])[1]
-                for _ in range(args.repeat))
+    def armed_run():
+        d = fresh()
+        job_spec(f"{d}/job.json", args.files, entries)
+        return run(args, d, ["--checkpoint-dir", f"{d}/ckpt", "--checkpoint-every", "1e9"])[1]
+
+    armed = min(armed_run() for _ in range(args.repeat))
 
     # A checkpoint after every batch: runs until exit 0.
     best = None
     for _ in range(args.repeat):
         d = fresh()
-        job_spec(f"{d}/job.json", os.path.abspath(args.file), entries)
+        job_spec(f"{d}/job.json", args.files, entries)
         ck = ["--checkpoint-dir", f"{d}/ckpt", "--checkpoint-every", "0"]
         total, runs = 0.0, 0
         while True:
@@ -114,14 +120,14 @@ def main():
 
     # Evicted half-way: resume vs start over.
     d = fresh()
-    job_spec(f"{d}/job.json", os.path.abspath(args.file), entries)
+    job_spec(f"{d}/job.json", args.files, entries)
     ck = ["--checkpoint-dir", f"{d}/ckpt", "--checkpoint-every", "1e9"]
     code, first = run(args, d, ck, term_after=plain / 2)
     code2, rest = run(args, d, ck)
     assert code == 85 and code2 == 0, (code, code2)
 
     rows = [
-        ("job (events)", f"{entries:,}"),
+        ("job (events)", f"{sum(entries):,}"),
         ("batches", f"{n} (a checkpoint after each)"),
         ("plain run, s", f"{plain:.2f}"),
         ("armed, no checkpoint due (progress hint per batch), s", f"{armed:.2f} ({100 * hint:+.2f} %)"),
@@ -132,7 +138,8 @@ def main():
         ("evicted at half: first run + resumed run, s", f"{first:.2f} + {rest:.2f}"),
         ("work saved vs starting over, s", f"{plain - rest:.2f} ({100 * (plain - rest) / plain:.0f} % of the job)"),
     ]
-    print(f"casa-wrapper checkpointing, {os.path.basename(args.plugin)} on {os.path.basename(args.file)}")
+    names = sorted({os.path.basename(os.path.realpath(f)) for f in args.files})
+    print(f"casa-wrapper checkpointing, {os.path.basename(args.plugin)} on {len(args.files)} x {', '.join(names)}")
     print()
     print("| measure | value |")
     print("|---|---|")

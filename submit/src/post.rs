@@ -27,6 +27,10 @@ fn decide(exit: i32, message: String) -> Decision {
 }
 
 /// Decide for `node` (its job returned `ret`).
+/// What a leaf's state message says when its job resumed from a checkpoint (`status` looks
+/// for it before reading the node's metrics).
+pub const RESUMED_NOTE: &str = "from its checkpoint";
+
 pub fn post(rundir: &Path, node: &str, ret: i32, skip_bad_files: bool) -> Decision {
     post_with_retries(rundir, node, ret, skip_bad_files, None)
 }
@@ -108,7 +112,7 @@ fn decide_node(run: &RunDir, node: &NodeName, ret: i32, skip_bad_files: bool) ->
                 .and_then(|b| serde_json::from_slice::<casa_formats::JobMetrics>(&b).ok());
             if let Some(c) = m.as_ref().map(|m| &m.checkpoint).filter(|c| c.resumed > 0) {
                 resumed = format!(
-                    "; resumed {} times from its checkpoint, {} events processed twice",
+                    "; resumed {} times {RESUMED_NOTE}, {} events processed twice",
                     c.resumed, c.events_reprocessed
                 );
             }

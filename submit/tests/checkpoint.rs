@@ -111,7 +111,7 @@ fn evicted_leaves_resume_to_the_clean_bytes() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let names = leaves(&rundir);
     assert!(names.len() >= 3, "{names:?}");
-    let mut resumed = 0;
+    let (mut resumed, mut resumed_nodes) = (0, 0);
     for n in &names {
         let p = |r: &Path| std::fs::read(r.join("partials").join(format!("{n}.partial"))).unwrap();
         assert_eq!(p(&rundir), p(&clean), "{n}: the leaf partial differs");
@@ -121,6 +121,7 @@ fn evicted_leaves_resume_to_the_clean_bytes() {
         .unwrap();
         assert_eq!(m.checkpoint.events_reprocessed, 0, "{n}");
         resumed += m.checkpoint.resumed;
+        resumed_nodes += usize::from(m.checkpoint.resumed > 0);
         // One attempt: an eviction is not a retry.
         let s: serde_json::Value = serde_json::from_slice(
             &std::fs::read(rundir.join("state").join(format!("{n}.json"))).unwrap(),
@@ -141,6 +142,12 @@ fn evicted_leaves_resume_to_the_clean_bytes() {
         assert!(left.is_empty(), "{n}: {left:?}");
     }
     assert!(resumed >= names.len() as u32, "{resumed} resumptions");
+    let st = casa_submit().arg("status").arg(&rundir).output().unwrap();
+    let text = String::from_utf8_lossy(&st.stdout);
+    let want = format!(
+        "resumed from checkpoints: {resumed_nodes} nodes, {resumed} times; 0 events processed twice"
+    );
+    assert!(text.contains(&want), "{text}");
     let merged = |r: &Path| partial::read(&r.join("result/merged.partial")).unwrap();
     assert_eq!(merged(&rundir), merged(&clean));
     let report: serde_json::Value =
