@@ -464,7 +464,10 @@ fn run_inner(
             if let Some(c) = ckpt.as_mut() {
                 c.handed(r.hi - r.lo);
                 let ev = evicted.load(Ordering::Relaxed);
-                if c.due(ev) {
+                // After the job's last batch only the partial is left to write: cheaper than
+                // a checkpoint and a restart.
+                let last = ci + 1 == job.chunks.len() && r.hi == chunk.entry_stop;
+                if !last && c.due(ev) {
                     let why = if ev { "SIGTERM" } else { "interval" };
                     let t = (io_s, decode_s, plugin_s);
                     let f = save(c, &session, metrics, t, r.hi, why);
