@@ -1,8 +1,9 @@
 //! Eviction through the local runner, as on HTCondor: leaf jobs planned with checkpointing
 //! (`checkpoint_exit_code`, `transfer_checkpoint_files` in leaf.sub) are evicted mid-run by the
 //! runner's test hook (`CASA_RUN_EVICT_AFTER`: SIGTERM, then a new sandbox holding only the
-//! kept checkpoint), resume, and end with the same leaf partials, byte for byte, and the same
-//! merged result as an uninterrupted run, every planned event covered once.
+//! checkpoint of the last checkpoint exit, as HTCondor keeps), resume, and end with the same
+//! leaf partials, byte for byte, and the same merged result as an uninterrupted run, every
+//! planned event covered once.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -99,13 +100,16 @@ fn evicted_leaves_resume_to_the_clean_bytes() {
     assert_eq!(leaf["checkpoint_exit_code"], "85", "{v}");
     assert_eq!(leaf["transfer_checkpoint_files"], "casa-ckpt", "{v}");
 
-    let rundir = planned(d.path(), &[]);
-    // Every leaf evicted twice: 0.6 s into its first run and 0.6 s into its second.
+    // Checkpoints every second; every leaf evicted 0.8 s into its first two runs (which lose their
+    // work: an evicted run's checkpoint is not kept), then resumed from the periodic ones.
+    let site = d.path().join("site.toml");
+    std::fs::write(&site, "checkpoint_every = 1\n").unwrap();
+    let rundir = planned(d.path(), &["--site", site.to_str().unwrap()]);
     let o = run(
         &rundir,
         &[
-            ("CASA_TEST_SLEEP_MS", "150"),
-            ("CASA_RUN_EVICT_AFTER", "0.6,0.6"),
+            ("CASA_TEST_SLEEP_MS", "500"),
+            ("CASA_RUN_EVICT_AFTER", "0.8,0.8"),
         ],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -119,7 +123,6 @@ fn evicted_leaves_resume_to_the_clean_bytes() {
             &std::fs::read(rundir.join("metrics").join(format!("{n}.metrics.json"))).unwrap(),
         )
         .unwrap();
-        assert_eq!(m.checkpoint.events_reprocessed, 0, "{n}");
         resumed += m.checkpoint.resumed;
         resumed_nodes += usize::from(m.checkpoint.resumed > 0);
         // One attempt: an eviction is not a retry.
@@ -141,12 +144,20 @@ fn evicted_leaves_resume_to_the_clean_bytes() {
             .collect();
         assert!(left.is_empty(), "{n}: {left:?}");
     }
-    assert!(resumed >= names.len() as u32, "{resumed} resumptions");
+    assert!(resumed_nodes >= 1, "{resumed} resumptions");
     let st = casa_submit().arg("status").arg(&rundir).output().unwrap();
     let text = String::from_utf8_lossy(&st.stdout);
-    let want = format!(
-        "resumed from checkpoints: {resumed_nodes} nodes, {resumed} times; 0 events processed twice"
-    );
+    let want = format!("resumed from checkpoints: {resumed_nodes} nodes, {resumed} times;");
+    // The hook did evict: the jobs' logs (appended over their runs) say so.
+    let evicted = names
+        .iter()
+        .filter(|n| {
+            std::fs::read_to_string(rundir.join("logs").join(format!("{n}.err")))
+                .unwrap_or_default()
+                .contains("(SIGTERM;")
+        })
+        .count();
+    assert_eq!(evicted, names.len());
     assert!(text.contains(&want), "{text}");
     let merged = |r: &Path| partial::read(&r.join("result/merged.partial")).unwrap();
     assert_eq!(merged(&rundir), merged(&clean));

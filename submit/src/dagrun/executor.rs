@@ -5,7 +5,7 @@
 //! script. A job that exits with its `checkpoint_exit_code` is started again at once, as
 //! HTCondor does, its `transfer_checkpoint_files` kept (spooled) between runs; the test hook
 //! `CASA_RUN_EVICT_AFTER` evicts such jobs (SIGTERM, then a fresh sandbox holding only the
-//! spooled checkpoint). Other executors (another batch system) implement [`Executor`] the same
+//! checkpoint spooled by the last checkpoint exit before). Other executors (another batch system) implement [`Executor`] the same
 //! way.
 
 use std::os::unix::process::CommandExt;
@@ -75,8 +75,8 @@ pub struct LocalExecutor {
 
 /// Simulated eviction of checkpointing jobs (a test hook, `CASA_RUN_EVICT_AFTER=S1,S2,...`):
 /// the k-th run of every attempt of a job with a `checkpoint_exit_code` gets SIGTERM after
-/// `Sk` seconds, and its next run starts in a new sandbox ("another slot"), as after
-/// `condor_vacate_job`.
+/// `Sk` seconds, and its next run starts in a new sandbox ("another slot") with the checkpoint
+/// of the last checkpoint exit before, as after `condor_vacate_job`.
 #[derive(Debug, Default)]
 pub struct Eviction {
     pub after: Vec<Duration>,
@@ -345,13 +345,16 @@ fn run_attempt(
         if checkpoint_code != Some(exit) || runs > 100_000 {
             break exit;
         }
-        // Spool the checkpoint, then run again: in place, or, evicted, on a "new slot".
-        for f in &ckpt_files {
-            if let Err(e) = copy_tree(&sandbox.join(f), &spool.join(f)) {
-                return fail(format!("spooling checkpoint file {f}: {e}"));
+        // A checkpoint exit: spool the checkpoint and run again in place. An evicted run's
+        // files are lost with its slot, as on HTCondor (which keeps only what a checkpoint
+        // exit transferred): the next run, on a "new slot", starts from the last spooled one.
+        if !evicted {
+            for f in &ckpt_files {
+                if let Err(e) = copy_tree(&sandbox.join(f), &spool.join(f)) {
+                    return fail(format!("spooling checkpoint file {f}: {e}"));
+                }
             }
-        }
-        if evicted {
+        } else {
             evictions += 1;
             if let Err(e) = make_sandbox(
                 &sandbox,
