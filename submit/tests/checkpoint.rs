@@ -176,3 +176,37 @@ fn a_site_can_turn_checkpointing_off() {
     let leaf_sub = std::fs::read_to_string(rundir.join("leaf.sub")).unwrap();
     assert!(!leaf_sub.contains("checkpoint"), "{leaf_sub}");
 }
+
+/// Ctrl-C of `casa-submit run`: the jobs checkpoint on the SIGTERM and exit 85; the runner,
+/// stopping, must not restart them (as it does for a checkpoint exit otherwise).
+#[test]
+fn an_interrupted_run_does_not_restart_checkpointed_jobs() {
+    let d = tempfile::tempdir().unwrap();
+    let rundir = planned(d.path(), &[]);
+    let child = casa_submit()
+        .arg("run")
+        .arg(&rundir)
+        .args(["-j", "2", "--quiet"])
+        .env("CASA_TEST_MODE", "smear")
+        .env("CASA_TEST_SLEEP_MS", "1000")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let t = std::time::Instant::now();
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    assert!(t.elapsed().as_secs_f64() < 15.0, "{:?}", t.elapsed());
+    let published: Vec<_> = std::fs::read_dir(rundir.join("partials"))
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        published.is_empty(),
+        "jobs ran on after Ctrl-C: {published:?}"
+    );
+}

@@ -71,6 +71,8 @@ pub struct LocalExecutor {
     /// Process groups of the jobs running now.
     groups: Arc<Mutex<Vec<u32>>>,
     evict: Arc<Eviction>,
+    /// Set once the run is interrupted: a job that checkpoints on the SIGTERM is not restarted.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Simulated eviction of checkpointing jobs (a test hook, `CASA_RUN_EVICT_AFTER=S1,S2,...`):
@@ -101,6 +103,7 @@ impl LocalExecutor {
             rundir: rundir.to_path_buf(),
             groups: Arc::default(),
             evict: Arc::new(Eviction::from_env()),
+            stopping: Arc::default(),
         }
     }
 }
@@ -115,11 +118,12 @@ impl Executor for LocalExecutor {
         done: Sender<Outcome>,
     ) {
         let (rundir, node, groups) = (self.rundir.clone(), node.clone(), self.groups.clone());
-        let evict = self.evict.clone();
+        let (evict, stopping) = (self.evict.clone(), self.stopping.clone());
         std::thread::spawn(move || {
             let started_unix = now();
-            let (exit, post_exit, message) =
-                run_attempt(&rundir, &node, attempt, &groups, &evict, on_start);
+            let (exit, post_exit, message) = run_attempt(
+                &rundir, &node, attempt, &groups, &evict, &stopping, on_start,
+            );
             let _ = done.send(Outcome {
                 node: index,
                 exit,
@@ -131,6 +135,8 @@ impl Executor for LocalExecutor {
     }
 
     fn interrupt(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         for &pgid in self.groups.lock().expect("groups lock").iter() {
             // The job's whole process group.
             kill_group(pgid, nix::sys::signal::Signal::SIGTERM);
@@ -212,6 +218,7 @@ fn run_attempt(
     attempt: u32,
     groups: &Mutex<Vec<u32>>,
     evict: &Eviction,
+    stopping: &std::sync::atomic::AtomicBool,
     started: impl FnOnce(u32),
 ) -> (i32, Option<i32>, String) {
     let fail = |msg: String| (-1, None, msg);
@@ -342,7 +349,8 @@ fn run_attempt(
             Err(e) => return fail(format!("waiting for {exe}: {e}")),
         };
         runs += 1;
-        if checkpoint_code != Some(exit) || runs > 100_000 {
+        let interrupted = stopping.load(std::sync::atomic::Ordering::Relaxed);
+        if checkpoint_code != Some(exit) || interrupted || runs > 100_000 {
             break exit;
         }
         // A checkpoint exit: spool the checkpoint and run again in place. An evicted run's
