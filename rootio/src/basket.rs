@@ -145,7 +145,7 @@ impl<'a> EntryOffsets<'a> {
     /// Decode the table that follows the data (`tail` is the object after fLast) and check it
     /// against itself: one slot per entry plus one, starting at the key length, never
     /// decreasing, inside the data. `None` when the basket has no table.
-    pub fn parse(tail: &'a [u8], h: &Header) -> Result<Option<EntryOffsets<'a>>, String> {
+    pub(crate) fn parse(tail: &'a [u8], h: &Header) -> Result<Option<EntryOffsets<'a>>, String> {
         if tail.is_empty() || h.io_bits {
             return Ok(None);
         }
@@ -201,7 +201,7 @@ impl<'a> EntryOffsets<'a> {
     /// Check every entry's start against the counter: `cum` holds, for each entry of the
     /// basket and one past its end, the items before it (from any origin), `width` the bytes
     /// per item. One pass, no branch per entry, so it costs little beside the decoding.
-    pub fn check_counts(&self, cum: &[u64], width: usize) -> Result<(), String> {
+    pub(crate) fn check_counts(&self, cum: &[u64], width: usize) -> Result<(), String> {
         let n = self.starts.len() / 4;
         if cum.len() != n + 1 {
             return Err(format!(
@@ -239,7 +239,7 @@ impl<'a> EntryOffsets<'a> {
     }
 
     /// Check that entry `i` starts at byte `at` of the data.
-    pub fn check_start(&self, i: usize, at: usize) -> Result<(), String> {
+    pub(crate) fn check_start(&self, i: usize, at: usize) -> Result<(), String> {
         match self.starts.len() / 4 > i && self.slot(i) == (self.keylen + at) as i64 {
             true => Ok(()),
             false => Err(format!(
