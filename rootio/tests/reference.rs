@@ -401,6 +401,25 @@ print(json.dumps(out))
     }
 }
 
+/// The key list's own TKey records fewer bytes than the list holds (uproot-issue261.root,
+/// written by uproot 4): ROOT reads the directory's fNbytesKeys, and so must we, or the file
+/// does not open at all ("number of keys of 1 does not fit").
+#[test]
+fn key_list_length_comes_from_the_directory() {
+    let file = real("uproot-issue261.root");
+    let r = reference(&file);
+    let (_, refused) = compare(&file, &r);
+    assert!(refused.is_empty(), "{refused:?}");
+    let f = RootFile::open(file.to_str().unwrap()).unwrap();
+    let ours: Vec<String> = f.top().keys.iter().map(|k| k.name.clone()).collect();
+    let theirs: Vec<&String> = r.manifest["trees"].as_object().unwrap().keys().collect();
+    assert_eq!(ours.len(), theirs.len(), "{ours:?} vs {theirs:?}");
+    assert!(
+        theirs.iter().all(|t| ours.contains(t)),
+        "{ours:?} vs {theirs:?}"
+    );
+}
+
 /// Split objects of one class under different parents share their members' bare names
 /// (uproot-issue126a.root, tree ChannelSet: `fIncrement` under BLM1, PEI_amp, ...). Each is
 /// read from its own baskets by its full path, as uproot reads it, and the bare name is
