@@ -641,6 +641,22 @@ fn element_type(tree: &Tree, b: usize, leaf_idx: usize) -> Result<ColumnType> {
     // member's title in the streamer info carries any Double32/Float16 range.
     let member = tree.member_element(b);
     let code = leaf.element_type.unwrap_or(-1);
+    // A std::vector<numeric> member of an object split into its members (xAOD `*Aux.`
+    // stores: `FileMetaDataAux.runNumbers`): each entry holds the member as the object
+    // streams it, a byte count, version and size before the elements, as a top-level vector.
+    // Members of split collections (btype 31/41, counted by the collection) hold one vector
+    // per object, a nesting not read here.
+    if code == STL_MEMBER && leaf.leaf_count.is_none() && el.btype == 0 {
+        if let Some(p) = member
+            .and_then(|m| vector_element(&m.type_name))
+            .and_then(|inner| Primitive::from_cpp(&inner))
+        {
+            return Ok(ColumnType {
+                primitive: p,
+                layout: Layout::Vector,
+            });
+        }
+    }
     if leaf.leaf_count.is_some() || !(1..=19).contains(&code) {
         let ty = member
             .map(|m| m.type_name.clone())
@@ -657,6 +673,9 @@ fn element_type(tree: &Tree, b: usize, leaf_idx: usize) -> Result<ColumnType> {
         },
     })
 }
+
+/// TStreamerInfo::kSTL: a member that is an STL container, streamed object-wise.
+const STL_MEMBER: i32 = 300;
 
 /// The element type of a `std::vector<T>` class name, spaces normalised (`unsigned int` keeps
 /// its one space), or None for another class. The allocator argument old RDataFrame
