@@ -380,9 +380,21 @@ impl Tree {
                 )
             })
             .collect();
-        let mut columns = Vec::with_capacity(plan.columns.len());
+        let mut columns: Vec<Column> = Vec::with_capacity(plan.columns.len());
+        let mut done: Vec<(usize, usize)> = Vec::new();
         for (&(b, t), name) in plan.columns.iter().zip(&plan.names) {
             let name = name.clone();
+            // A branch asked for twice (`--dump x x`, a plugin listing a column twice, or a
+            // bare name beside its full path) has its baskets decoded once: the copy shares it.
+            if let Some(&(_, at)) = done.iter().find(|(x, _)| *x == b) {
+                let copy = Column {
+                    name,
+                    ..columns[at].clone()
+                };
+                columns.push(copy);
+                continue;
+            }
+            done.push((b, columns.len()));
             let mine = by_branch
                 .iter_mut()
                 .find(|(x, _)| *x == b)

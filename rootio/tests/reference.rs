@@ -420,6 +420,61 @@ fn key_list_length_comes_from_the_directory() {
     );
 }
 
+/// A column asked for twice (`inspect --dump x x`, a plugin listing it twice) is read once and
+/// returned twice, each equal to uproot's, instead of the second coming back empty ("decoded 0
+/// values ... corrupt input").
+#[test]
+fn a_column_asked_for_twice_is_returned_twice() {
+    let file = real("uproot-HZZ.root");
+    let r = reference(&file);
+    let want = &r.manifest["trees"]["events"]["branches"]["Muon_Px"];
+    let values = std::fs::read(r.dir.path().join(want["values"].as_str().unwrap())).unwrap();
+    let f = RootFile::open(file.to_str().unwrap()).unwrap();
+    let t = f.tree("events").unwrap();
+    let batch = t
+        .read(&["Muon_Px", "NMuon", "Muon_Px"], 0, t.entries)
+        .unwrap();
+    assert_eq!(batch.columns.len(), 3);
+    for i in [0, 2] {
+        let col = &batch.columns[i];
+        assert_eq!(col.name, "Muon_Px");
+        assert!(
+            le_bytes(&col.values).1 == values,
+            "column {i} differs from uproot"
+        );
+        assert_eq!(col.offsets.as_ref().unwrap().len() as u64, t.entries + 1);
+    }
+}
+
+/// ATLAS PHYSLITE (uproot-issue-951.root): the streamer list holds TStreamerSTLstring
+/// elements (one more base than other elements), and the `*Aux.` metadata objects are split
+/// into std::vector<numeric> members (`FileMetaDataAux.runNumbers`). Every such member equals
+/// uproot's. What is still refused is only the known gap: numeric members of split
+/// collections of objects (`*Link.m_persKey` of `vector<ElementLink<...>>`).
+#[test]
+fn xaod_vector_members_of_split_objects() {
+    let file = real("uproot-issue-951.root");
+    let r = reference(&file);
+    let (n, refused) = compare(&file, &r);
+    let meta = &r.manifest["trees"]["MetaData"]["branches"];
+    assert!(
+        meta.get("FileMetaDataAux./FileMetaDataAux.runNumbers")
+            .is_some(),
+        "the reference reads the vector member"
+    );
+    let vectors = meta
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|b| b["jagged"] == true)
+        .count();
+    assert!(vectors > 1000, "{vectors} vector members compared");
+    assert!(n > 2000, "{n} reads compared");
+    let gap = |s: &String| s.contains(".m_persKey") || s.contains(".m_persIndex");
+    let other: Vec<&String> = refused.iter().filter(|s| !gap(s)).collect();
+    assert!(other.is_empty(), "refused what uproot reads: {other:#?}");
+}
+
 /// Split objects of one class under different parents share their members' bare names
 /// (uproot-issue126a.root, tree ChannelSet: `fIncrement` under BLM1, PEI_amp, ...). Each is
 /// read from its own baskets by its full path, as uproot reads it, and the bare name is
