@@ -304,7 +304,8 @@ impl Tree {
         let mut counts = Vec::with_capacity(counters.len());
         for &c in &counters {
             let (_, lo, hi) = *plan.windows.iter().find(|w| w.0 == c).expect("planned");
-            let values = self.decode_fixed(c, self.column_type(c)?, &counter_baskets, lo, hi)?;
+            let ctype = crate::tree::counter_type(self, c)?;
+            let values = self.decode_fixed(c, ctype, &counter_baskets, lo, hi)?;
             let n = counts_of(&values).map_err(|(i, x)| {
                 self.basket_error(
                     c,
