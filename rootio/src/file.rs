@@ -291,7 +291,7 @@ impl RootFile {
         let version = c.i16()?;
         let _ctime = c.u32()?;
         let _mtime = c.u32()?;
-        let _nbytes_keys = c.i32()?;
+        let nbytes_keys = c.i32()?;
         let _nbytes_name = c.i32()?;
         let seek_keys = if version > 1000 {
             let _seek_dir = c.i64()?;
@@ -306,12 +306,20 @@ impl RootFile {
             // An empty directory written without a key list.
             return Ok(Vec::new());
         }
-        self.read_key_list(seek_keys as u64)
+        self.read_key_list(seek_keys as u64, nbytes_keys)
     }
 
-    fn read_key_list(&self, at: u64) -> Result<Vec<Key>> {
+    /// The key list at `at`, `nbytes_keys` long as its directory records it. ROOT reads the
+    /// directory's fNbytesKeys, not the list key's own fNbytes, and some writers (uproot-issue261,
+    /// -issue412) leave the latter short; it is used only when the directory gives no length.
+    fn read_key_list(&self, at: u64, nbytes_keys: i32) -> Result<Vec<Key>> {
         let list_key = self.key_at(at)?;
-        let bytes = self.read_bytes(at, list_key.nbytes as usize)?;
+        let len = if nbytes_keys > 0 {
+            nbytes_keys as u32
+        } else {
+            list_key.nbytes
+        };
+        let bytes = self.read_bytes(at, len as usize)?;
         let name = self.name();
         let mut c = Cursor::new(
             &bytes,

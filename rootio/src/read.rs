@@ -308,7 +308,8 @@ impl Tree {
         let mut counts = Vec::with_capacity(counters.len());
         for &c in &counters {
             let (_, lo, hi) = *plan.windows.iter().find(|w| w.0 == c).expect("planned");
-            let values = self.decode_fixed(c, self.column_type(c)?, &counter_baskets, lo, hi)?;
+            let ctype = crate::tree::counter_type(self, c)?;
+            let values = self.decode_fixed(c, ctype, &counter_baskets, lo, hi)?;
             let n = counts_of(&values).map_err(|(i, x)| {
                 self.basket_error(
                     c,
@@ -384,9 +385,21 @@ impl Tree {
                 )
             })
             .collect();
-        let mut columns = Vec::with_capacity(plan.columns.len());
+        let mut columns: Vec<Column> = Vec::with_capacity(plan.columns.len());
+        let mut done: Vec<(usize, usize)> = Vec::new();
         for (&(b, t), name) in plan.columns.iter().zip(&plan.names) {
             let name = name.clone();
+            // A branch asked for twice (`--dump x x`, a plugin listing a column twice, or a
+            // bare name beside its full path) has its baskets decoded once: the copy shares it.
+            if let Some(&(_, at)) = done.iter().find(|(x, _)| *x == b) {
+                let copy = Column {
+                    name,
+                    ..columns[at].clone()
+                };
+                columns.push(copy);
+                continue;
+            }
+            done.push((b, columns.len()));
             let mine = by_branch
                 .iter_mut()
                 .find(|(x, _)| *x == b)

@@ -85,6 +85,11 @@ fn read_item(class: &str, c: &mut Cursor<'_>, refs: &mut Refs<Item>) -> Result<I
             // Every TStreamerXxx starts with its TStreamerElement base; the rest is skipped by
             // the object's byte count.
             let (_v, _end) = c.version()?;
+            if k == "TStreamerSTLstring" {
+                // Derives from TStreamerSTL, which derives from TStreamerElement: one more
+                // version header before the element's (ATLAS xAOD files have these).
+                c.version()?;
+            }
             let (_bv, bend) = c.version()?;
             let (name, title) = objects::tnamed(c)?;
             let type_code = c.i32()?;

@@ -641,22 +641,87 @@ fn element_type(tree: &Tree, b: usize, leaf_idx: usize) -> Result<ColumnType> {
     // member's title in the streamer info carries any Double32/Float16 range.
     let member = tree.member_element(b);
     let code = leaf.element_type.unwrap_or(-1);
-    if leaf.leaf_count.is_some() || !(1..=19).contains(&code) {
-        let ty = member
-            .map(|m| m.type_name.clone())
-            .unwrap_or_else(|| format!("element type {code}"));
-        return Err(tree.unsupported(b, ty));
+    // A std::vector<numeric> member of an object split into its members (xAOD `*Aux.`
+    // stores: `FileMetaDataAux.runNumbers`): each entry holds the member as the object
+    // streams it, a byte count, version and size before the elements, as a top-level vector.
+    // Members of split collections (btype 31/41, counted by the collection) hold one vector
+    // per object, a nesting not read here.
+    if code == STL_MEMBER && leaf.leaf_count.is_none() && el.btype == 0 {
+        if let Some(p) = member
+            .and_then(|m| vector_element(&m.type_name))
+            .and_then(|inner| Primitive::from_cpp(&inner))
+        {
+            return Ok(ColumnType {
+                primitive: p,
+                layout: Layout::Vector,
+            });
+        }
     }
     let title = member.map(|m| m.title.as_str()).unwrap_or("");
-    let primitive = Primitive::from_code(code, |is_f16| parse_packing(title, is_f16))
-        .ok_or_else(|| tree.unsupported(b, format!("element type {code}")))?;
+    // A fixed-size array member (`Int_t a[10]`) has its basic type's code plus kOffsetL (20).
+    let (code, array) = match code {
+        21..=39 => (code - 20, member.map(|m| m.array_length).filter(|&n| n > 0)),
+        _ => (code, None),
+    };
+    let primitive = (1..=19)
+        .contains(&code)
+        .then(|| Primitive::from_code(code, |is_f16| parse_packing(title, is_f16)))
+        .flatten();
+    let inner = array.unwrap_or(leaf.len).max(1) as usize;
+    // A numeric member of a split collection of objects (a TClonesArray: btype 31; an STL
+    // container: 41): each entry holds the member of every object, one after the other,
+    // counted by the collection's own branch (`Tracks_` / `AuxDyn.TruthLink`), whose entries
+    // are the number of objects.
+    if let (Some(p), Some(cl), 31 | 41) = (primitive, leaf.leaf_count, el.btype) {
+        if let Some(counter) = tree.leaves[cl].branch.filter(|&c| is_collection(tree, c)) {
+            return Ok(ColumnType {
+                primitive: p,
+                layout: Layout::Counted { counter, inner },
+            });
+        }
+    }
+    let Some(primitive) = primitive.filter(|_| leaf.leaf_count.is_none()) else {
+        let ty = member
+            .map(|m| m.type_name.clone())
+            .unwrap_or_else(|| format!("{} member (streamer type {code})", el.class_name));
+        return Err(tree.unsupported(
+            b,
+            if leaf.leaf_count.is_some() {
+                format!("{ty} in each object of a split collection")
+            } else {
+                ty
+            },
+        ));
+    };
     Ok(ColumnType {
         primitive,
-        layout: Layout::Fixed {
-            inner: leaf.len.max(1) as usize,
-        },
+        layout: Layout::Fixed { inner },
     })
 }
+
+/// A split collection's own branch (a TClonesArray: btype 3; an STL container: 4): its entries
+/// are the number of objects, one Int_t each.
+fn is_collection(tree: &Tree, b: usize) -> bool {
+    tree.branches[b]
+        .element
+        .as_ref()
+        .is_some_and(|e| matches!(e.btype, 3 | 4))
+}
+
+/// The type a counter branch is decoded with: its own column type, or for a split
+/// collection's branch (which has sub-branches and is no column itself) one Int_t per entry.
+pub(crate) fn counter_type(tree: &Tree, b: usize) -> Result<ColumnType> {
+    if is_collection(tree, b) {
+        return Ok(ColumnType {
+            primitive: Primitive::I32,
+            layout: Layout::Fixed { inner: 1 },
+        });
+    }
+    column_type(tree, b)
+}
+
+/// TStreamerInfo::kSTL: a member that is an STL container, streamed object-wise.
+const STL_MEMBER: i32 = 300;
 
 /// The element type of a `std::vector<T>` class name, spaces normalised (`unsigned int` keeps
 /// its one space), or None for another class. The allocator argument old RDataFrame

@@ -36,6 +36,12 @@ def numeric_interpretation(interp):
         base = base.content
     if isinstance(base, uproot.interpretation.objects.AsStridedObjects):
         return None  # objects (TLorentzVector, ...): not a numeric column
+    if isinstance(base, uproot.interpretation.objects.AsObjects):
+        # std::vector<numeric> members of split objects (xAOD `*Aux.` stores): jagged numbers.
+        model = base.model
+        if isinstance(model, uproot.containers.AsVector) and isinstance(model.values, np.dtype):
+            return True, uproot.interpretation.numerical.AsDtype(model.values)
+        return None
     if isinstance(base, uproot.interpretation.numerical.Numerical):
         return jagged, base
     return None

@@ -90,8 +90,16 @@ pub fn run(args: InspectArgs) -> Result<()> {
     };
     let mut tree_json = Vec::new();
     for path in &trees {
-        let source = open_event_source(&file, path)?;
-        tree_json.push(describe_source(&*source));
+        match open_event_source(&file, path) {
+            Ok(source) => tree_json.push(describe_source(&*source)),
+            // Asked for by name: its failure is the answer.
+            Err(e) if args.tree.is_some() => return Err(e.into()),
+            // Listing the file: one tree that cannot be opened must not hide the others.
+            Err(e) => {
+                eprintln!("warning: {e}");
+                tree_json.push(json!({"path": path, "error": e.to_string()}));
+            }
+        }
     }
     let h = file.header();
     let objects: Vec<Value> = file
@@ -340,6 +348,14 @@ fn print_text(out: &mut impl Write, doc: &Value) -> Result<()> {
         )?;
     }
     for t in doc["trees"].as_array().into_iter().flatten() {
+        if let Some(e) = t["error"].as_str() {
+            writeln!(
+                out,
+                "\ntree {}  (cannot be opened: {e})",
+                t["path"].as_str().unwrap_or("")
+            )?;
+            continue;
+        }
         let clusters = t["clusters"]
             .as_array()
             .map_or(0, |c| c.len().saturating_sub(1));

@@ -280,3 +280,51 @@ fn help_has_examples() {
     let s = String::from_utf8(o.stdout).unwrap();
     assert!(s.contains("Examples:") && s.contains("--dump"), "{s}");
 }
+
+/// A file listing goes on past a tree that cannot be opened (here one whose TTree record the
+/// test overwrites): the other trees are described, the broken one carries its error, and
+/// asking for that tree alone fails naming it.
+#[test]
+fn a_broken_tree_does_not_hide_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("physlite.root");
+    std::fs::copy(data("uproot-issue-951.root"), &f).unwrap();
+    let f = f.to_str().unwrap();
+    // Where uproot says the TTree record of `##Params` (its last cycle) lies, and how many trees there are.
+    let code = r###"
+import sys, json, uproot
+f = uproot.open(sys.argv[1]); k = f.key("##Params")
+trees = [n for n, c in f.classnames(cycle=False).items() if c == "TTree"]
+print(json.dumps({"from": k.data_cursor.index, "to": k.fSeekKey + k.fNbytes, "trees": len(trees)}))
+"###;
+    let o = Command::new(python())
+        .args(["-c", code, f])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let at: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (from, to) = (at["from"].as_u64().unwrap(), at["to"].as_u64().unwrap());
+    let mut bytes = std::fs::read(f).unwrap();
+    bytes[from as usize..to as usize].fill(0xAA);
+    std::fs::write(f, bytes).unwrap();
+
+    let doc = json(&casa(&["inspect", f, "--json"]));
+    let trees = doc["trees"].as_array().unwrap();
+    assert_eq!(trees.len() as u64, at["trees"].as_u64().unwrap());
+    let broken: Vec<&Value> = trees.iter().filter(|t| t.get("error").is_some()).collect();
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert!(broken[0]["path"].as_str().unwrap().starts_with("##Params"));
+    let collection = trees
+        .iter()
+        .find(|t| t["path"] == "CollectionTree")
+        .unwrap();
+    assert_eq!(collection["entries"], 50);
+    let o = casa(&["inspect", f]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("cannot be opened") && text.contains("tree CollectionTree"));
+    let path = broken[0]["path"].as_str().unwrap();
+    let o = casa(&["inspect", f, "--tree", path]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("##Params"), "{}", stderr(&o));
+}
