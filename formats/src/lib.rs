@@ -14,7 +14,7 @@ pub mod partial;
 pub mod state;
 
 pub use exit::{AttemptExit, ExitClass};
-pub use fileset::{Dataset, FileSpec, Fileset};
+pub use fileset::{Dataset, FileSpec, Fileset, SkippedFile};
 pub use job::{Chunk, JobSpec};
 pub use metrics::JobMetrics;
 pub use partial::{PartialError, PartialHeader};

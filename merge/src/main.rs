@@ -280,12 +280,19 @@ fn merge(a: MergeArgs) -> anyhow::Result<()> {
     let report = casa_merge::merge(&opts)?;
     crash_once_if_asked();
     if let Some(c) = &report.coverage {
-        if !c.complete {
+        if !c.missing.is_empty() {
             eprintln!(
                 "warning: {} of {} planned events missing ({} ranges); see the report",
                 c.missing_events,
                 c.planned_events,
                 c.missing.len()
+            );
+        }
+        if !c.skipped_files.is_empty() || !c.skipped_datasets.is_empty() {
+            eprintln!(
+                "warning: incomplete: {} files and {} datasets were left out of the plan (unreadable when planned); see the report",
+                c.skipped_files.len(),
+                c.skipped_datasets.len()
             );
         }
     }

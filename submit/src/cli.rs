@@ -130,6 +130,7 @@ pub struct SelectArgs {
 #[command(
     after_help = "Writes OUT (the available files) and OUT with `_all` before the extension (every
 file; unreadable ones with null steps), as coffea's preprocess does. `.gz` names are gzipped.
+A file that cannot be read is an error (nothing is written) unless --skip-bad-files is given.
 
 Examples:
   casa-submit preprocess fileset.json -o preprocessed.json.gz
@@ -145,6 +146,10 @@ pub struct PreprocessArgs {
     pub steps: StepArgs,
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Leave out files that cannot be read (they keep null steps in the `_all` output)
+    /// instead of failing.
+    #[arg(long)]
+    pub skip_bad_files: bool,
     /// Print a JSON summary.
     #[arg(long)]
     pub json: bool,
@@ -181,7 +186,9 @@ pub struct PlanArgs {
     /// Directory with leaf.sub.j2 / merge.sub.j2 overriding the built-in templates.
     #[arg(long)]
     pub templates: Option<PathBuf>,
-    /// Record permanently failing chunks as skipped and go on (the merge report lists them).
+    /// Plan without the files that cannot be opened now (instead of failing), and record
+    /// chunks that fail for good at job time as skipped; the manifest, status and the merge
+    /// report list what was left out, and the run ends "incomplete".
     #[arg(long)]
     pub skip_bad_files: bool,
     /// Run id (default: the run directory's name).

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use casa_formats::fsutil::atomic_write;
-use casa_formats::{Chunk, Fileset, JobSpec};
+use casa_formats::{Chunk, Fileset, JobSpec, SkippedFile};
 use casa_run::{CasaDag, NodeName, RunDir, RunId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -171,6 +171,9 @@ pub struct PlanOptions {
     pub templates: Option<PathBuf>,
     pub site: SiteConfig,
     pub skip_bad_files: bool,
+    /// Inputs left out before planning (unreadable with `--skip-bad-files`), for the
+    /// manifest and the summary.
+    pub skipped: crate::inputs::Skipped,
     /// The command line, for the manifest.
     pub command_line: Vec<String>,
     /// Files shipped with every leaf job (`--input`, after the site's `inputs`); the plugin
@@ -191,7 +194,10 @@ pub struct PlanSummary {
     pub chunks: usize,
     pub events: u64,
     pub events_per_dataset: std::collections::BTreeMap<String, u64>,
-    pub skipped_files: Vec<String>,
+    /// Files left out of the plan: unreadable (`--skip-bad-files`) or without steps.
+    pub skipped_files: Vec<SkippedFile>,
+    /// Datasets left without any file to read.
+    pub skipped_datasets: Vec<String>,
     /// Leaf nodes are numbered dataset by dataset: which run of leaves holds which dataset,
     /// so `status` can answer per dataset without reading every job spec.
     pub leaf_ranges: Vec<LeafRange>,
@@ -319,7 +325,7 @@ fn job_environment(site: &SiteConfig) -> Result<String, PlanError> {
 
 /// Group the runnable steps of each dataset into leaf jobs of about `events_per_job` events,
 /// never splitting a step and never mixing datasets.
-pub fn group_jobs(fs: &Fileset, events_per_job: u64) -> (Vec<Vec<Chunk>>, Vec<String>) {
+pub fn group_jobs(fs: &Fileset, events_per_job: u64) -> (Vec<Vec<Chunk>>, Vec<SkippedFile>) {
     let mut jobs = Vec::new();
     let skipped = for_each_job(fs, events_per_job, |chunks| {
         jobs.push(chunks);
@@ -335,14 +341,18 @@ pub fn for_each_job(
     fs: &Fileset,
     events_per_job: u64,
     mut f: impl FnMut(Vec<Chunk>) -> Result<(), PlanError>,
-) -> Result<Vec<String>, PlanError> {
+) -> Result<Vec<SkippedFile>, PlanError> {
     let mut skipped = Vec::new();
     for ds in &fs.datasets {
         let mut current: Vec<Chunk> = Vec::new();
         let mut events = 0u64;
         for file in &ds.files {
             let Some(steps) = &file.steps else {
-                skipped.push(format!("{}: {}", ds.name, file.path));
+                skipped.push(SkippedFile {
+                    dataset: ds.name.clone(),
+                    file: file.path.clone(),
+                    reason: "no steps in the fileset (preprocessing could not read it)".into(),
+                });
                 continue;
             };
             for &[a, b] in steps {
@@ -598,10 +608,11 @@ pub fn plan(
         events: 0,
         events_per_dataset: Default::default(),
         skipped_files: Vec::new(),
+        skipped_datasets: opts.skipped.datasets.clone(),
         leaf_ranges: Vec::new(),
     };
     let mut leaves = 0;
-    summary.skipped_files = for_each_job(fs, opts.events_per_job, |chunks| {
+    let without_steps = for_each_job(fs, opts.events_per_job, |chunks| {
         let node = NodeName::leaf(leaves);
         summary.chunks += chunks.len();
         for c in &chunks {
@@ -639,6 +650,8 @@ pub fn plan(
         Ok(())
     })?;
     summary.jobs = leaves;
+    summary.skipped_files = opts.skipped.files.clone();
+    summary.skipped_files.extend(without_steps);
     if leaves == 0 {
         return Err(PlanError::Invalid(
             "nothing to do: no file in the fileset has steps".into(),

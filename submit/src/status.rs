@@ -43,6 +43,12 @@ pub struct Status {
     pub events_done: u64,
     pub events_per_second: f64,
     pub corrupt_state_files: Vec<String>,
+    /// Files and datasets the plan left out (unreadable with `--skip-bad-files`): the run
+    /// cannot be complete.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_files: Vec<casa_formats::SkippedFile>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_datasets: Vec<String>,
     /// What DAGMan's node status file (`casa.status`) says, when the run is on HTCondor.
     pub grid: Option<std::collections::BTreeMap<String, i64>>,
     /// Jobs by their last event in the job event log (`logs/casa.log`): idle, running, held,
@@ -79,6 +85,13 @@ impl std::fmt::Display for Status {
         }
         for c in &self.corrupt_state_files {
             writeln!(f, "corrupt: {c}")?;
+        }
+        for s in &self.skipped_files {
+            let (ds, file, why) = (&s.dataset, &s.file, &s.reason);
+            writeln!(f, "left out of the plan: dataset {ds}: {file}: {why}")?;
+        }
+        for d in &self.skipped_datasets {
+            writeln!(f, "left out of the plan: dataset {d}: no readable file")?;
         }
         if let Some(j) = &self.jobs {
             writeln!(f, "HTCondor jobs (logs/casa.log): {}", counts(j))?;
@@ -193,6 +206,13 @@ pub fn status(rundir: &Path) -> Result<Status, StatusError> {
     let ranges: Option<Vec<crate::plan::LeafRange>> = manifest
         .as_ref()
         .and_then(|m| serde_json::from_value(m["totals"]["leaf_ranges"].clone()).ok());
+    if let Some(m) = &manifest {
+        let totals = &m["totals"];
+        st.skipped_files =
+            serde_json::from_value(totals["skipped_files"].clone()).unwrap_or_default();
+        st.skipped_datasets =
+            serde_json::from_value(totals["skipped_datasets"].clone()).unwrap_or_default();
+    }
     match ranges {
         Some(r) => {
             for x in r {

@@ -117,13 +117,25 @@ fn unreachable_files_are_dropped_from_available_and_kept_with_nulls_in_all() {
         &serde_json::json!({"ZZ": {"files": {good.to_str().unwrap(): "Events", "/no/such.root": "Events"}}}),
     );
     let out = d.path().join("pre.json");
-    let o = casa_submit()
-        .arg("preprocess")
-        .arg(&input)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let preprocess = |extra: &[&str]| {
+        casa_submit()
+            .arg("preprocess")
+            .arg(&input)
+            .arg("-o")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // By default an unreadable file is an error naming it (coffea's skip_bad_files=False),
+    // and nothing is written.
+    let o = preprocess(&[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("dataset ZZ: /no/such.root") && err.contains("--skip-bad-files"));
+    assert!(!out.exists() && !d.path().join("pre_all.json").exists());
+    // --skip-bad-files skips it, with a warning naming it.
+    let o = preprocess(&["--skip-bad-files"]);
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("/no/such.root"));
     let avail = Fileset::read(&out).unwrap();
