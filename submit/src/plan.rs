@@ -382,6 +382,28 @@ pub fn for_each_job(
     Ok(skipped)
 }
 
+/// One file under two paths (a symlink, `dir/./file`, two redirectors) in one dataset would
+/// be read, and counted, once per path: a file is known by its UUID, and a dataset naming one
+/// UUID and tree under two paths is refused, naming both. (The same file in two datasets is
+/// allowed: each dataset counts it once.)
+pub fn check_each_file_once(fs: &Fileset) -> Result<(), PlanError> {
+    for ds in &fs.datasets {
+        let mut seen: std::collections::HashMap<(&str, &str), &str> = Default::default();
+        for f in &ds.files {
+            let Some(uuid) = f.uuid.as_deref().filter(|u| !u.is_empty()) else {
+                continue;
+            };
+            if let Some(first) = seen.insert((uuid, &f.object_path), &f.path) {
+                return Err(PlanError::Invalid(format!(
+                    "dataset {}: {first} and {} are the same file (UUID {uuid}, tree {}) under two paths, and its events would be counted twice; list it once",
+                    ds.name, f.path, f.object_path
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The plugin configuration at `path` as JSON: a `.toml` file is read as TOML, anything else
 /// as JSON.
 pub fn read_config(path: &Path) -> Result<serde_json::Value, PlanError> {
@@ -524,6 +546,7 @@ pub fn plan(
         return Err(PlanError::Invalid("--fan-in must be at least 2".into()));
     }
     let run_id = RunId::new(&opts.run_id)?;
+    check_each_file_once(fs)?;
     let site = &opts.site;
     let environment = site.check()?;
     if !opts.plugin.is_file() {

@@ -166,6 +166,41 @@ fn plan(dir: &Path, fileset: &Path, extra: &[&str]) -> (PathBuf, std::process::O
     (run, o)
 }
 
+/// One file under two paths in a dataset (a symlink, `dir/./file`) would be counted twice:
+/// plan refuses it naming both paths and the UUID. The same file in two datasets is fine.
+#[test]
+fn one_file_under_two_paths_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let a = fixture("root-zstd.root");
+    let link = d.path().join("link.root");
+    std::os::unix::fs::symlink(&a, &link).unwrap();
+    let dotted = a.parent().unwrap().join(".").join(a.file_name().unwrap());
+    for other in [&link, &dotted] {
+        let input = write_fileset(
+            d.path(),
+            &serde_json::json!({"ZZ": {"files": {a.to_str().unwrap(): "Events", other.to_str().unwrap(): "Events"}}}),
+        );
+        let (run, o) = plan(d.path(), &input, &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        for w in [
+            a.to_str().unwrap(),
+            other.to_str().unwrap(),
+            "UUID",
+            "dataset ZZ",
+        ] {
+            assert!(err.contains(w), "{err} does not say {w}");
+        }
+        assert!(!run.exists());
+    }
+    let input = write_fileset(
+        d.path(),
+        &serde_json::json!({"ZZ": {"files": {a.to_str().unwrap(): "Events"}}, "ZZ2": {"files": {link.to_str().unwrap(): "Events"}}}),
+    );
+    let (_, o) = plan(d.path(), &input, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 #[test]
 fn plan_writes_jobs_and_htcondor_files_that_htcondor_parses() {
     let d = tempfile::tempdir().unwrap();
