@@ -267,30 +267,51 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
         chunks,
         events,
     };
-    if let Some(dir) = opts.output.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| MergeError::Write {
-            path: dir.to_path_buf(),
-            what: e.to_string(),
-        })?;
-    }
-    partial::write(&opts.output, &header, &payload).map_err(|e| MergeError::Write {
-        path: opts.output.clone(),
-        what: e.to_string(),
-    })?;
+    // The result set (merged partial, histograms, plots, report) is made in memory and then
+    // written as one: nothing of it lands unless all of it can (a plot name the file system
+    // refuses, a full disk), and the report, written last, vouches for the rest.
+    let mut files = vec![(opts.output.clone(), partial::encode(&header, &payload))];
     report.output = Some(opts.output.clone());
-
     if let Some(dir) = &opts.outdir {
         let uhi = dir.join("histograms.json");
-        show::write_file(&uhi, show::uhi_text(&acc).as_bytes())?;
+        files.push((uhi.clone(), show::uhi_text(&acc).into_bytes()));
         report.histograms = Some(uhi);
         if opts.plots {
-            report.plots = plot::plot_all(&acc, &dir.join("plots"), opts.plot_size)?;
+            for (file, png) in plot::render_all(&acc, &dir.join("plots"), opts.plot_size)? {
+                if let (Some(path), Some(png)) = (&file.path, png) {
+                    files.push((path.clone(), png));
+                }
+                report.plots.push(file);
+            }
         }
         report.merge_seconds = t0.elapsed().as_secs_f64();
-        write_report(dir, &report)?;
+        let json =
+            serde_json::to_vec_pretty(&report).map_err(|e| MergeError::Internal(e.to_string()))?;
+        files.push((dir.join("report.json"), json));
+        files.push((
+            dir.join("report.md"),
+            report::markdown(&report).into_bytes(),
+        ));
     }
+    write_all(&files)?;
     report.merge_seconds = t0.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Writes `files` as one ([`fsutil::atomic_write_all`]), creating their directories.
+fn write_all(files: &[(PathBuf, Vec<u8>)]) -> Result<(), MergeError> {
+    for (path, _) in files {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| MergeError::Write {
+                path: dir.to_path_buf(),
+                what: e.to_string(),
+            })?;
+        }
+    }
+    fsutil::atomic_write_all(files).map_err(|(path, e)| MergeError::Write {
+        path,
+        what: e.to_string(),
+    })
 }
 
 fn write_report(dir: &Path, report: &Report) -> Result<(), MergeError> {
