@@ -76,11 +76,7 @@ pub type Rendered = (PlotFile, Option<Vec<u8>>);
 
 /// Every histogram of `acc` drawn, with the path under `dir` it goes to, nothing written
 /// (the final merge writes its whole result set at once).
-pub fn render_all(
-    acc: &Accumulator,
-    dir: &Path,
-    size: Size,
-) -> Result<Vec<Rendered>, MergeError> {
+pub fn render_all(acc: &Accumulator, dir: &Path, size: Size) -> Result<Vec<Rendered>, MergeError> {
     let mut out = Vec::new();
     let mut used = std::collections::HashSet::new();
     for (ds, items) in &acc.datasets {

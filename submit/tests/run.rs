@@ -396,17 +396,56 @@ fn damaged_state_and_deleted_partials() {
         2
     );
     assert_eq!(result(&rundir), clean);
-    // A corrupt state file is reported by name.
+    // Unreadable state files do not block the run: status names them; the node whose output
+    // verifies is done without running again, the one whose output is gone runs again.
     std::fs::write(
         rundir.join("state/leaf-000000.json"),
         b"{\"format\": \"casa-st",
     )
     .unwrap();
-    let o = run(&rundir, &[]);
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("leaf-000000.json"));
+    std::fs::write(rundir.join("state/leaf-000001.json"), b"").unwrap();
+    std::fs::remove_file(rundir.join("partials/leaf-000001.partial")).unwrap();
     let s = casa_submit().arg("status").arg(&rundir).output().unwrap();
-    assert!(String::from_utf8_lossy(&s.stdout).contains("corrupt"));
+    let text = String::from_utf8_lossy(&s.stdout);
+    assert!(
+        text.contains("corrupt")
+            && text.contains("leaf-000000.json")
+            && text.contains("leaf-000001.json"),
+        "{text}"
+    );
+    let o = run(&rundir, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(result(&rundir), clean);
+    let s0 = state(&rundir, "leaf-000000");
+    assert_eq!(s0["status"], "done");
+    assert_eq!(
+        s0["attempts"].as_array().unwrap().len(),
+        0,
+        "not run again: {s0}"
+    );
+    assert!(
+        s0["message"].as_str().unwrap().contains("unreadable"),
+        "{s0}"
+    );
+    assert_eq!(s0["events_done"], s0["events_expected"]);
+    let s1 = state(&rundir, "leaf-000001");
+    assert_eq!(
+        (
+            s1["status"].as_str(),
+            s1["attempts"].as_array().unwrap().len()
+        ),
+        (Some("done"), 1),
+        "{s1}"
+    );
+    let s = casa_submit()
+        .arg("status")
+        .arg(&rundir)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let s: serde_json::Value = serde_json::from_slice(&s.stdout).unwrap();
+    assert_eq!(s["corrupt_state_files"], serde_json::json!([]));
+    assert_eq!(s["by_status"]["done"], s["nodes"]);
 }
 
 #[test]
