@@ -273,6 +273,34 @@ fn plan_writes_jobs_and_htcondor_files_that_htcondor_parses() {
         .filter(|k| k.starts_with("merge"))
         .count();
     assert!(merge >= 2, "a merge tree of fan-in 3 over {jobs} leaves");
+    // Every node, merges included, has a POST script: it keeps the node's state file on
+    // HTCondor, so `status` agrees with DAGMan.
+    let dag = std::fs::read_to_string(run.join("casa.dag")).unwrap();
+    for job in dag.lines().filter_map(|l| l.strip_prefix("JOB ")) {
+        let node = job.split_whitespace().next().unwrap();
+        assert!(
+            dag.contains(&format!("SCRIPT POST {node} ")),
+            "{node} has no POST script"
+        );
+    }
+    // The PRE script does not mark a node running (its job does not exist yet), and replaces
+    // an unreadable state file.
+    for damaged in [false, true] {
+        let state = run.join("state/leaf-000000.json");
+        if damaged {
+            std::fs::write(&state, b"").unwrap();
+        }
+        let o = casa_submit()
+            .arg("pre")
+            .arg(&run)
+            .args(["leaf-000000", "0"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let s: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+        assert_eq!(s["status"], "pending", "{s}");
+        assert!(s["events_expected"].as_u64().unwrap() > 0);
+    }
     let lint = casa_submit()
         .arg("lint")
         .arg(run.join("casa.dag"))
@@ -457,8 +485,25 @@ fn post_publishes_only_verified_partials_and_maps_exit_classes() {
     std::fs::write(&produced, &bytes).unwrap();
     assert_eq!(post("leaf-000001", "0", false), 1);
     partial::write(&produced, &header, b"{}").unwrap();
+    // On HTCondor the attempt's run time comes from the job event log (POST runs after the
+    // job: both ends at POST time would make every duration zero).
+    std::fs::create_dir_all(run.join("logs")).unwrap();
+    std::fs::write(
+        run.join("logs/casa.log"),
+        "000 (7.000.000) 2026-10-01 10:00:00 Job submitted from host: <127.0.0.1:9618>\n    DAG Node: leaf-000001\n...\n\
+         001 (7.000.000) 2026-10-01 10:01:00 Job executing on host: <10.0.0.5:9618>\n...\n\
+         005 (7.000.000) 2026-10-01 10:20:00 Job terminated.\n\t(1) Normal termination (return value 0)\n...\n",
+    )
+    .unwrap();
     assert_eq!(post("leaf-000001", "0", false), 0);
     assert!(run.join("partials/leaf-000001.partial").exists());
+    let s: Value =
+        serde_json::from_slice(&std::fs::read(run.join("state/leaf-000001.json")).unwrap())
+            .unwrap();
+    let a = s["attempts"].as_array().unwrap().last().unwrap().clone();
+    let took = a["ended_unix"].as_f64().unwrap() - a["started_unix"].as_f64().unwrap();
+    assert!((took - 1140.0).abs() < 1.0, "{a}");
+    std::fs::remove_file(run.join("logs/casa.log")).unwrap();
     // Retryable classes retry; permanent ones stop the node (UNLESS-EXIT 42) or, in skip mode,
     // are recorded as skipped.
     assert_eq!(post("leaf-000002", "10", false), 1);
@@ -469,6 +514,9 @@ fn post_publishes_only_verified_partials_and_maps_exit_classes() {
     assert!(run.join("state/leaf-000002.skipped.json").exists());
     assert_eq!(post("leaf-000003", "-1004", false), 1);
     assert_eq!(post("merge-final", "0", false), 0);
+    let merge_state = run.join("state/merge-final.json");
+    let s: Value = serde_json::from_slice(&std::fs::read(&merge_state).unwrap()).unwrap();
+    assert_eq!(s["status"], "done");
     assert_eq!(post("merge-final", "3", false), 1);
     // The job's error (from the metrics it wrote) goes into the node's state message; an
     // attempt that wrote no metrics does not inherit an earlier attempt's words.
