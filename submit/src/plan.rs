@@ -138,7 +138,29 @@ impl SiteConfig {
                     "site extra line {l:?} would queue jobs of its own"
                 )));
             }
+            if lower
+                .strip_prefix("include")
+                .is_some_and(|r| r.starts_with([' ', '\t', ':']))
+            {
+                // `include command : ...` runs a program on the submit host; any include can
+                // bring lines the checks here never see.
+                return Err(PlanError::Invalid(format!(
+                    "site extra line {l:?} includes other submit text (condor_submit would run or read it unchecked): write its lines into extra_lines"
+                )));
+            }
             let command = lower.split('=').next().unwrap_or("").trim();
+            let attribute = (command.strip_prefix('+'))
+                .or_else(|| command.strip_prefix("my."))
+                .unwrap_or("");
+            if matches!(command, "executable" | "arguments" | "args" | "universe")
+                || matches!(attribute, "cmd" | "args" | "arguments" | "jobuniverse")
+            {
+                // The job is casa-wrapper on its job spec; another executable or arguments would
+                // run something else under casa's name.
+                return Err(PlanError::Invalid(format!(
+                    "site extra line {l:?} would change what the jobs run; leaf.sub sets the executable, arguments and universe (use --templates for another submit file)"
+                )));
+            }
             if command == "transfer_input_files" || command == "transfer_output_files" {
                 // A second transfer line would replace leaf.sub's: the job would lose its
                 // plugin and job spec (or its outputs).

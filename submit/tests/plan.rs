@@ -398,6 +398,28 @@ fn site_config_lands_in_the_submit_file_and_hostile_settings_are_refused() {
         let e = String::from_utf8_lossy(&o.stderr);
         assert!(e.contains(want), "{text}: {e}");
     }
+    // Lines that change what the job runs are refused, as queue lines are: another
+    // executable, arguments or universe, their job-ad attributes, and includes (an
+    // `include command` runs a program on the submit host).
+    for line in [
+        "executable = /bin/sh",
+        "Arguments = -c 'rm -rf ~'",
+        "args = x",
+        "universe = local",
+        "+Cmd = \\\"/bin/sh\\\"",
+        "MY.Arguments = \\\"x\\\"",
+        "include command : /bin/echo executable = /bin/sh",
+        "include : /tmp/other.sub",
+        "INCLUDE:/tmp/other.sub",
+    ] {
+        std::fs::write(&site, format!("extra_lines = [\"{line}\"]\n")).unwrap();
+        let dn = tempfile::tempdir().unwrap();
+        let (run, o) = plan(dn.path(), &input, &["--site", site.to_str().unwrap()]);
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{line}: {e}");
+        assert!(e.contains("extra line"), "{line}: {e}");
+        assert!(!run.exists(), "{line}");
+    }
     // A transfer line of its own would replace leaf.sub's: refused, pointing to --input.
     std::fs::write(&site, "extra_lines = [\"transfer_input_files = x.json\"]\n").unwrap();
     let d4 = tempfile::tempdir().unwrap();
