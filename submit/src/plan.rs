@@ -520,8 +520,19 @@ fn copy_into(src: &Path, dir: &Path) -> Result<PathBuf, PlanError> {
         .file_name()
         .ok_or_else(|| PlanError::Invalid(format!("{} has no file name", src.display())))?;
     let dst = dir.join(name);
-    std::fs::copy(src, &dst).map_err(io(src))?;
+    copy_file(src, &dst)?;
     Ok(dst)
+}
+
+/// Copy a file into the run directory. A failed copy names both ends: the destination is
+/// where a full disk or a missing permission usually is.
+fn copy_file(src: &Path, dst: &Path) -> Result<(), PlanError> {
+    std::fs::copy(src, dst)
+        .map(|_| ())
+        .map_err(|source| PlanError::Io {
+            path: format!("copying {} to {}", src.display(), dst.display()),
+            source,
+        })
 }
 
 fn template(opts: &PlanOptions, name: &str, builtin: &'static str) -> Result<String, PlanError> {
@@ -636,7 +647,7 @@ pub fn plan(
     }
     for i in &shipped {
         let dst = run.input(&i.name);
-        std::fs::copy(&i.source, &dst).map_err(io(&i.source))?;
+        copy_file(&i.source, &dst)?;
         input_paths.push(check_path("shipped input", &dst)?);
         input_records.push(serde_json::json!({
             "name": i.name,
@@ -810,6 +821,28 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A copy that fails (a full disk, say) names where it was writing, not only the source.
+    #[test]
+    fn a_failed_copy_names_the_destination() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("libx.so");
+        std::fs::write(&src, b"x").unwrap();
+        let dir = d.path().join("run/bin");
+        let e = copy_into(&src, &dir).unwrap_err().to_string();
+        assert!(
+            e.contains(&dir.join("libx.so").display().to_string()),
+            "{e}"
+        );
+        assert!(e.contains(&src.display().to_string()), "{e}");
+        // Writing to /dev/full is what a full disk gives.
+        if Path::new("/dev/full").exists() {
+            let e = copy_file(&src, Path::new("/dev/full"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("to /dev/full") && e.contains("No space"), "{e}");
+        }
+    }
 
     /// templates/site.toml documents every key: with its examples uncommented it must parse
     /// (`deny_unknown_fields` catches a renamed key) and set every optional setting.
