@@ -107,8 +107,8 @@ struct MergeArgs {
     /// Merge at most K partials at each node of the tree.
     #[arg(long, value_name = "K", default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..))]
     fan_in: u32,
-    /// Threads [default: the number of CPUs].
-    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Threads [default: the number of CPUs; at most 1024].
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=casa_formats::MAX_THREADS as i64))]
     jobs: Option<u32>,
     /// The run id in the output's header [default: the inputs'].
     #[arg(long)]

@@ -68,8 +68,8 @@ Examples:
 )]
 pub struct RunArgs {
     pub rundir: PathBuf,
-    /// Jobs at once (default: the number of cores).
-    #[arg(short = 'j', long)]
+    /// Jobs at once (default: the number of cores; at most 1024).
+    #[arg(short = 'j', long, value_parser = jobs_parser())]
     pub jobs: Option<usize>,
     /// No progress output.
     #[arg(short, long)]
@@ -104,8 +104,8 @@ pub struct StepArgs {
     /// Recompute steps even where the stored UUID matches.
     #[arg(long)]
     pub recalculate_steps: bool,
-    /// Parallel file opens (default: all cores).
-    #[arg(short = 'j', long)]
+    /// Parallel file opens (default: all cores; at most 1024).
+    #[arg(short = 'j', long, value_parser = jobs_parser())]
     pub threads: Option<usize>,
 }
 
@@ -231,8 +231,8 @@ pub struct ResubmitArgs {
     /// Run them on this machine now.
     #[arg(long)]
     pub local: bool,
-    /// Jobs at once with --local.
-    #[arg(short = 'j', long)]
+    /// Jobs at once with --local (at most 1024).
+    #[arg(short = 'j', long, value_parser = jobs_parser())]
     pub jobs: Option<usize>,
 }
 
@@ -267,6 +267,14 @@ pub struct PostArgs {
 #[derive(Args)]
 pub struct LintArgs {
     pub dag: PathBuf,
+}
+
+/// `-j N`: 1 to [`casa_formats::MAX_THREADS`].
+fn jobs_parser() -> impl clap::builder::TypedValueParser<Value = usize> {
+    use clap::builder::TypedValueParser;
+    clap::value_parser!(u64)
+        .range(1..=casa_formats::MAX_THREADS)
+        .map(|n| n as usize)
 }
 
 impl StepArgs {

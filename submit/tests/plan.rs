@@ -737,3 +737,41 @@ fn a_missing_required_column_is_refused_at_plan_time_with_a_suggestion() {
     let (_, o) = plan_with(d4.path(), "optional", &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// `-j` is bounded (1 to 1024) in every tool: `-j 10000` is a usage error (exit 2), not
+/// minutes spent starting threads.
+#[test]
+fn every_dash_j_is_bounded() {
+    let merge = build_bin("casa-merge", Path::new(env!("CARGO_BIN_EXE_casa-submit")));
+    let submit = PathBuf::from(env!("CARGO_BIN_EXE_casa-submit"));
+    let cases: [(&Path, &[&str]); 7] = [
+        (&submit, &["run", "r", "-j"]),
+        (&submit, &["resubmit", "r", "-j"]),
+        (&submit, &["preprocess", "f.json", "-o", "o.json", "-j"]),
+        (
+            &submit,
+            &["plan", "f.json", "--plugin", "p.so", "-o", "o", "-j"],
+        ),
+        (&merge, &["-o", "m.partial", "a.partial", "-j"]),
+        (&wrapper(), &["inspect", "f.root", "-j"]),
+        (
+            &wrapper(),
+            &["run", "--job", "j", "--plugin", "p", "--out", "o", "-j"],
+        ),
+    ];
+    for (bin, args) in cases {
+        for (n, usage) in [
+            ("0", true),
+            ("1025", true),
+            ("10000", true),
+            ("1024", false),
+        ] {
+            let o = Command::new(bin).args(args).arg(n).output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code() == Some(2), usage, "{args:?} {n}: {err}");
+            if usage {
+                assert!(err.contains("1..=1024"), "{args:?} {n}: {err}");
+            }
+        }
+    }
+}

@@ -59,8 +59,9 @@ struct RunArgs {
     /// Target entries per batch; batches end at common basket boundaries.
     #[arg(long, default_value_t = 100_000)]
     batch_entries: u64,
-    /// Decompression threads (default: all cores given to the job).
-    #[arg(short = 'j', long)]
+    /// Decompression threads (default: all cores given to the job; at most 1024).
+    #[arg(short = 'j', long, value_parser = clap::builder::TypedValueParser::map(
+        clap::value_parser!(u64).range(1..=casa_formats::MAX_THREADS), |n| n as usize))]
     threads: Option<usize>,
     /// Print a one-line JSON summary on success.
     #[arg(long)]
