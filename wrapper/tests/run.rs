@@ -361,6 +361,31 @@ fn the_partial_and_the_metrics_cannot_be_one_file() {
     assert!(!out.exists(), "nothing is written");
 }
 
+/// Metrics that cannot be written (here the path is a directory) are an output fault, and
+/// like every failure it leaves no partial behind.
+#[test]
+fn unwritable_metrics_leave_no_partial() {
+    let f = fixture("root-zstd.root");
+    let dir = tempfile::tempdir().unwrap();
+    let job = write_job(dir.path(), vec![chunk("ZZ", &f, "Events", 0, 10)]);
+    let out = dir.path().join("p.partial");
+    let metrics = dir.path().join("metrics-dir");
+    std::fs::create_dir(&metrics).unwrap();
+    let o = wrapper(&job, dimuon(), &out)
+        .arg("--metrics")
+        .arg(&metrics)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(ExitClass::OutputFault.code() as i32),
+        "{err}"
+    );
+    assert!(err.contains("metrics-dir"), "{err}");
+    assert!(!out.exists(), "the partial is removed");
+}
+
 #[test]
 fn an_unwritable_output_is_an_output_fault() {
     let f = fixture("root-zstd.root");
