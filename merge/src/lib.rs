@@ -255,9 +255,14 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
 
     // The merge.
     let merged = tree::merge(&sources, &selection.unique, opts.fan_in)?;
-    let acc = merged
-        .into_accumulator()
-        .map_err(|e| MergeError::Internal(e.to_string()))?;
+    let acc = merged.into_accumulator().map_err(|e| match e {
+        // A histogram no reader can take is a corrupt partial (as `show` and `export` say).
+        acc::AccError::Hist { origin, .. } => MergeError::Payload {
+            path: sources[origin].path.clone(),
+            what: e.to_string(),
+        },
+        acc::AccError::Payload(_) => MergeError::Internal(e.to_string()),
+    })?;
     let payload = serde_json::to_vec(&acc).map_err(|e| MergeError::Internal(e.to_string()))?;
     let header = PartialHeader {
         run_id,

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use casa_hist::{Accumulator, HistSpec};
@@ -226,6 +227,53 @@ fn one_file_under_two_paths_is_an_overlap() {
         &simple_acc_in("ZZ", 3, 50),
     );
     assert_ok(&merge_dir(d.path(), &d.path().join("m.partial")));
+}
+
+/// A malformed histogram (its bins do not fit its axes, or its storage its declaration) is a
+/// corrupt partial (21) naming the file in every command: merged alone or with another
+/// partial (it was an internal error, or blamed two files as incompatible), shown, exported.
+#[test]
+fn a_malformed_histogram_is_corrupt_in_every_command() {
+    for (from, to) in [
+        ("\"bins\":30", "\"bins\":31"),
+        ("\"storage\":\"weight\"", "\"storage\":\"double\""),
+        ("\"start\":0.0,\"stop\":1.0", "\"start\":1.0,\"stop\":0.0"),
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = two(d.path());
+        let (h, payload) = casa_formats::partial::read(&a).unwrap();
+        let text = String::from_utf8(payload).unwrap();
+        assert!(text.contains(from), "{text}");
+        let bad = text.replacen(from, to, 1);
+        casa_formats::partial::write(&a, &h, bad.as_bytes()).unwrap();
+        let m = d.path().join("m.partial");
+        let uhi = d.path().join("h.json");
+        for args in [
+            vec![OsStr::new("-o"), m.as_os_str(), a.as_os_str()],
+            vec![
+                OsStr::new("-o"),
+                m.as_os_str(),
+                a.as_os_str(),
+                b.as_os_str(),
+            ],
+            vec![OsStr::new("show"), a.as_os_str()],
+            vec![
+                OsStr::new("export"),
+                a.as_os_str(),
+                OsStr::new("--uhi"),
+                uhi.as_os_str(),
+            ],
+        ] {
+            let o = run(&args);
+            assert_fails(&o, exit::CORRUPT, &[&a], &["histogram"]);
+            assert!(
+                !stderr(&o).contains(&b.display().to_string()),
+                "{}",
+                stderr(&o)
+            );
+            assert!(!m.exists() && !uhi.exists());
+        }
+    }
 }
 
 #[test]
