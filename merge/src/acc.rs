@@ -34,7 +34,7 @@ pub enum AccError {
         /// The input the histogram came from (the first, for a sum of several).
         origin: usize,
         #[source]
-        source: HistError,
+        source: Box<HistError>,
     },
 }
 
@@ -400,7 +400,7 @@ impl MergeAcc {
                         dataset: ds,
                         name,
                         origin,
-                        source,
+                        source: Box::new(source),
                     })
                 }
             };
@@ -498,7 +498,7 @@ impl MergeAcc {
                     dataset: ds.clone(),
                     name: name.clone(),
                     origin: e.origin,
-                    source,
+                    source: Box::new(source),
                 })?;
                 slot.insert(name, Item::Hist(h));
             }
