@@ -36,6 +36,36 @@ pub fn node_run_seconds(text: &str, node: &str) -> Option<f64> {
     Some((terminated? - executed?).max(0.0))
 }
 
+/// The DAG nodes whose last submitted job is executing now (its last event an execute, 001,
+/// or a reconnect after it), by name.
+pub fn running_nodes(text: &str) -> std::collections::BTreeSet<String> {
+    let mut job_of: std::collections::BTreeMap<&str, &str> = Default::default();
+    let mut last: std::collections::BTreeMap<&str, &str> = Default::default();
+    let mut header: Option<(&str, &str)> = None;
+    for line in text.lines() {
+        if let Some((code, rest)) = line.split_once(' ').filter(|(c, _)| is_code(c)) {
+            if let Some((id, _)) = rest.strip_prefix('(').and_then(|r| r.split_once(')')) {
+                header = Some((code, id));
+                // Image size (006), attribute updates (028, 033), disconnects (022, 023) say
+                // nothing new about whether it runs.
+                if !matches!(code, "006" | "022" | "023" | "028" | "033") {
+                    last.insert(id, code);
+                }
+            }
+            continue;
+        }
+        let named = line.trim().strip_prefix("DAG Node:").map(str::trim);
+        if let (Some(name), Some(("000", id))) = (named, header) {
+            job_of.insert(name, id);
+        }
+    }
+    job_of
+        .into_iter()
+        .filter(|(_, id)| last.get(id) == Some(&"001"))
+        .map(|(node, _)| node.to_string())
+        .collect()
+}
+
 fn is_code(s: &str) -> bool {
     s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit())
 }
@@ -99,6 +129,9 @@ mod tests {
             86_400.5
         );
         assert_eq!(days_from_civil(1970, 1, 1), 0);
+        // leaf-000000 terminated, leaf-000001 runs.
+        let running: Vec<String> = running_nodes(LOG).into_iter().collect();
+        assert_eq!(running, ["leaf-000001"]);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
     }
 }

@@ -265,6 +265,9 @@ pub fn status(rundir: &Path) -> Result<Status, StatusError> {
             }
         })
         .collect();
+    // On HTCondor a node runs when its job does (the PRE script leaves it pending).
+    let event_log = std::fs::read_to_string(run.event_log()).ok();
+    let running = (event_log.as_deref()).map(crate::eventlog::running_nodes);
     let (mut first, mut last) = (f64::MAX, 0f64);
     for (node, s) in nodes.iter().zip(states) {
         let s = match s {
@@ -274,7 +277,12 @@ pub fn status(rundir: &Path) -> Result<Status, StatusError> {
                 None
             }
         };
-        let status = s.as_ref().map_or(NodeStatus::Pending, |s| s.status);
+        let mut status = s.as_ref().map_or(NodeStatus::Pending, |s| s.status);
+        if status == NodeStatus::Pending
+            && running.as_ref().is_some_and(|r| r.contains(node.as_str()))
+        {
+            status = NodeStatus::Running;
+        }
         *st.by_status.entry(name(status).into()).or_default() += 1;
         let Some(s) = s else { continue };
         if let Some(ds) = dataset_of(node) {
@@ -306,9 +314,7 @@ pub fn status(rundir: &Path) -> Result<Status, StatusError> {
     st.grid = std::fs::read_to_string(run.node_status())
         .ok()
         .and_then(|t| grid_status(&t));
-    st.jobs = std::fs::read_to_string(run.event_log())
-        .ok()
-        .map(|t| job_states(&t));
+    st.jobs = event_log.map(|t| job_states(&t));
     Ok(st)
 }
 

@@ -301,6 +301,24 @@ fn plan_writes_jobs_and_htcondor_files_that_htcondor_parses() {
         assert_eq!(s["status"], "pending", "{s}");
         assert!(s["events_expected"].as_u64().unwrap() > 0);
     }
+    // `status` shows it running once the job event log says its job executes.
+    let status = || -> Value {
+        let o = casa_submit()
+            .arg("status")
+            .arg(&run)
+            .arg("--json")
+            .output()
+            .unwrap();
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    assert_eq!(status()["by_status"]["running"], Value::Null);
+    std::fs::write(
+        run.join("logs/casa.log"),
+        "000 (9.000.000) 2026-10-01 10:00:00 Job submitted from host: <127.0.0.1:9618>\n    DAG Node: leaf-000000\n...\n\
+         001 (9.000.000) 2026-10-01 10:01:00 Job executing on host: <10.0.0.5:9618>\n...\n",
+    )
+    .unwrap();
+    assert_eq!(status()["by_status"]["running"], 1);
     let lint = casa_submit()
         .arg("lint")
         .arg(run.join("casa.dag"))
