@@ -21,16 +21,19 @@ pub enum Tool {
     Submit,
     /// `casa-submit post`, the DAGMan POST script.
     Post,
+    /// `casa-submit status`: what the run's state says, so scripts can wait on it.
+    Status,
 }
 
 impl Tool {
     /// Every tool, in table order.
-    pub const ALL: [Tool; 5] = [
+    pub const ALL: [Tool; 6] = [
         Tool::Wrapper,
         Tool::Inspect,
         Tool::Merge,
         Tool::Submit,
         Tool::Post,
+        Tool::Status,
     ];
 
     /// The command, as the docs name it.
@@ -41,6 +44,7 @@ impl Tool {
             Tool::Merge => "casa-merge",
             Tool::Submit => "casa-submit",
             Tool::Post => "casa-submit post",
+            Tool::Status => "casa-submit status",
         }
     }
 
@@ -52,6 +56,7 @@ impl Tool {
             Tool::Merge => &MERGE,
             Tool::Submit => &SUBMIT,
             Tool::Post => &POST,
+            Tool::Status => &STATUS,
         }
     }
 }
@@ -175,8 +180,20 @@ const POST: [Code; 3] = [
     row(Tool::Post, 42, "permanent", "the node failed for good (`RETRY n UNLESS-EXIT 42`)", No),
 ];
 
+/// casa-submit status, indexed by [`StatusExit`]: a script (or `--watch`) can tell a finished
+/// run from one still going, and a clean result from one with failed or skipped nodes.
+#[rustfmt::skip]
+const STATUS: [Code; 6] = [
+    row(Tool::Status, 0, "complete", "every node is done", Na),
+    row(Tool::Status, 1, "failure", "the run directory could not be read (the message names the file)", Na),
+    row(Tool::Status, 2, "usage", "bad command line", Na),
+    row(Tool::Status, 3, "nodes_failed", "a node failed for good (the run cannot finish without `resubmit`), whatever the others are doing", Na),
+    row(Tool::Status, 4, "in_progress", "no node failed, but some are pending or running (or their state file is unreadable)", Na),
+    row(Tool::Status, 5, "skipped", "every node finished, but some were skipped (`--skip-bad-files`): the result lacks their events", Na),
+];
+
 /// Every code of every tool, tool by tool.
-pub const TABLE: [&[Code]; 5] = [&WRAPPER, &INSPECT, &MERGE, &SUBMIT, &POST];
+pub const TABLE: [&[Code]; 6] = [&WRAPPER, &INSPECT, &MERGE, &SUBMIT, &POST, &STATUS];
 
 /// Every row of [`TABLE`].
 pub fn rows() -> impl Iterator<Item = &'static Code> {
@@ -404,6 +421,29 @@ impl CommandExit {
     }
 }
 
+/// What `casa-submit status` says of a run, as its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusExit {
+    Complete,
+    Failure,
+    Usage,
+    NodesFailed,
+    InProgress,
+    Skipped,
+}
+
+impl StatusExit {
+    pub const fn entry(self) -> &'static Code {
+        &STATUS[self as usize]
+    }
+    pub const fn code(self) -> u8 {
+        self.entry().code
+    }
+    pub const fn name(self) -> &'static str {
+        self.entry().name
+    }
+}
+
 /// The README's summary line of a tool: `| casa-merge | 0 `success`, 1 `internal`, ... |`.
 pub fn readme_row(tool: Tool) -> String {
     let codes: Vec<String> = tool
@@ -468,6 +508,19 @@ mod tests {
             [PostExit::Done, PostExit::Retry, PostExit::Permanent].map(PostExit::code),
             [0, 1, 42]
         );
+        let status = [
+            StatusExit::Complete,
+            StatusExit::Failure,
+            StatusExit::Usage,
+            StatusExit::NodesFailed,
+            StatusExit::InProgress,
+            StatusExit::Skipped,
+        ];
+        assert_eq!(status.len(), STATUS.len());
+        assert_eq!(status.map(StatusExit::code), [0, 1, 2, 3, 4, 5]);
+        // The codes casa-submit's other commands share keep their meaning.
+        assert_eq!(StatusExit::Failure.code(), CommandExit::Failure.code());
+        assert_eq!(StatusExit::Usage.code(), CommandExit::Usage.code());
         for c in [
             CommandExit::Success,
             CommandExit::Failure,

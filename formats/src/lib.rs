@@ -13,7 +13,7 @@ pub mod metrics;
 pub mod partial;
 pub mod state;
 
-pub use exit::{AttemptExit, ExitClass};
+pub use exit::{AttemptExit, ExitClass, StatusExit};
 
 /// The most threads (or jobs at once) any casa tool's `-j` accepts: more is a typo, not a
 /// machine (`-j 10000` once spent 51 s and 1.6 GB starting threads for 100 events).

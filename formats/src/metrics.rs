@@ -44,9 +44,41 @@ pub struct JobMetrics {
     /// Processing time per batch, microseconds.
     #[serde(default)]
     pub batch_time_us: String,
+    /// Per input server: the requests timed in `read_latency_us`, the bytes they returned
+    /// and the time spent in them, for per-byte figures (since 1.2).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub reads_by_server: std::collections::BTreeMap<String, ServerReads>,
 }
 
-pub const METRICS_FORMAT_VERSION: &str = "1.1";
+/// What one input server served a job (or a run).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerReads {
+    /// Read requests: one per single read and one per vector read, however many ranges.
+    pub requests: u64,
+    pub bytes: u64,
+    /// Time spent waiting for these requests.
+    pub seconds: f64,
+}
+
+impl ServerReads {
+    pub fn add(&mut self, o: &ServerReads) {
+        self.requests += o.requests;
+        self.bytes += o.bytes;
+        self.seconds += o.seconds;
+    }
+
+    /// Microseconds per KiB read (the time a byte costs, whatever the request size).
+    pub fn us_per_kib(&self) -> f64 {
+        self.seconds * 1e6 / (self.bytes as f64 / 1024.0).max(1e-9)
+    }
+
+    /// Bytes per second while waiting for reads, in MB/s.
+    pub fn mb_per_s(&self) -> f64 {
+        self.bytes as f64 / 1e6 / self.seconds.max(1e-9)
+    }
+}
+
+pub const METRICS_FORMAT_VERSION: &str = "1.2";
 
 #[cfg(test)]
 mod tests {

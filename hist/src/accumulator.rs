@@ -197,44 +197,58 @@ impl Accumulator {
         }
     }
 
-    /// `{dataset: {name: <UHI histogram>}}`; counters are left out (UHI has no counters).
-    pub fn to_uhi(&self) -> Value {
+    /// `{"<dataset>/<name>": <UHI histogram>}`: a file of named histograms as uhi defines it
+    /// (`histograms.schema.json` allows no nesting; uhi itself writes a group as flat
+    /// `group/name` keys and reads a group back with `file.json:group`). Counters are left
+    /// out (UHI has no counters).
+    pub fn to_uhi(&self) -> Map<String, Value> {
         let mut out = Map::new();
         for (ds, items) in &self.datasets {
-            let hists: Map<String, Value> = items
-                .iter()
-                .filter_map(|(name, item)| match item {
-                    Item::Hist(h) => Some((name.clone(), h.to_uhi())),
-                    Item::Counter(_) => None,
-                })
-                .collect();
-            if !hists.is_empty() {
-                out.insert(ds.clone(), Value::Object(hists));
+            for (name, item) in items {
+                if let Item::Hist(h) = item {
+                    out.insert(uhi_key(ds, name), h.to_uhi());
+                }
             }
         }
-        Value::Object(out)
+        out
     }
 
-    /// Reads `{dataset: {name: <UHI histogram>}}` as [`Accumulator::to_uhi`] writes it.
+    /// Reads a file of named histograms as [`Accumulator::to_uhi`] writes it: keys
+    /// `<dataset>/<name>` split at the last `/` (a key without `/` is a histogram of the
+    /// dataset ""). The nested `{dataset: {name: histogram}}` casa wrote before is read too.
     pub fn from_uhi(v: &Value) -> Result<Accumulator, HistError> {
         let mut acc = Accumulator::new();
         let top = v
             .as_object()
-            .ok_or_else(|| HistError::uhi("/", "not an object of datasets"))?;
-        for (ds, items) in top {
-            let items = items
-                .as_object()
-                .ok_or_else(|| HistError::uhi(format!("/{ds}"), "not an object of histograms"))?;
+            .ok_or_else(|| HistError::uhi("/", "not an object of named histograms"))?;
+        let mut put = |ds: &str, name: &str, h: &Value| -> Result<(), HistError> {
+            let h = Hist::from_uhi(h).map_err(|e| e.in_item(ds, name))?;
+            acc.datasets
+                .entry(ds.to_string())
+                .or_default()
+                .insert(name.to_string(), Item::Hist(h));
+            Ok(())
+        };
+        for (key, v) in top {
+            if v.get("uhi_schema").is_some() {
+                let (ds, name) = key.rsplit_once('/').unwrap_or(("", key));
+                put(ds, name, v)?;
+                continue;
+            }
+            let items = v.as_object().ok_or_else(|| {
+                HistError::uhi(format!("/{key}"), "neither a histogram nor a group of them")
+            })?;
             for (name, h) in items {
-                let h = Hist::from_uhi(h).map_err(|e| e.in_item(ds, name))?;
-                acc.datasets
-                    .entry(ds.clone())
-                    .or_default()
-                    .insert(name.clone(), Item::Hist(h));
+                put(key, name, h)?;
             }
         }
         Ok(acc)
     }
+}
+
+/// The key of a dataset's histogram in a UHI file: `<dataset>/<name>`.
+pub fn uhi_key(dataset: &str, name: &str) -> String {
+    format!("{dataset}/{name}")
 }
 
 /// One NaN bit pattern, so that equal accumulators serialise identically.

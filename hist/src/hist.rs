@@ -356,6 +356,51 @@ impl Hist {
         })
     }
 
+    /// A histogram with a new first axis, a string-category axis `name` (label `label`,
+    /// its overflow bin empty), whose slice for category `parts[i].0` is `parts[i].1`,
+    /// exactly: hist's view of several histograms side by side (casa-merge's `--group-by`).
+    /// Every part must have the same axes, storage and label; an error names the category
+    /// that differs.
+    pub fn stacked(name: &str, label: &str, parts: &[(String, Hist)]) -> Result<Hist, HistError> {
+        let Some((_, first)) = parts.first() else {
+            return Err(HistError::InvalidSpec {
+                reason: format!("no histograms to stack along `{name}`"),
+            });
+        };
+        if first.spec.axes.iter().any(|a| a.name() == name) {
+            return Err(HistError::InvalidSpec {
+                reason: format!("the histogram already has an axis `{name}`"),
+            });
+        }
+        let mut axes = vec![AxisSpec::StrCategory {
+            categories: parts.iter().map(|(c, _)| c.clone()).collect(),
+            growth: false,
+            name: name.to_string(),
+            label: label.to_string(),
+        }];
+        axes.extend(first.spec.axes.iter().cloned());
+        let mut out = Hist::new(HistSpec {
+            axes,
+            storage: first.spec.storage,
+            label: first.spec.label.clone(),
+        })?;
+        let len = first.len();
+        for (k, (cat, h)) in parts.iter().enumerate() {
+            if h.spec != first.spec {
+                return Err(HistError::Incompatible {
+                    reason: format!(
+                        "`{cat}` has other axes, storage or label than `{}`",
+                        parts[0].0
+                    ),
+                });
+            }
+            let map: Vec<usize> = (k * len..(k + 1) * len).collect();
+            out.storage.check_add(&h.storage, Some(&map))?;
+            out.storage.add(&h.storage, Some(&map));
+        }
+        Ok(out)
+    }
+
     /// Sorts the categories of growth axes (strings by bytes, integers by value), moving the
     /// bins with them. Growth categories come in order of first appearance, which depends on
     /// the order partials are merged in; sorting gives one layout whatever that order was.

@@ -75,7 +75,7 @@ mod spec;
 mod storage;
 mod uhi;
 
-pub use accumulator::{Accumulator, Counter, Item};
+pub use accumulator::{uhi_key, Accumulator, Counter, Item};
 /// The declarations and fill arguments plugins send (one definition, in casa-histspec).
 pub use casa_histspec::{AxisSpec, FillArg, HistSpec, StorageKind, Transform, MAX_BINS};
 pub use error::HistError;

@@ -365,11 +365,15 @@ fn accumulator_creates_checks_and_merges() {
     );
     assert_eq!(a, before);
 
-    // UHI: histograms by dataset, counters left out.
-    let u = a.to_uhi();
-    assert_eq!(u["DY"]["mass"]["uhi_schema"], 1);
-    assert!(u["DY"].get("events").is_none());
+    // UHI: histograms named `dataset/name` (uhi's groups), counters left out.
+    let u = serde_json::Value::Object(a.to_uhi());
+    assert_eq!(u["DY/mass"]["uhi_schema"], 1);
+    assert!(u.get("DY/events").is_none());
     let back = Accumulator::from_uhi(&u).unwrap();
+    assert_eq!(back.hist("ZZ", "mass"), a.hist("ZZ", "mass"));
+    // The nested form casa wrote before still reads.
+    let nested = serde_json::json!({"ZZ": {"mass": u["ZZ/mass"].clone()}});
+    let back = Accumulator::from_uhi(&nested).unwrap();
     assert_eq!(back.hist("ZZ", "mass"), a.hist("ZZ", "mass"));
 }
 
@@ -413,4 +417,48 @@ fn readouts_follow_hist() {
         Hist::new(mass("int64")).unwrap().int_values(false).unwrap(),
         vec![0; 4]
     );
+}
+
+#[test]
+fn stacked_puts_each_histogram_in_a_slice_of_a_new_category_axis() {
+    let spec: HistSpec = serde_json::from_value(serde_json::json!({
+        "axes": [{"type": "regular", "bins": 3, "start": 0.0, "stop": 3.0, "name": "x"}],
+        "storage": "weight", "label": "events"}))
+    .unwrap();
+    let mut a = Hist::new(spec.clone()).unwrap();
+    a.fill(
+        &[FillArg::F64(&[0.5, 1.5, 1.5])],
+        Some(Weights::One(0.1)),
+        None,
+    )
+    .unwrap();
+    let mut b = Hist::new(spec.clone()).unwrap();
+    b.fill(&[FillArg::F64(&[2.5, -1.0])], Some(Weights::One(2.0)), None)
+        .unwrap();
+    let s = Hist::stacked(
+        "process",
+        "Process",
+        &[("ttbar".into(), a.clone()), ("wjets".into(), b.clone())],
+    )
+    .unwrap();
+    assert_eq!(s.spec().axes[0].name(), "process");
+    assert_eq!(s.spec().label, "events");
+    // Rows of 5 bins (flow included): ttbar, wjets, then the empty overflow category.
+    let v = s.values(true);
+    assert_eq!(v.len(), 3 * 5);
+    assert_eq!(v[..5], a.values(true)[..]);
+    assert_eq!(v[5..10], b.values(true)[..]);
+    assert!(v[10..].iter().all(|&x| x == 0.0));
+    assert_eq!(
+        s.variances(true).unwrap()[5..10],
+        b.variances(true).unwrap()[..]
+    );
+
+    let e = Hist::stacked("x", "", &[("a".into(), a.clone())]).unwrap_err();
+    assert!(e.to_string().contains("already has an axis `x`"), "{e}");
+    let mut other = spec;
+    other.label = "other".into();
+    let c = Hist::new(other).unwrap();
+    let e = Hist::stacked("p", "", &[("a".into(), a), ("c".into(), c)]).unwrap_err();
+    assert!(e.to_string().contains("`c`"), "{e}");
 }

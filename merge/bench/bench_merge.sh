@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The merge benchmark of issue 5: N partials of one BINS-bin Weight-storage histogram each,
-# merged by casa-merge (release build) and summed by Python hist from the same histograms'
-# UHI JSON, in the same run. Prints wall time, peak RSS and the ratios.
+# merged by casa-merge (release build), summed by Python hist from the same histograms' UHI
+# JSON, and added by `uhi add` (PyPI uhi's hadd, which loads every input first) from the same
+# files, in the same run. Prints wall time, peak RSS and the ratios.
 #
 #   merge/bench/bench_merge.sh [N [BINS]]          (defaults 10000 10000)
 #
@@ -66,12 +67,26 @@ for mode in ${BENCH_MODES:-unit weighted}; do
   p_add=$("$py" -c 'import json,sys; print("%.2f" % json.loads(sys.argv[1])["add_s"])' "$py_line")
   p_diff=$("$py" -c 'import json,sys; print("%.1e" % json.loads(sys.argv[1])["max_rel_diff"])' "$py_line")
   ratio=$("$py" -c "print('%.1f' % ($p_wall / $c_wall))")
-  rows+=("| $mode | $n x $bins | $size MB | $(printf %.2f "$c_wall") s | $((c_rss / 1024)) MiB | $(printf %.2f "$p_wall") s (load $p_load s, add $p_add s) | $((p_rss / 1024)) MiB | $ratio | $p_diff |")
+  rm -f "$dir/out/uhi-add.json"
+  read -r u_wall u_rss < <(measure "$dir/out/uhi-add.log" "$py" -m uhi add "$dir/out/uhi-add.json" "$dir"/uhi/*.json)
+  u_diff=$("$py" - "$dir/out/uhi-add.json" "$dir/out/merged.json" <<'PY'
+import json, sys
+import hist, numpy as np, uhi.io.json as uj
+a = hist.Hist(json.load(open(sys.argv[1]), object_hook=uj.object_hook))
+b = hist.Hist(json.load(open(sys.argv[2]), object_hook=uj.object_hook)["bench/x"])
+d = max(float((np.abs(x - y) / np.maximum(np.abs(y), 1e-300)).max())
+        for x, y in ((a.values(flow=True), b.values(flow=True)),
+                     (a.variances(flow=True), b.variances(flow=True))))
+print("%.1e" % d)
+PY
+)
+  u_ratio=$("$py" -c "print('%.1f' % ($u_wall / $c_wall))")
+  rows+=("| $mode | $n x $bins | $size MB | $(printf %.2f "$c_wall") s | $((c_rss / 1024)) MiB | $(printf %.2f "$p_wall") s (load $p_load s, add $p_add s) | $((p_rss / 1024)) MiB | $ratio | $p_diff | $(printf %.2f "$u_wall") s | $((u_rss / 1024)) MiB | $u_ratio | $u_diff |")
 done
 
 echo
-echo "casa-merge -j $jobs vs Python hist (load UHI JSON + add, streaming), warm page cache, $(nproc) cores"
+echo "casa-merge -j $jobs vs Python hist (load UHI JSON + add, streaming) and uhi add, warm page cache, $(nproc) cores"
 echo
-echo "| histograms | partials x bins | partials on disk | casa-merge wall | casa-merge peak RSS | Python hist wall | Python peak RSS | Python / casa-merge | max rel. diff Python vs casa |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| histograms | partials x bins | partials on disk | casa-merge wall | casa-merge peak RSS | Python hist wall | Python peak RSS | Python / casa-merge | max rel. diff Python vs casa | uhi add wall | uhi add peak RSS | uhi add / casa-merge | max rel. diff uhi add vs casa |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"

@@ -2,7 +2,7 @@
 
 Reads every DIR/*.json (one histogram each, UHI JSON as casa-hist writes it), adds them one
 by one (streaming, as `sum()` over a generator does), and compares the total with casa-merge's
-result (REFERENCE, UHI JSON of {dataset: {name: histogram}}). Prints one JSON line: files,
+result (REFERENCE, UHI JSON of {"<dataset>/<name>": histogram}). Prints one JSON line: files,
 seconds loading, seconds adding, peak RSS, largest relative difference from casa-merge.
 """
 
@@ -37,7 +37,7 @@ def main():
     wall = time.perf_counter() - t_all
     with open(sys.argv[2]) as f:
         ref = json.load(f, object_hook=uj.object_hook)
-    ref = hist.Hist(ref["bench"]["x"])
+    ref = hist.Hist(ref["bench/x"])
     worst = 0.0
     for a, b in ((total.values(flow=True), ref.values(flow=True)),
                  (total.variances(flow=True), ref.variances(flow=True))):

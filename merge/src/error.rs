@@ -69,6 +69,11 @@ pub enum MergeError {
     #[error("{path}: corrupt partial: the payload is not a readable accumulator: {what}")]
     Payload { path: PathBuf, what: String },
 
+    /// A UHI histogram file (`.json`, `.json.gz`) that is not one casa can read: `what`
+    /// says where in the document.
+    #[error("{path}: not a readable UHI histogram file: {what}")]
+    Uhi { path: PathBuf, what: String },
+
     /// A bug or an unexpected condition in casa-merge itself.
     #[error("internal error: {0}")]
     Internal(String),
@@ -135,7 +140,7 @@ impl MergeError {
             MergeError::Coverage { .. } => MergeExit::Coverage,
             MergeError::Plan(_) => MergeExit::Plan,
             MergeError::Write { .. } => MergeExit::Output,
-            MergeError::Payload { .. } => MergeExit::Corrupt,
+            MergeError::Payload { .. } | MergeError::Uhi { .. } => MergeExit::Corrupt,
             MergeError::Internal(_) => MergeExit::Internal,
         }
     }
@@ -150,6 +155,7 @@ impl MergeError {
         match self {
             MergeError::Read { path, .. }
             | MergeError::Payload { path, .. }
+            | MergeError::Uhi { path, .. }
             | MergeError::Write { path, .. } => vec![path.clone()],
             MergeError::BadPartials(errors) => errors.iter().map(partial_path).collect(),
             MergeError::Conflict { a, b, .. }

@@ -18,6 +18,8 @@ pub mod acc;
 pub mod coverage;
 mod envelope;
 pub mod error;
+pub mod figure;
+pub mod mathtext;
 pub mod metrics;
 pub mod once;
 pub mod payload;
@@ -25,6 +27,7 @@ pub mod plot;
 pub mod report;
 pub mod show;
 pub mod tree;
+pub mod views;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -68,6 +71,11 @@ pub struct MergeOptions {
     /// Draw PNG plots into `outdir/plots`.
     pub plots: bool,
     pub plot_size: plot::Size,
+    /// Cross-dataset views in `histograms.json`.
+    pub views: views::Views,
+    /// The fileset whose dataset metadata `--group-by` reads [default: RUNDIR/fileset.json
+    /// of the plan].
+    pub fileset: Option<PathBuf>,
 }
 
 /// The partials named by `args` (files, or directories whose `*.partial` files are taken)
@@ -123,6 +131,8 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
             "no partials to merge (name files, directories or --from-list)".into(),
         ));
     }
+    // Read before merging: a bad fileset or key fails before anything is written.
+    let metadata = group_metadata(opts)?;
 
     // The output is written over by rename: an input it names would be replaced. (An output
     // that does not exist yet is no input: those must exist.)
@@ -217,6 +227,7 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
         coverage: None,
         metrics: None,
         histograms: None,
+        views_skipped: Vec::new(),
         plots: Vec::new(),
         fan_in: opts.fan_in,
         threads: rayon::current_num_threads(),
@@ -264,6 +275,22 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
         acc::AccError::Payload(_) => MergeError::Internal(e.to_string()),
     })?;
     let payload = serde_json::to_vec(&acc).map_err(|e| MergeError::Internal(e.to_string()))?;
+    // The UHI document before the partial, so that a view that cannot be built (a dataset
+    // without the --group-by key) leaves nothing half-written.
+    let uhi = match &opts.outdir {
+        Some(_) => {
+            let done = views::completeness(
+                &chunks,
+                plan.as_ref(),
+                report.coverage.as_ref(),
+                report.metrics.as_ref(),
+            );
+            let (doc, skipped) = views::document(&acc, &opts.views, &metadata, &done)?;
+            report.views_skipped = skipped;
+            Some(doc)
+        }
+        None => None,
+    };
     let header = PartialHeader {
         run_id,
         node: opts.node.clone().unwrap_or_else(|| "merge".into()),
@@ -277,12 +304,29 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
     // refuses, a full disk), and the report, written last, vouches for the rest.
     let mut files = vec![(opts.output.clone(), partial::encode(&header, &payload))];
     report.output = Some(opts.output.clone());
-    if let Some(dir) = &opts.outdir {
+    if let (Some(dir), Some(doc)) = (&opts.outdir, &uhi) {
         let uhi = dir.join("histograms.json");
-        files.push((uhi.clone(), show::uhi_text(&acc).into_bytes()));
+        let text = casa_hist::write_uhi_json(&serde_json::Value::Object(doc.clone()));
+        files.push((uhi.clone(), text.into_bytes()));
         report.histograms = Some(uhi);
         if opts.plots {
-            for (file, png) in plot::render_all(&acc, &dir.join("plots"), opts.plot_size)? {
+            let mut plotted = plot::render_all(&acc, &dir.join("plots"), opts.plot_size)?;
+            // The views too, as plots/sum/<name>.png and plots/by-KEY/<name>.png.
+            let views: serde_json::Map<_, _> = doc
+                .iter()
+                .filter(|(k, _)| views::is_view(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if !views.is_empty() {
+                let as_acc = casa_hist::Accumulator::from_uhi(&serde_json::Value::Object(views))
+                    .map_err(|e| MergeError::Internal(format!("reading the views back: {e}")))?;
+                plotted.extend(plot::render_all(
+                    &as_acc,
+                    &dir.join("plots"),
+                    opts.plot_size,
+                )?);
+            }
+            for (file, png) in plotted {
                 if let (Some(path), Some(png)) = (&file.path, png) {
                     files.push((path.clone(), png));
                 }
@@ -317,6 +361,60 @@ fn write_all(files: &[(PathBuf, Vec<u8>)]) -> Result<(), MergeError> {
         path,
         what: e.to_string(),
     })
+}
+
+/// The UHI document of a partial (`casa-merge export --uhi`): its histograms, the views
+/// asked for and, from the header (and the plan's coverage and metrics when given), the
+/// completeness of each dataset. Views that cannot be built are errors here.
+pub fn export_uhi(
+    header: &PartialHeader,
+    acc: &casa_hist::Accumulator,
+    views: &views::Views,
+    fileset: Option<&Path>,
+    plan_dir: Option<&Path>,
+) -> Result<serde_json::Map<String, serde_json::Value>, MergeError> {
+    let metadata = match (&views.group_by, fileset) {
+        (None, _) => BTreeMap::new(),
+        (Some(_), Some(f)) => views::dataset_metadata(f)?,
+        (Some(key), None) => {
+            return Err(MergeError::Usage(format!(
+            "--group-by {key} reads the datasets' metadata: give --fileset FILE or --plan RUNDIR"
+        )))
+        }
+    };
+    let plan = plan_dir.map(coverage::read_plan).transpose()?;
+    let cov = plan.as_ref().map(|p| coverage::check(p, &header.chunks));
+    let metrics =
+        plan_dir.and_then(|p| metrics::summarize(&casa_run::RunDir::new(p).metrics_dir()));
+    let done = views::completeness(
+        &header.chunks,
+        plan.as_ref(),
+        cov.as_ref(),
+        metrics.as_ref(),
+    );
+    let (doc, skipped) = views::document(acc, views, &metadata, &done)?;
+    if let Some(s) = skipped.first() {
+        return Err(MergeError::Usage(format!("cannot build the view: {s}")));
+    }
+    Ok(doc)
+}
+
+/// The datasets' metadata when `--group-by` needs it: from `--fileset`, else the plan's
+/// `RUNDIR/fileset.json`.
+fn group_metadata(opts: &MergeOptions) -> Result<BTreeMap<String, serde_json::Value>, MergeError> {
+    let Some(key) = &opts.views.group_by else {
+        return Ok(BTreeMap::new());
+    };
+    let fileset = opts
+        .fileset
+        .clone()
+        .or_else(|| opts.plan.as_ref().map(|p| casa_run::RunDir::new(p).fileset()))
+        .ok_or_else(|| {
+            MergeError::Usage(format!(
+                "--group-by {key} reads the datasets' metadata: give --fileset FILE, --plan or --run"
+            ))
+        })?;
+    views::dataset_metadata(&fileset)
 }
 
 fn write_report(dir: &Path, report: &Report) -> Result<(), MergeError> {

@@ -53,15 +53,67 @@ enum Command {
     Export {
         /// The partial to export.
         partial: PathBuf,
-        /// Write `{dataset: {name: histogram}}` in the UHI JSON schema here.
+        /// Write the histograms as UHI JSON here (`<dataset>/<name>`; gzipped for `.gz`).
         #[arg(long, value_name = "FILE")]
         uhi: Option<PathBuf>,
+        /// A run directory: completeness against its plan, metadata from its fileset.
+        #[arg(long, value_name = "RUNDIR")]
+        plan: Option<PathBuf>,
+        #[command(flatten)]
+        views: ViewArgs,
         /// Draw every 1D and 2D histogram as PNG into DIR/<dataset>/<name>.png.
         #[arg(long, value_name = "DIR")]
         plot: Option<PathBuf>,
         /// Plot size in pixels.
         #[arg(long, value_name = "WxH", default_value = "800x600", value_parser = parse_size)]
         plot_size: plot::Size,
+    },
+    /// Draw one histogram of a partial or a UHI file (.json, .json.gz) as PNG or SVG:
+    /// sliced, projected, stacked or overlaid, as hist + mplhep would.
+    #[command(after_help = PLOT_EXAMPLES)]
+    Plot {
+        /// A partial (`*.partial`) or a UHI file (`histograms.json`, `.json.gz`).
+        file: PathBuf,
+        /// The histogram: `<dataset>/<name>`, `sum/<name>`, `by-KEY/<name>` [default: the
+        /// only one].
+        #[arg(long, value_name = "NAME")]
+        hist: Option<String>,
+        /// The image: `.png` or `.svg`.
+        #[arg(short, long, value_name = "OUT")]
+        output: PathBuf,
+        /// Keep the bin of AXIS holding VALUE (a category, or a number); repeatable.
+        #[arg(long, value_name = "AXIS=VALUE", value_parser = parse_slice)]
+        slice: Vec<(String, String)>,
+        /// Keep AXIS (repeatable), summing every other axis (flow bins included).
+        #[arg(long, value_name = "AXIS")]
+        project: Vec<String>,
+        /// Draw the categories of AXIS as stacked filled histograms.
+        #[arg(long, value_name = "AXIS", conflicts_with = "overlay")]
+        stack: Option<String>,
+        /// Draw the categories of AXIS as one line each.
+        #[arg(long, value_name = "AXIS")]
+        overlay: Option<String>,
+        /// Log x axis.
+        #[arg(long)]
+        logx: bool,
+        /// Log y axis.
+        #[arg(long)]
+        logy: bool,
+        /// Normalise each line (a stack's total) to unit area.
+        #[arg(long)]
+        density: bool,
+        /// The category of the --stack/--overlay axis that is data: points with error bars.
+        #[arg(long, value_name = "CATEGORY")]
+        data: Option<String>,
+        /// The title above the plot [default: the histogram's name and the slices].
+        #[arg(long)]
+        title: Option<String>,
+        /// Plot size in pixels.
+        #[arg(long, value_name = "WxH", default_value = "800x600", value_parser = parse_size)]
+        size: plot::Size,
+        /// Print what was drawn (series, titles, values) as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print what a partial holds: datasets, histograms, axes, totals, counters.
     #[command(after_help = "Example:\n  casa-merge show RUNDIR/result/merged.partial --json")]
@@ -122,9 +174,35 @@ struct MergeArgs {
     /// Plot size in pixels.
     #[arg(long, value_name = "WxH", default_value = "800x600", value_parser = parse_size)]
     plot_size: plot::Size,
+    #[command(flatten)]
+    views: ViewArgs,
     /// Print the report as JSON on stdout (and errors as JSON objects).
     #[arg(long)]
     json: bool,
+}
+
+/// Cross-dataset views in the UHI file (docs/merge.md).
+#[derive(Args, Debug, Clone)]
+struct ViewArgs {
+    /// Also write `sum/<name>`: each histogram summed over all datasets.
+    #[arg(long)]
+    sum: bool,
+    /// Also write `by-KEY/<name>`: each histogram with a new first category axis KEY, one
+    /// slice per value of the datasets' metadata KEY (e.g. process).
+    #[arg(long, value_name = "KEY")]
+    group_by: Option<String>,
+    /// The fileset whose dataset metadata --group-by reads [default: RUNDIR/fileset.json].
+    #[arg(long, value_name = "FILE")]
+    fileset: Option<PathBuf>,
+}
+
+impl ViewArgs {
+    fn views(&self) -> casa_merge::views::Views {
+        casa_merge::views::Views {
+            sum: self.sum,
+            group_by: self.group_by.clone(),
+        }
+    }
 }
 
 /// Fault injection for the end-to-end tests (docs/merge.md): with `CASA_MERGE_CRASH_ONCE=FILE`,
@@ -149,6 +227,20 @@ fn crash_once_if_asked() {
     }
 }
 
+const PLOT_EXAMPLES: &str = "\
+Examples:
+  casa-merge plot result/histograms.json --hist sum/agc --slice region=4j2b \\
+      --slice variation=nominal --stack process --data data -o agc-4j2b.png
+  casa-merge plot result/merged.partial --hist DY/mass --logy -o mass.svg
+  casa-merge plot h.json.gz --hist by-process/pt --overlay process --density -o pt.png";
+
+fn parse_slice(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(a, v)| (a.to_string(), v.to_string()))
+        .filter(|(a, _)| !a.is_empty())
+        .ok_or_else(|| format!("{s:?} is not AXIS=VALUE"))
+}
+
 fn parse_size(s: &str) -> Result<plot::Size, String> {
     let (w, h) = s
         .split_once(['x', 'X'])
@@ -168,7 +260,7 @@ fn parse_size(s: &str) -> Result<plot::Size, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = match &cli.command {
-        Some(Command::Show { json, .. }) => *json,
+        Some(Command::Show { json, .. }) | Some(Command::Plot { json, .. }) => *json,
         Some(_) => false,
         None => cli.merge.json,
     };
@@ -208,6 +300,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Export {
             partial,
             uhi,
+            plan,
+            views,
             plot,
             plot_size,
         }) => {
@@ -216,12 +310,67 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     MergeError::Usage("export needs --uhi FILE and/or --plot DIR".into()).into(),
                 );
             }
-            let (_, acc) = show::read_accumulator(&partial)?;
+            let (header, acc) = show::read_accumulator(&partial)?;
             if let Some(f) = uhi {
-                show::write_file(&f, show::uhi_text(&acc).as_bytes())?;
+                let fileset = views
+                    .fileset
+                    .clone()
+                    .or_else(|| plan.as_ref().map(|p| RunDir::new(p).fileset()));
+                let doc = casa_merge::export_uhi(
+                    &header,
+                    &acc,
+                    &views.views(),
+                    fileset.as_deref(),
+                    plan.as_deref(),
+                )?;
+                show::write_uhi(&f, &doc)?;
             }
             if let Some(dir) = plot {
                 plot::plot_all(&acc, &dir, plot_size)?;
+            }
+            Ok(())
+        }
+        Some(Command::Plot {
+            file,
+            hist,
+            output,
+            slice,
+            project,
+            stack,
+            overlay,
+            logx,
+            logy,
+            density,
+            data,
+            title,
+            size,
+            json,
+        }) => {
+            let hists = show::read_hists(&file)?;
+            let (key, h) = show::pick(&file, hists, hist.as_deref())?;
+            let title = title.unwrap_or_else(|| {
+                let cuts: Vec<String> = slice.iter().map(|(a, v)| format!("{a}={v}")).collect();
+                if cuts.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{key}: {}", cuts.join(", "))
+                }
+            });
+            let req = casa_merge::figure::Request {
+                slices: slice,
+                project,
+                stack,
+                overlay,
+                logx,
+                logy,
+                density,
+                data,
+                size,
+            };
+            let drawn = casa_merge::figure::plot(&h, &title, &req, &output)
+                .map_err(|e| anyhow::Error::from(e).context(format!("plotting `{key}`")))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&drawn)?);
             }
             Ok(())
         }
@@ -276,6 +425,8 @@ fn merge(a: MergeArgs) -> anyhow::Result<()> {
         leaves_only,
         plots: !a.no_plots,
         plot_size: a.plot_size,
+        views: a.views.views(),
+        fileset: a.views.fileset.clone(),
     };
     let report = casa_merge::merge(&opts)?;
     crash_once_if_asked();

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use base64::Engine;
+use casa_formats::metrics::ServerReads;
 use casa_formats::{ExitClass, JobMetrics};
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
@@ -53,7 +54,10 @@ pub struct MetricsSummary {
     pub events_per_span_s: f64,
     pub peak_rss_kb: u64,
     pub peak_rss_node: String,
+    /// Per request, per input server.
     pub read_latency: BTreeMap<String, Percentiles>,
+    /// Requests, bytes and time per input server (jobs whose metrics have them, 1.2 on).
+    pub reads_by_server: BTreeMap<String, ServerReads>,
     pub batch_time: Option<Percentiles>,
     /// Files that could not be read, with the reason.
     pub unreadable: Vec<String>,
@@ -124,6 +128,9 @@ pub fn summarize(dir: &Path) -> Option<MetricsSummary> {
                     .unreadable
                     .push(format!("{}: read_latency_us[{server}]: {e}", f.display())),
             }
+        }
+        for (server, r) in &m.reads_by_server {
+            s.reads_by_server.entry(server.clone()).or_default().add(r);
         }
         if !m.batch_time_us.is_empty() {
             match decode(&m.batch_time_us) {

@@ -1,21 +1,22 @@
-//! PNG plots of every 1D and 2D histogram, drawn with plotters into a pixel buffer and
-//! encoded with the `png` crate. The font (DejaVu Sans) is compiled in, so plots look the same
-//! on a worker node without fonts.
+//! PNG plots of every 1D and 2D histogram of a merge (drawn by [`crate::figure`], as
+//! `casa-merge plot` draws one), and the pieces the drawing shares: axes, ticks, colour map,
+//! PNG encoding. The font (DejaVu Sans) is compiled in, so plots look the same on a worker
+//! node without fonts.
 //!
-//! - 1D numeric axis: the histogram as steps over a filled area; a log-transformed axis is
-//!   drawn on a log scale.
+//! - 1D numeric axis: the histogram as steps over a filled area, with error bars when the
+//!   storage has variances; a log-transformed axis is drawn on a log scale.
 //! - 1D category (or boolean) axis: one bar per category, labelled.
 //! - 2D with one category axis: one line per category over the other axis, with a legend.
 //! - Other 2D: a colour map (with a colour bar).
 //!
-//! Axis titles are the axes' labels (their names when unlabelled); the y title is the
-//! histogram's label, else what the storage holds.
+//! Axis titles are the axes' labels (their names when unlabelled, mathtext drawn); the y
+//! title is the histogram's label, else what the storage holds.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use casa_hist::{Accumulator, AxisSpec, Hist, StorageKind, Transform};
+use casa_hist::{Accumulator, AxisSpec, Transform};
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 use plotters::prelude::*;
 use serde::Serialize;
@@ -49,9 +50,9 @@ pub struct PlotFile {
     pub skipped: String,
 }
 
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
-fn register_font() {
+pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The bytes are a valid TrueType font shipped by the dejavu crate.
@@ -96,11 +97,19 @@ pub fn render_all(acc: &Accumulator, dir: &Path, size: Size) -> Result<Vec<Rende
             } else if h.shape(false).contains(&0) {
                 file.skipped = "an axis has no bins yet".into();
             } else {
-                let png = render(h, &format!("{ds}: {name}"), size).map_err(|what| {
-                    MergeError::Write {
-                        path: dir.to_path_buf(),
-                        what: format!("plotting dataset `{ds}`, histogram `{name}`: {what}"),
-                    }
+                let req = crate::figure::Request {
+                    size,
+                    ..Default::default()
+                };
+                let (_, png) = crate::figure::render(
+                    h,
+                    &format!("{ds}: {name}"),
+                    &req,
+                    crate::figure::Format::Png,
+                )
+                .map_err(|err| MergeError::Write {
+                    path: dir.to_path_buf(),
+                    what: format!("plotting dataset `{ds}`, histogram `{name}`: {err}"),
                 })?;
                 let sub = dir.join(safe_name(ds));
                 let mut path = sub.join(format!("{}.png", safe_name(name)));
@@ -119,7 +128,7 @@ pub fn render_all(acc: &Accumulator, dir: &Path, size: Size) -> Result<Vec<Rende
     Ok(out)
 }
 
-fn write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), MergeError> {
+pub(crate) fn write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), MergeError> {
     let fail = |e: std::io::Error| MergeError::Write {
         path: path.to_path_buf(),
         what: e.to_string(),
@@ -165,7 +174,7 @@ fn plain_name(s: &str) -> String {
 
 /// How one axis is drawn.
 #[derive(Clone, Debug)]
-enum Scale {
+pub(crate) enum Scale {
     Linear,
     Log,
     Category(Vec<String>),
@@ -173,10 +182,10 @@ enum Scale {
 
 /// A plot axis: a range and a scale; category `i` spans `[i, i + 1)`.
 #[derive(Clone, Debug)]
-struct PlotAxis {
-    lo: f64,
-    hi: f64,
-    scale: Scale,
+pub(crate) struct PlotAxis {
+    pub(crate) lo: f64,
+    pub(crate) hi: f64,
+    pub(crate) scale: Scale,
 }
 
 impl Ranged for PlotAxis {
@@ -229,7 +238,10 @@ impl Ranged for PlotAxis {
 impl ValueFormatter<f64> for PlotAxis {
     fn format_ext(&self, v: &f64) -> String {
         match &self.scale {
-            Scale::Category(c) => c.get(v.floor() as usize).cloned().unwrap_or_default(),
+            Scale::Category(c) => c
+                .get(v.floor() as usize)
+                .map(|c| crate::mathtext::plain(c))
+                .unwrap_or_default(),
             _ => number(*v),
         }
     }
@@ -254,7 +266,7 @@ fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
 }
 
 /// A short label for a tick value.
-fn number(v: f64) -> String {
+pub(crate) fn number(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
@@ -269,12 +281,12 @@ fn number(v: f64) -> String {
 }
 
 /// The bin edges of a numeric axis, or the categories of a category axis.
-enum Bins {
+pub(crate) enum Bins {
     Edges(Vec<f64>, bool),
     Categories(Vec<String>),
 }
 
-fn bins_of(a: &AxisSpec) -> Bins {
+pub(crate) fn bins_of(a: &AxisSpec) -> Bins {
     match a {
         // casa-hist's edges are boost-histogram's, bit for bit, as in the UHI export.
         AxisSpec::Regular { transform, .. } => {
@@ -289,26 +301,7 @@ fn bins_of(a: &AxisSpec) -> Bins {
     }
 }
 
-fn plot_axis(b: &Bins) -> PlotAxis {
-    match b {
-        Bins::Edges(e, log) => PlotAxis {
-            lo: e[0],
-            hi: *e.last().unwrap_or(&e[0]),
-            scale: if *log && e[0] > 0.0 {
-                Scale::Log
-            } else {
-                Scale::Linear
-            },
-        },
-        Bins::Categories(c) => PlotAxis {
-            lo: 0.0,
-            hi: c.len() as f64,
-            scale: Scale::Category(c.clone()),
-        },
-    }
-}
-
-fn title_of(a: &AxisSpec) -> String {
+pub(crate) fn title_of(a: &AxisSpec) -> String {
     if a.label().is_empty() {
         a.name().to_string()
     } else {
@@ -316,46 +309,8 @@ fn title_of(a: &AxisSpec) -> String {
     }
 }
 
-fn y_title(h: &Hist) -> String {
-    if !h.spec().label.is_empty() {
-        return h.spec().label.clone();
-    }
-    match h.storage_kind() {
-        StorageKind::Int64 => "entries".into(),
-        StorageKind::Double | StorageKind::Weight => "sum of weights".into(),
-        StorageKind::Mean | StorageKind::WeightedMean => "mean".into(),
-    }
-}
-
-/// A value range with some head room, never empty.
-fn value_range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (mut lo, mut hi) = (0.0f64, 0.0f64);
-    for v in vals.filter(|v| v.is_finite()) {
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
-    if hi <= lo {
-        hi = lo + 1.0;
-    }
-    let pad = 0.08 * (hi - lo);
-    (if lo < 0.0 { lo - pad } else { lo }, hi + pad)
-}
-
-const PALETTE: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-];
-
 /// Viridis, sampled at five points and interpolated.
-fn colour(t: f64) -> RGBColor {
+pub(crate) fn colour(t: f64) -> RGBColor {
     const V: [(f64, f64, f64); 5] = [
         (68.0, 1.0, 84.0),
         (59.0, 82.0, 139.0),
@@ -378,269 +333,13 @@ fn colour(t: f64) -> RGBColor {
     )
 }
 
-type Err = String;
+pub(crate) type Err = String;
 
-fn e<E: std::fmt::Debug>(x: E) -> Err {
+pub(crate) fn e<E: std::fmt::Debug>(x: E) -> Err {
     format!("{x:?}")
 }
 
-/// Draws one 1D or 2D histogram; returns the PNG file's bytes.
-pub fn render(h: &Hist, title: &str, size: Size) -> Result<Vec<u8>, Err> {
-    register_font();
-    let (w, ht) = (size.width, size.height);
-    let mut buf = vec![0u8; w as usize * ht as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, ht)).into_drawing_area();
-        root.fill(&WHITE).map_err(e)?;
-        let axes = &h.spec().axes;
-        let values = h.values(false);
-        match axes.len() {
-            1 => draw_1d(&root, h, &values, title)?,
-            2 => {
-                let cat = |a: &AxisSpec| matches!(bins_of(a), Bins::Categories(_));
-                match (cat(&axes[0]), cat(&axes[1])) {
-                    (true, false) => draw_lines(&root, h, &values, title, 0)?,
-                    (false, true) => draw_lines(&root, h, &values, title, 1)?,
-                    _ => draw_map(&root, h, &values, title)?,
-                }
-            }
-            n => return Err(format!("{n} axes")),
-        }
-        root.present().map_err(e)?;
-    }
-    encode_png(&buf, w, ht)
-}
-
-type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
-
-fn draw_1d(root: &Area, h: &Hist, values: &[f64], title: &str) -> Result<(), Err> {
-    let a = &h.spec().axes[0];
-    let bins = bins_of(a);
-    let x = plot_axis(&bins);
-    let (lo, hi) = value_range(values.iter().copied());
-    let y = PlotAxis {
-        lo,
-        hi,
-        scale: Scale::Linear,
-    };
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, (FONT, 22))
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(x, y)
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc(title_of(a))
-        .y_desc(y_title(h))
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .draw()
-        .map_err(e)?;
-    let colour = PALETTE[0];
-    match bins {
-        Bins::Edges(edges, _) => {
-            let steps = steps(&edges, values.iter().copied());
-            chart
-                .draw_series(AreaSeries::new(steps.clone(), 0.0, colour.mix(0.25)))
-                .map_err(e)?;
-            chart
-                .draw_series(LineSeries::new(steps, colour.stroke_width(2)))
-                .map_err(e)?;
-        }
-        Bins::Categories(_) => {
-            chart
-                .draw_series(values.iter().enumerate().map(|(i, &v)| {
-                    let v = if v.is_finite() { v } else { 0.0 };
-                    Rectangle::new(
-                        [(i as f64 + 0.1, 0.0), (i as f64 + 0.9, v)],
-                        colour.filled(),
-                    )
-                }))
-                .map_err(e)?;
-        }
-    }
-    Ok(())
-}
-
-/// The outline of a histogram: (edge, value) pairs stepping through the bins.
-fn steps(edges: &[f64], values: impl Iterator<Item = f64>) -> Vec<(f64, f64)> {
-    let mut pts = Vec::new();
-    for (k, v) in values.enumerate() {
-        let v = if v.is_finite() { v } else { 0.0 };
-        pts.push((edges[k], v));
-        pts.push((edges[k + 1], v));
-    }
-    pts
-}
-
-/// A 2D histogram with one category axis (`cat_axis`): one line per category.
-fn draw_lines(
-    root: &Area,
-    h: &Hist,
-    values: &[f64],
-    title: &str,
-    cat_axis: usize,
-) -> Result<(), Err> {
-    let axes = &h.spec().axes;
-    let num_axis = 1 - cat_axis;
-    let Bins::Categories(cats) = bins_of(&axes[cat_axis]) else {
-        return Err("not a category axis".into());
-    };
-    let bins = bins_of(&axes[num_axis]);
-    let Bins::Edges(edges, _) = &bins else {
-        return Err("not a numeric axis".into());
-    };
-    let shape = h.shape(false);
-    let at = |c: usize, k: usize| {
-        if cat_axis == 0 {
-            values[c * shape[1] + k]
-        } else {
-            values[k * shape[1] + c]
-        }
-    };
-    let n = edges.len() - 1;
-    let (lo, hi) = value_range(values.iter().copied());
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, (FONT, 22))
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(
-            plot_axis(&bins),
-            PlotAxis {
-                lo,
-                hi,
-                scale: Scale::Linear,
-            },
-        )
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc(title_of(&axes[num_axis]))
-        .y_desc(y_title(h))
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .draw()
-        .map_err(e)?;
-    for (c, name) in cats.iter().enumerate() {
-        let colour = PALETTE[c % PALETTE.len()];
-        chart
-            .draw_series(LineSeries::new(
-                steps(edges, (0..n).map(|k| at(c, k))),
-                colour.stroke_width(2),
-            ))
-            .map_err(e)?
-            .label(name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-            });
-    }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 14))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(e)?;
-    Ok(())
-}
-
-/// Any other 2D histogram: a colour map with a colour bar.
-fn draw_map(root: &Area, h: &Hist, values: &[f64], title: &str) -> Result<(), Err> {
-    let axes = &h.spec().axes;
-    let (bx, by) = (bins_of(&axes[0]), bins_of(&axes[1]));
-    let shape = h.shape(false);
-    let (n0, n1) = (shape[0], shape[1]);
-    let (vmin, vmax) = values
-        .iter()
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
-    let (vmin, vmax) = if vmin < vmax {
-        (vmin, vmax)
-    } else {
-        (vmin.min(0.0), vmin.max(0.0) + 1.0)
-    };
-    let (main, bar) = root.split_horizontally(root.dim_in_pixel().0.saturating_sub(110));
-    let mut chart = ChartBuilder::on(&main)
-        .caption(title, (FONT, 22))
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(plot_axis(&bx), plot_axis(&by))
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc(title_of(&axes[0]))
-        .y_desc(title_of(&axes[1]))
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .draw()
-        .map_err(e)?;
-    let span = |b: &Bins, k: usize| match b {
-        Bins::Edges(e, _) => (e[k], e[k + 1]),
-        Bins::Categories(_) => (k as f64, k as f64 + 1.0),
-    };
-    chart
-        .draw_series((0..n0).flat_map(|i| {
-            let (x0, x1) = span(&bx, i);
-            let by = &by;
-            (0..n1).map(move |j| {
-                let (y0, y1) = span(by, j);
-                let v = values[i * n1 + j];
-                Rectangle::new(
-                    [(x0, y0), (x1, y1)],
-                    colour((v - vmin) / (vmax - vmin)).filled(),
-                )
-            })
-        }))
-        .map_err(e)?;
-    // The colour bar.
-    let mut cb = ChartBuilder::on(&bar)
-        .margin_top(40)
-        .margin_bottom(57)
-        .margin_right(10)
-        .y_label_area_size(60)
-        .build_cartesian_2d(
-            PlotAxis {
-                lo: 0.0,
-                hi: 1.0,
-                scale: Scale::Linear,
-            },
-            PlotAxis {
-                lo: vmin,
-                hi: vmax,
-                scale: Scale::Linear,
-            },
-        )
-        .map_err(e)?;
-    cb.configure_mesh()
-        .disable_mesh()
-        .disable_x_axis()
-        .label_style((FONT, 12))
-        .draw()
-        .map_err(e)?;
-    let steps = 64;
-    cb.draw_series((0..steps).map(|k| {
-        let (a, b) = (k as f64 / steps as f64, (k + 1) as f64 / steps as f64);
-        Rectangle::new(
-            [
-                (0.0, vmin + a * (vmax - vmin)),
-                (1.0, vmin + b * (vmax - vmin)),
-            ],
-            colour((a + b) / 2.0).filled(),
-        )
-    }))
-    .map_err(e)?;
-    Ok(())
-}
-
-fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, Err> {
+pub(crate) fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, Err> {
     let mut out = Vec::new();
     let mut enc = png::Encoder::new(&mut out, w, h);
     enc.set_color(png::ColorType::Rgb);

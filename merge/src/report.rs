@@ -43,6 +43,9 @@ pub struct Report {
     pub coverage: Option<Coverage>,
     pub metrics: Option<MetricsSummary>,
     pub histograms: Option<PathBuf>,
+    /// Histograms left out of the cross-dataset views, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub views_skipped: Vec<String>,
     pub plots: Vec<PlotFile>,
     pub fan_in: usize,
     pub threads: usize,
@@ -253,13 +256,29 @@ pub fn markdown(r: &Report) -> String {
             m.peak_rss_node
         );
         if !m.read_latency.is_empty() {
-            let _ = writeln!(s, "\nRead latency per input server (µs):\n");
-            let _ = writeln!(s, "| server | requests | p50 | p90 | p99 | max |");
-            let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
+            let _ = writeln!(
+                s,
+                "\nRead latency per input server: per request (µs; a vector read is one request), \
+                 and per byte over all requests:\n"
+            );
+            let _ = writeln!(
+                s,
+                "| server | requests | p50 | p90 | p99 | max | MB read | µs per KiB | MB/s |"
+            );
+            let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (server, p) in &m.read_latency {
+                let per_byte = match m.reads_by_server.get(server) {
+                    Some(r) if r.bytes > 0 => format!(
+                        "{:.1} | {:.2} | {:.0}",
+                        r.bytes as f64 / 1e6,
+                        r.us_per_kib(),
+                        r.mb_per_s()
+                    ),
+                    _ => "— | — | —".into(),
+                };
                 let _ = writeln!(
                     s,
-                    "| {server} | {} | {} | {} | {} | {} |",
+                    "| {server} | {} | {} | {} | {} | {} | {per_byte} |",
                     p.count, p.p50_us, p.p90_us, p.p99_us, p.max_us
                 );
             }

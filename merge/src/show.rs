@@ -5,8 +5,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use casa_formats::partial::{self, PartialHeader};
-use casa_hist::{Accumulator, AxisSpec, Counter, Item, Transform};
+use std::io::{Read as _, Write as _};
+
+use casa_hist::{Accumulator, AxisSpec, Counter, Hist, Item, Transform};
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::error::MergeError;
 
@@ -20,9 +23,151 @@ pub fn read_accumulator(path: &Path) -> Result<(PartialHeader, Accumulator), Mer
     Ok((header, acc))
 }
 
-/// `{dataset: {name: histogram}}` in the UHI JSON schema, as `write_uhi_json` writes it.
+/// `{"<dataset>/<name>": histogram}` in the UHI JSON schema, as `write_uhi_json` writes it.
 pub fn uhi_text(acc: &Accumulator) -> String {
-    casa_hist::write_uhi_json(&acc.to_uhi())
+    casa_hist::write_uhi_json(&serde_json::Value::Object(acc.to_uhi()))
+}
+
+/// Writes a file of named UHI histograms atomically; gzipped when `path` ends in `.gz` (as
+/// hist's `h.write("hist.json.gz")`).
+pub fn write_uhi(path: &Path, doc: &Map<String, Value>) -> Result<(), MergeError> {
+    let text = casa_hist::write_uhi_json(&Value::Object(doc.clone()));
+    if path.extension().is_some_and(|x| x == "gz") {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(text.as_bytes())
+            .and_then(|()| enc.finish())
+            .map_err(|e| MergeError::Write {
+                path: path.to_path_buf(),
+                what: format!("gzip: {e}"),
+            })
+            .and_then(|gz| write_file(path, &gz))
+    } else {
+        write_file(path, text.as_bytes())
+    }
+}
+
+/// Reads a file of UHI histograms (`.json`, or gzipped whatever its name): either one
+/// histogram or `{name: histogram}`; a single histogram is named after the file.
+pub fn read_uhi(path: &Path) -> Result<Vec<(String, Hist)>, MergeError> {
+    let bytes = std::fs::read(path).map_err(|source| MergeError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bad = |what: String| MergeError::Uhi {
+        path: path.to_path_buf(),
+        what,
+    };
+    let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut s = String::new();
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_string(&mut s)
+            .map_err(|e| bad(format!("gzip: {e}")))?;
+        s
+    } else {
+        String::from_utf8(bytes).map_err(|e| bad(e.to_string()))?
+    };
+    let doc = casa_hist::parse_json_lenient(&text).map_err(|e| bad(e.to_string()))?;
+    let obj = doc
+        .as_object()
+        .ok_or_else(|| bad("not a JSON object".into()))?;
+    if obj.contains_key("uhi_schema") {
+        let name = path
+            .file_name()
+            .map(|f| {
+                f.to_string_lossy()
+                    .trim_end_matches(".gz")
+                    .trim_end_matches(".json")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        let h = Hist::from_uhi(&doc).map_err(|e| bad(e.to_string()))?;
+        return Ok(vec![(name, h)]);
+    }
+    let acc = Accumulator::from_uhi(&doc).map_err(|e| bad(e.to_string()))?;
+    Ok(named_hists(&acc))
+}
+
+/// The histograms of an accumulator, named `<dataset>/<name>` as in the UHI export.
+pub fn named_hists(acc: &Accumulator) -> Vec<(String, Hist)> {
+    let mut out = Vec::new();
+    for (ds, items) in &acc.datasets {
+        for (name, item) in items {
+            if let Item::Hist(h) = item {
+                let key = if ds.is_empty() {
+                    name.clone()
+                } else {
+                    casa_hist::uhi_key(ds, name)
+                };
+                out.push((key, h.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The histogram named `want` (or the only one). `sum/<name>` not in the file (a partial,
+/// or a UHI file written without `--sum`) is computed: `<name>` of every dataset added.
+pub fn pick(
+    file: &Path,
+    hists: Vec<(String, Hist)>,
+    want: Option<&str>,
+) -> Result<(String, Hist), MergeError> {
+    let names = || {
+        let mut v: Vec<&str> = hists.iter().map(|(k, _)| k.as_str()).take(30).collect();
+        if hists.len() > 30 {
+            v.push("...");
+        }
+        v.join(", ")
+    };
+    let missing = |w: &str| {
+        MergeError::Usage(format!(
+            "{}: no histogram `{w}` (histograms: {})",
+            file.display(),
+            names()
+        ))
+    };
+    match want {
+        Some(w) => {
+            if let Some(i) = hists.iter().position(|(k, _)| k == w) {
+                return Ok(hists.into_iter().nth(i).expect("found"));
+            }
+            let name = w.strip_prefix("sum/").ok_or_else(|| missing(w))?;
+            let mut parts = hists.iter().filter(|(k, _)| {
+                !k.starts_with("sum/")
+                    && !k.starts_with("by-")
+                    && k.rsplit_once('/').is_some_and(|(_, n)| n == name)
+            });
+            let (_, first) = parts.next().ok_or_else(|| missing(w))?;
+            let mut total = first.clone();
+            for (k, h) in parts {
+                total.add(h).map_err(|e| {
+                    MergeError::Usage(format!(
+                        "{}: `{k}` does not add to `{w}`: {e}",
+                        file.display()
+                    ))
+                })?;
+            }
+            total.sort_growth_categories();
+            Ok((w.to_string(), total))
+        }
+        None if hists.len() == 1 => Ok(hists.into_iter().next().expect("one")),
+        None => Err(MergeError::Usage(format!(
+            "{}: {} histograms, say which with --hist (histograms: {})",
+            file.display(),
+            hists.len(),
+            names()
+        ))),
+    }
+}
+
+/// The histograms of a partial (`*.partial`) or a UHI file (anything else), by name.
+pub fn read_hists(path: &Path) -> Result<Vec<(String, Hist)>, MergeError> {
+    if path.extension().is_some_and(|x| x == "partial") {
+        let (_, acc) = read_accumulator(path)?;
+        Ok(named_hists(&acc))
+    } else {
+        read_uhi(path)
+    }
 }
 
 /// Writes `text` to `path` atomically.

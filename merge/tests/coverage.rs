@@ -443,7 +443,13 @@ fn the_report_sums_the_jobs_metrics() {
             ..Default::default()
         };
         if !l.is_empty() {
-            m.read_latency_us.insert("local".into(), latency(l));
+            m.read_latency_us.insert("local".into(), latency(l.clone()));
+            let reads = casa_formats::metrics::ServerReads {
+                requests: l.clone().count() as u64,
+                bytes: 1024 * l.clone().count() as u64,
+                seconds: l.clone().sum::<u64>() as f64 / 1e6,
+            };
+            m.reads_by_server.insert("local".into(), reads);
         }
         if !x.is_empty() {
             m.read_latency_us
@@ -464,6 +470,23 @@ fn the_report_sums_the_jobs_metrics() {
         run_dir.as_os_str(),
         "--no-plots".as_ref(),
     ]));
+    // Each dataset's completeness in its histograms' UHI metadata: steps and events against
+    // the plan, failed attempts (leaf-2 read DY) by class.
+    let doc = casa_hist::parse_json_lenient(
+        &std::fs::read_to_string(run_dir.join("result/histograms.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        doc["DY/x"]["metadata"],
+        json!({"casa_dataset": "DY", "casa_steps_done": 4, "casa_steps_expected": 4,
+               "casa_events": 350, "casa_events_expected": 350, "casa_complete": true,
+               "casa_failed_retryable_input": 1})
+    );
+    assert_eq!(
+        doc["TT/x"]["metadata"],
+        json!({"casa_dataset": "TT", "casa_steps_done": 2, "casa_steps_expected": 2,
+               "casa_events": 80, "casa_events_expected": 80, "casa_complete": true})
+    );
     let m = &report(&run_dir)["metrics"];
     assert_eq!(m["attempts"], json!(6));
     assert_eq!(m["jobs"], json!(5));
@@ -484,7 +507,7 @@ fn the_report_sums_the_jobs_metrics() {
         (json!(250_000), json!("leaf-3"))
     );
     assert_eq!(m["bytes_read"], json!(6000));
-    for (server, mut values) in [("local", local), ("root://xcache:1094", xcache)] {
+    for (server, mut values) in [("local", local.clone()), ("root://xcache:1094", xcache)] {
         values.sort_unstable();
         let p = &m["read_latency"][server];
         assert_eq!(p["count"], json!(values.len()), "{server}");
@@ -505,6 +528,22 @@ fn the_report_sums_the_jobs_metrics() {
         md.contains("| root://xcache:1094 |") && md.contains("| retryable_input | 1 |"),
         "{md}"
     );
+    // Per byte: every local request read 1 KiB, so µs per KiB is the mean latency; the
+    // xcache jobs' metrics (1.0) have no byte counts.
+    let r = &m["reads_by_server"]["local"];
+    assert_eq!(r["requests"], json!(local.len()));
+    assert_eq!(r["bytes"], json!(1024 * local.len()));
+    let mean = local.iter().sum::<u64>() as f64 / local.len() as f64;
+    let line = md.lines().find(|l| l.starts_with("| local |")).unwrap();
+    assert!(
+        line.ends_with(&format!("| {mean:.2} | {:.0} |", 1024.0 / mean)),
+        "{line}"
+    );
+    let xline = md
+        .lines()
+        .find(|l| l.starts_with("| root://xcache:1094 |"))
+        .unwrap();
+    assert!(xline.ends_with("| — | — | — |"), "{xline}");
 }
 
 #[test]

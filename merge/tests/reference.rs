@@ -25,8 +25,13 @@ fn flat(cases: &[HistCase], n: usize) -> Accumulator {
 }
 
 fn python_check(cases: &[HistCase], histograms: &Path) -> Value {
+    python_check_views(cases, histograms, Value::Null)
+}
+
+fn python_check_views(cases: &[HistCase], histograms: &Path, views: Value) -> Value {
     let req = json!({
         "histograms_json": histograms,
+        "views": views,
         "hists": cases.iter().map(|c| json!({
             "dataset": c.dataset, "name": c.name, "spec": c.spec,
             "fills": c.fills.iter().map(|f| json!({
@@ -110,6 +115,145 @@ fn histograms_json_equals_python_hist_sum_of_the_same_fills() {
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["merged"], json!(N));
     assert_eq!(report["entries_by_dataset"]["DY"], json!(1000 * N));
+}
+
+/// `uhi validate` (the PyPI uhi CLI) on a file of histograms.
+fn uhi_validate(file: &Path) {
+    let o = casa_test_support::python_command()
+        .args(["-m", "uhi", "validate"])
+        .arg(file)
+        .output()
+        .expect("run uhi validate");
+    assert!(
+        o.status.success(),
+        "uhi validate {}: {}{}",
+        file.display(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn uhi_files_validate_and_views_equal_python_sums() {
+    let d = tempfile::tempdir().unwrap();
+    let cases = cases(N, 3);
+    write_cases(&d.path().join("in"), &cases, N);
+    // The datasets' metadata, as a coffea fileset gives it.
+    let fileset = d.path().join("fileset.json");
+    std::fs::write(
+        &fileset,
+        json!({
+            "DY": {"files": {"/data/dy.root": "Events"}, "metadata": {"process": "dy"}},
+            "TT": {"files": {"/data/tt.root": "Events"}, "metadata": {"process": "ttbar"}},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = d.path().join("out");
+    let o = run([
+        "--outdir".as_ref(),
+        out.as_os_str(),
+        "--sum".as_ref(),
+        "--group-by".as_ref(),
+        "process".as_ref(),
+        "--fileset".as_ref(),
+        fileset.as_os_str(),
+        d.path().join("in").as_os_str(),
+    ]);
+    assert_ok(&o);
+    // The views are plotted too (those of one or two axes).
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    for view in ["sum", "by-process"] {
+        let drawn = report["plots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["dataset"] == view && p.get("path").is_some())
+            .count();
+        assert!(drawn >= 3, "{view}: {drawn} plots: {}", report["plots"]);
+    }
+    assert!(out.join("plots/by-process/pt.png").exists());
+    let views = json!({"sum": true, "group_by": "process",
+                       "groups": {"DY": "dy", "TT": "ttbar"}});
+    let json_file = out.join("histograms.json");
+    uhi_validate(&json_file);
+    let r = python_check_views(&cases, &json_file, views.clone());
+    assert_eq!(r["failures"], json!([]), "{r}");
+    assert_eq!(r["checked"], json!(cases.len()), "{r}");
+    // Every histogram name has a sum and a grouped view.
+    let names = cases
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(r["views_checked"], json!(2 * names.len()), "{r}");
+    assert!(r["uhi_added"].as_u64().unwrap() >= 10, "{r}");
+
+    // The same document gzipped by `export`, as hist's h.write("x.json.gz").
+    let gz = d.path().join("export/h.json.gz");
+    assert_ok(&run([
+        "export".as_ref(),
+        out.join("merged.partial").as_os_str(),
+        "--uhi".as_ref(),
+        gz.as_os_str(),
+        "--sum".as_ref(),
+        "--group-by".as_ref(),
+        "process".as_ref(),
+        "--fileset".as_ref(),
+        fileset.as_os_str(),
+    ]));
+    let bytes = std::fs::read(&gz).unwrap();
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip");
+    let r = python_check_views(&cases, &gz, views);
+    assert_eq!(r["failures"], json!([]), "{r}");
+    // uhi validate reads .json only: the decompressed text, which is histograms.json's.
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text).unwrap();
+    assert_eq!(text, std::fs::read(&json_file).unwrap());
+
+    // `plot --hist sum/<name>` on the merged partial (which has no views) adds the datasets
+    // as the file's `sum/<name>` did.
+    let doc = casa_hist::parse_json_lenient(&std::fs::read_to_string(&json_file).unwrap()).unwrap();
+    let svg = d.path().join("sum-pt.svg");
+    let o = run([
+        "plot".as_ref(),
+        out.join("merged.partial").as_os_str(),
+        "--hist".as_ref(),
+        "sum/pt".as_ref(),
+        "--json".as_ref(),
+        "-o".as_ref(),
+        svg.as_os_str(),
+    ]);
+    assert_ok(&o);
+    let drawn: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sum_pt = casa_hist::Hist::from_uhi(&doc["sum/pt"]).unwrap();
+    assert_eq!(drawn["values"][0], json!(sum_pt.values(false)));
+
+    // A dataset without the key: refused before anything is written.
+    std::fs::write(
+        &fileset,
+        json!({"DY": {"files": {"/data/dy.root": "Events"}, "metadata": {}},
+               "TT": {"files": {"/data/tt.root": "Events"}, "metadata": {"process": "ttbar"}}})
+        .to_string(),
+    )
+    .unwrap();
+    let out2 = d.path().join("out2");
+    let o = run([
+        "--outdir".as_ref(),
+        out2.as_os_str(),
+        "--group-by".as_ref(),
+        "process".as_ref(),
+        "--fileset".as_ref(),
+        fileset.as_os_str(),
+        d.path().join("in").as_os_str(),
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("`DY`") && stderr(&o).contains("process"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out2.join("merged.partial").exists());
 }
 
 /// Copies the partials under names that sort in the order `perm` gives.

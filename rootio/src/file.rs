@@ -421,12 +421,17 @@ impl RootFile {
         };
         let d = self.directory(dir)?;
         d.key(name).cloned().ok_or_else(|| {
-            let trees: Vec<&str> = d
+            // Each name once: a tree written in several cycles has a key per cycle.
+            let mut trees: Vec<&str> = Vec::new();
+            for k in d
                 .keys
                 .iter()
                 .filter(|k| k.class == "TTree" || k.is_directory())
-                .map(|k| k.name.as_str())
-                .collect();
+            {
+                if !trees.contains(&k.name.as_str()) {
+                    trees.push(&k.name);
+                }
+            }
             Error::NotFound {
                 file: self.name().to_string(),
                 name: path.to_string(),

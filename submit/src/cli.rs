@@ -39,6 +39,8 @@ pub enum Command {
   casa-submit new-plugin my-analysis
   cd my-analysis && cargo build --release     # target/release/libmy_analysis.so")]
 pub struct NewPluginArgs {
+    /// The crate's name (letters, digits, - and _); it is created in --dir.
+    #[arg(value_parser = crate::scaffold::check_name)]
     pub name: String,
     /// Where to create it.
     #[arg(long, default_value = ".")]
@@ -81,9 +83,7 @@ pub struct RunArgs {
 
 /// Show a run's progress from its state files.
 #[derive(Args)]
-#[command(after_help = "Examples:
-  casa-submit status runs/dimuon
-  casa-submit status runs/dimuon --json")]
+#[command(after_help = status_help())]
 pub struct StatusArgs {
     pub rundir: PathBuf,
     #[arg(long)]
@@ -91,6 +91,29 @@ pub struct StatusArgs {
     /// Print again every N seconds until every node is done, skipped or failed.
     #[arg(long, value_name = "SECONDS")]
     pub watch: Option<u64>,
+}
+
+/// `status --help`'s epilogue: its exit codes, from the one table, and examples.
+fn status_help() -> String {
+    let codes: Vec<String> = casa_formats::exit::Tool::Status
+        .codes()
+        .iter()
+        .map(|c| {
+            format!(
+                "  {:>2} {:<13} {}",
+                c.code,
+                c.name,
+                c.meaning.replace('`', "")
+            )
+        })
+        .collect();
+    format!(
+        "Exit codes (docs/exit-codes.md):\n{}\n\nExamples:
+  casa-submit status runs/dimuon
+  casa-submit status runs/dimuon --json
+  casa-submit status runs/dimuon --watch 60 || casa-submit resubmit runs/dimuon",
+        codes.join("\n")
+    )
 }
 
 #[derive(Args, Clone)]
@@ -153,6 +176,9 @@ pub struct PreprocessArgs {
     /// Print a JSON summary.
     #[arg(long)]
     pub json: bool,
+    /// No summary on success (warnings and errors are still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// Write a run directory: job specs, the DAG and the submit files.
@@ -218,6 +244,9 @@ pub struct PlanArgs {
     /// Print a JSON summary.
     #[arg(long)]
     pub json: bool,
+    /// No summary on success (warnings and errors are still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// Rerun only the failed and skipped nodes: locally, or with HTCondor's rescue DAG.
@@ -317,9 +346,36 @@ pub fn init_logging(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .without_time()
-        .with_target(false)
+        .event_format(Plain)
         .init();
+}
+
+/// Log lines as the command's own messages read: `warning: ...`, `error: ...` (not tracing's
+/// ` WARN ...`), so one run does not print two styles.
+struct Plain;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Plain
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut w: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let level = match *event.metadata().level() {
+            tracing::Level::ERROR => "error",
+            tracing::Level::WARN => "warning",
+            tracing::Level::INFO => "info",
+            tracing::Level::DEBUG => "debug",
+            tracing::Level::TRACE => "trace",
+        };
+        write!(w, "{level}: ")?;
+        tracing_subscriber::fmt::FormatFields::format_fields(ctx, w.by_ref(), event)?;
+        writeln!(w)
+    }
 }
 
 impl PostArgs {
@@ -347,5 +403,169 @@ impl ResubmitArgs {
             quiet: false,
             json: false,
         }
+    }
+}
+
+/// An error and its causes on one line, each said once: a cause whose text its parent already
+/// holds (thiserror messages that embed their `#[source]`) is not repeated.
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str(": ");
+            out.push_str(&c);
+        }
+    }
+    out
+}
+
+/// The one JSON object a failed command prints on stdout under `--json`, in casa-merge's shape:
+/// the exit code, its class name as `kind`, the message and the files concerned.
+pub fn json_error(
+    tool: casa_formats::exit::Tool,
+    code: u8,
+    message: &str,
+    files: &[String],
+) -> String {
+    let kind = tool
+        .codes()
+        .iter()
+        .find(|c| c.code == code)
+        .map_or("failure", |c| c.name);
+    serde_json::json!({"error": {
+        "code": code,
+        "kind": kind,
+        "message": message,
+        "files": files,
+    }})
+    .to_string()
+}
+
+/// clap's refusal (exit 2), also as JSON on stdout when `--json` is on the command line.
+pub fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let asked = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
+    if !asked && std::env::args().any(|a| a == "--json") {
+        // clap's message without its usage and tip paragraphs, on one line.
+        let text = e.render().to_string();
+        let first = text.split("\n\n").next().unwrap_or("");
+        let message = first.split_whitespace().collect::<Vec<_>>().join(" ");
+        let message = message.trim_start_matches("error: ");
+        let code = casa_formats::exit::CommandExit::Usage.code();
+        println!(
+            "{}",
+            json_error(casa_formats::exit::Tool::Submit, code, message, &[])
+        );
+    }
+    e.exit()
+}
+
+/// The files an error names, for `--json`.
+pub fn error_files(e: &anyhow::Error) -> Vec<String> {
+    use crate::inputs::InputError;
+    use crate::rundag::DagFileError;
+    use crate::status::StatusError;
+    use casa_formats::fileset::FilesetError;
+    let fileset = |f: &FilesetError| match f {
+        FilesetError::Read { path, .. }
+        | FilesetError::Json { path, .. }
+        | FilesetError::Invalid { path, .. } => vec![path.clone()],
+    };
+    e.chain()
+        .find_map(|c| {
+            if let Some(f) = c.downcast_ref::<FilesetError>() {
+                return Some(fileset(f));
+            }
+            if let Some(e) = c.downcast_ref::<StatusError>() {
+                return match e {
+                    StatusError::Read { path, .. }
+                    | StatusError::NotARun { path, .. }
+                    | StatusError::DagFile(DagFileError::Read { path, .. })
+                    | StatusError::DagFile(DagFileError::Dag { path, .. }) => {
+                        Some(vec![path.clone()])
+                    }
+                    _ => None,
+                };
+            }
+            match c.downcast_ref::<InputError>()? {
+                InputError::Read(f) => Some(fileset(f)),
+                InputError::UnknownKey { path, .. } | InputError::Write { path, .. } => {
+                    Some(vec![path.clone()])
+                }
+                InputError::Select(_) => None,
+                InputError::Unreadable { files, .. } => {
+                    Some(files.iter().map(|f| f.file.clone()).collect())
+                }
+            }
+        })
+        .unwrap_or_default()
+}
+
+/// A node's message without the node's name in front (the POST script writes `node: ...`
+/// for DAGMan's log, where nothing else names it), for lines that name the node already.
+pub fn without_node<'a>(message: &'a str, node: &str) -> &'a str {
+    message
+        .strip_prefix(node)
+        .and_then(|m| m.strip_prefix(": "))
+        .unwrap_or(message)
+}
+
+impl Command {
+    /// Whether the command was asked for JSON output (errors are then JSON on stdout too).
+    pub fn json(&self) -> bool {
+        match self {
+            Command::Preprocess(a) => a.json,
+            Command::Plan(a) => a.json,
+            Command::Run(a) => a.json,
+            Command::Status(a) => a.json,
+            _ => false,
+        }
+    }
+
+    /// The tool of the exit-code table the command exits by.
+    pub fn tool(&self) -> casa_formats::exit::Tool {
+        match self {
+            Command::Status(_) => casa_formats::exit::Tool::Status,
+            Command::Post(_) => casa_formats::exit::Tool::Post,
+            _ => casa_formats::exit::Tool::Submit,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("{path}: not valid JSON: {source}")]
+    struct Embeds {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_its_parent_already_says_is_not_repeated() {
+        let inner = std::io::Error::other("trailing comma at line 1 column 9");
+        let e = anyhow::Error::from(Embeds {
+            path: "f.json".into(),
+            source: inner,
+        });
+        assert_eq!(
+            super::error_chain(&e),
+            "f.json: not valid JSON: trailing comma at line 1 column 9"
+        );
+        let e = anyhow::anyhow!("inner cause").context("reading x");
+        assert_eq!(super::error_chain(&e), "reading x: inner cause");
+    }
+
+    #[test]
+    fn the_node_is_named_once() {
+        let m = "leaf-000000: plugin_fault (exit 12): boom";
+        assert_eq!(
+            super::without_node(m, "leaf-000000"),
+            "plugin_fault (exit 12): boom"
+        );
+        assert_eq!(super::without_node(m, "leaf-000001"), m);
     }
 }

@@ -20,6 +20,17 @@ pub enum InputError {
         files: Vec<SkippedFile>,
         datasets: Vec<String>,
     },
+    #[error(
+        "{path}: dataset '{dataset}'{file}: unknown key '{key}' (did you mean '{suggestion}'?)"
+    )]
+    UnknownKey {
+        path: String,
+        dataset: String,
+        /// `, file 'PATH'` for a key of a file's entry.
+        file: String,
+        key: String,
+        suggestion: &'static str,
+    },
     #[error("writing {path}: {source}")]
     Write {
         path: String,
@@ -92,8 +103,77 @@ impl Skipped {
 /// The fileset at `path`, selected.
 pub fn read_selected(path: &Path, selection: &Selection) -> Result<Fileset, InputError> {
     let mut fs = Fileset::read(path)?;
+    check_keys(&fs, path)?;
     selection.apply(&mut fs)?;
     Ok(fs)
+}
+
+/// The keys of a dataset's entry that coffea writes or casa reads (`files`, `metadata` and
+/// `treename` are read; the others are coffea's, kept as they are).
+const DATASET_KEYS: [&str; 6] = [
+    "files",
+    "metadata",
+    "treename",
+    "form",
+    "compressed_form",
+    "format",
+];
+/// The same for a file's entry.
+const FILE_KEYS: [&str; 8] = [
+    "object_path",
+    "steps",
+    "num_entries",
+    "uuid",
+    "format",
+    "lfn",
+    "pfn",
+    "num_selected_entries",
+];
+
+/// Refuse a key one typo away from a known one (`"metdata"`: the metadata would be dropped
+/// without a word), and warn of any other key no one reads (it is kept as it is).
+fn check_keys(fs: &Fileset, path: &Path) -> Result<(), InputError> {
+    let known = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+    let (dataset_keys, file_keys) = (known(&DATASET_KEYS), known(&FILE_KEYS));
+    // coffea's rucio helpers add `did`: known, but only at dataset level.
+    let check = |key: &str, keys: &[String], all: &[&'static str], ds: &str, file: String| {
+        if all.contains(&key) || (key == "did" && file.is_empty()) {
+            return Ok(());
+        }
+        match crate::columns::nearest(key, keys) {
+            Some(s) => Err(InputError::UnknownKey {
+                path: path.display().to_string(),
+                dataset: ds.to_string(),
+                file,
+                key: key.to_string(),
+                suggestion: all.iter().find(|k| **k == s).copied().unwrap_or(""),
+            }),
+            None => {
+                tracing::warn!(
+                    "{}: dataset '{ds}'{file}: key '{key}' is not one casa or coffea reads; kept as it is",
+                    path.display()
+                );
+                Ok(())
+            }
+        }
+    };
+    for d in &fs.datasets {
+        for k in d.extra.keys() {
+            check(k, &dataset_keys, &DATASET_KEYS, &d.name, String::new())?;
+        }
+        for f in &d.files {
+            for k in f.extra.keys() {
+                check(
+                    k,
+                    &file_keys,
+                    &FILE_KEYS,
+                    &d.name,
+                    format!(", file '{}'", f.path),
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `preprocess`: both outputs, selected again once the steps exist (max_chunks applies to
@@ -119,6 +199,28 @@ pub fn summary(out: &Preprocessed, output: &Path) -> serde_json::Value {
         "reused_steps": out.outcomes.iter().filter(|o| o.reused).count(),
         "output": output, "output_all": all_path(output),
     })
+}
+
+/// The line `preprocess` ends with: what was found and where it went.
+pub fn summary_line(out: &Preprocessed, output: &Path) -> String {
+    let failed = out.outcomes.iter().filter(|o| o.error.is_some()).count();
+    let files = out.available.datasets.iter().flat_map(|d| &d.files);
+    let events: u64 = files.map(|f| f.selected_entries()).sum();
+    let unreadable = match failed {
+        0 => String::new(),
+        n => format!(
+            " ({n} unreadable, null steps in {})",
+            all_path(output).display()
+        ),
+    };
+    let n = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "preprocessed {} of {}: {}, {events} events{unreadable}; wrote {}",
+        n(out.outcomes.len() - failed, "file"),
+        n(out.available.datasets.len(), "dataset"),
+        n(steps(&out.available), "step"),
+        output.display()
+    )
 }
 
 /// Steps in a fileset.

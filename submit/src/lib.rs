@@ -15,4 +15,5 @@ pub mod post;
 pub mod preprocess;
 pub mod rundag;
 pub mod scaffold;
+pub mod ship;
 pub mod status;

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use casa_submit::cli::sibling;
+use casa_formats::exit::{CommandExit, StatusExit};
+use casa_submit::cli::{error_files, json_error, sibling, usage_error, without_node};
 use casa_submit::cli::{
     Cli, Command, FailedArgs, PlanArgs, PreprocessArgs, ResubmitArgs, RunArgs, StatusArgs,
 };
@@ -17,8 +18,12 @@ use casa_submit::{dagrun, failed, post, status};
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => usage_error(e),
+    };
     casa_submit::cli::init_logging(cli.verbose);
+    let (json, tool) = (cli.command.json(), cli.command.tool());
     let r = match cli.command {
         Command::Preprocess(a) => run_preprocess(a),
         Command::Plan(a) => run_plan(*a),
@@ -30,7 +35,10 @@ fn main() -> ExitCode {
         }
         Command::Lint(a) => run_lint(a.dag),
         Command::Run(a) => run_local(a),
-        Command::Status(a) => run_status(a),
+        Command::Status(a) => match run_status(a) {
+            Ok(code) => return ExitCode::from(code.code()),
+            Err(e) => Err(e),
+        },
         Command::FailedFileset(a) => run_failed(a),
         Command::Pre(a) => post::pre(&a.rundir, &a.node).map_err(anyhow::Error::from),
         Command::Resubmit(a) => run_resubmit(a),
@@ -44,8 +52,13 @@ fn main() -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            let message = casa_submit::cli::error_chain(&e);
+            let code = CommandExit::Failure.code();
+            if json {
+                println!("{}", json_error(tool, code, &message, &error_files(&e)));
+            }
+            eprintln!("error: {message}");
+            ExitCode::from(code)
         }
     }
 }
@@ -72,6 +85,9 @@ fn run_preprocess(a: PreprocessArgs) -> Result<()> {
     warn_skipped(&skipped);
     if a.json {
         println!("{}", inputs::summary(&out, &a.output));
+    }
+    if !a.quiet {
+        eprintln!("{}", inputs::summary_line(&out, &a.output));
     }
     Ok(())
 }
@@ -109,7 +125,7 @@ fn run_plan(a: PlanArgs) -> Result<()> {
     let out = a.output.display();
     if a.json {
         println!("{}", serde_json::to_string(&s)?);
-    } else {
+    } else if !a.quiet {
         eprintln!(
             "planned {} jobs ({} chunks, {} events) and {} merge nodes in {out}",
             s.jobs, s.chunks, s.events, s.merge_nodes
@@ -154,7 +170,7 @@ fn run_local(a: RunArgs) -> Result<()> {
     }
     if !r.failed.is_empty() {
         for (n, m) in &r.failed {
-            eprintln!("failed: {n}: {m}");
+            eprintln!("failed: {n}: {}", without_node(m, n));
         }
         bail!("{} nodes failed", r.failed.len());
     }
@@ -165,7 +181,7 @@ fn run_local(a: RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_status(a: StatusArgs) -> Result<()> {
+fn run_status(a: StatusArgs) -> Result<StatusExit> {
     loop {
         let s = status::status(&a.rundir)?;
         match a.json {
@@ -176,7 +192,7 @@ fn run_status(a: StatusArgs) -> Result<()> {
             Some(secs) if s.open() > 0 => {
                 std::thread::sleep(std::time::Duration::from_secs(secs.max(1)))
             }
-            _ => return Ok(()),
+            _ => return Ok(s.exit()),
         }
     }
 }

@@ -260,6 +260,8 @@ pub enum PlanError {
     Columns(#[from] crate::columns::ColumnCheckError),
     #[error("shipped input {path}: {what}")]
     Input { path: String, what: String },
+    #[error(transparent)]
+    Ship(#[from] crate::ship::ShipError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PlanError + '_ {
@@ -515,15 +517,6 @@ fn sha256_file(p: &Path) -> Result<String, PlanError> {
     Ok(format!("{:x}", Sha256::digest(&bytes)))
 }
 
-fn copy_into(src: &Path, dir: &Path) -> Result<PathBuf, PlanError> {
-    let name = src
-        .file_name()
-        .ok_or_else(|| PlanError::Invalid(format!("{} has no file name", src.display())))?;
-    let dst = dir.join(name);
-    copy_file(src, &dst)?;
-    Ok(dst)
-}
-
 /// Copy a file into the run directory. A failed copy names both ends: the destination is
 /// where a full disk or a missing permission usually is.
 fn copy_file(src: &Path, dst: &Path) -> Result<(), PlanError> {
@@ -623,12 +616,15 @@ pub fn plan(
             rundir.display()
         )));
     }
+    // A plan that fails from here on takes back what it wrote (the binaries are most of it).
+    let mut written = Written::before(&rundir);
     run.create().map_err(io(&rundir))?;
     let bin = run.bin_dir();
-    let plugin = copy_into(&opts.plugin, &bin)?;
-    let wrapper = copy_into(&opts.wrapper, &bin)?;
+    use crate::ship::{ship, Strip};
+    let plugin = ship(&opts.plugin, &bin, Strip::Keep)?;
+    let wrapper = ship(&opts.wrapper, &bin, Strip::Debuglink)?;
     let merge = match &opts.merge {
-        Some(m) if m.is_file() => Some(copy_into(m, &bin)?),
+        Some(m) if m.is_file() => Some(ship(m, &bin, Strip::Debuglink)?),
         _ => None,
     };
     let plugin_s = check_path("plugin", &plugin)?;
@@ -815,7 +811,62 @@ pub fn plan(
         &serde_json::to_vec_pretty(&manifest).expect("serialise"),
     )
     .map_err(io(&mp))?;
+    written.keep();
     Ok(summary)
+}
+
+/// What a plan wrote into its run directory, removed again unless [`Written::keep`] is
+/// called: the directory itself when the plan made it, else the entries it added.
+struct Written {
+    root: PathBuf,
+    /// The entries there before, or `None` when the directory did not exist.
+    before: Option<Vec<std::ffi::OsString>>,
+    keep: bool,
+}
+
+impl Written {
+    fn before(root: &Path) -> Written {
+        let before = std::fs::read_dir(root)
+            .ok()
+            .map(|d| d.flatten().map(|e| e.file_name()).collect());
+        Written {
+            root: root.to_path_buf(),
+            before,
+            keep: false,
+        }
+    }
+
+    fn keep(&mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        match &self.before {
+            None => {
+                let _ = std::fs::remove_dir_all(&self.root);
+            }
+            Some(before) => {
+                for e in std::fs::read_dir(&self.root)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
+                    if !before.contains(&e.file_name()) {
+                        let p = e.path();
+                        let _ = match p.is_dir() {
+                            true => std::fs::remove_dir_all(&p),
+                            false => std::fs::remove_file(&p),
+                        };
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -828,12 +879,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let src = d.path().join("libx.so");
         std::fs::write(&src, b"x").unwrap();
-        let dir = d.path().join("run/bin");
-        let e = copy_into(&src, &dir).unwrap_err().to_string();
-        assert!(
-            e.contains(&dir.join("libx.so").display().to_string()),
-            "{e}"
-        );
+        let dst = d.path().join("run/bin/libx.so");
+        let e = copy_file(&src, &dst).unwrap_err().to_string();
+        assert!(e.contains(&dst.display().to_string()), "{e}");
         assert!(e.contains(&src.display().to_string()), "{e}");
         // Writing to /dev/full is what a full disk gives.
         if Path::new("/dev/full").exists() {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use casa_formats::{JobSpec, NodeStatus};
+use casa_formats::{JobSpec, NodeStatus, StatusExit};
 use casa_run::{NodeName, RunDir};
 use serde::Serialize;
 
@@ -17,6 +17,8 @@ pub enum StatusError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: not a run directory ({why}; `casa-submit plan` writes one)")]
+    NotARun { path: String, why: &'static str },
     #[error(transparent)]
     Job(#[from] casa_formats::job::JobError),
     #[error(transparent)]
@@ -114,10 +116,27 @@ impl std::fmt::Display for Status {
 }
 
 impl Status {
+    fn count(&self, status: NodeStatus) -> usize {
+        self.by_status.get(name(status)).copied().unwrap_or(0)
+    }
+
     /// Nodes not done, skipped or failed yet.
     pub fn open(&self) -> usize {
-        self.by_status.get("pending").copied().unwrap_or(0)
-            + self.by_status.get("running").copied().unwrap_or(0)
+        self.count(NodeStatus::Pending) + self.count(NodeStatus::Running)
+    }
+
+    /// The exit code `status` reports this with: a failed node first (the run cannot finish
+    /// by itself), then open nodes, then skipped ones.
+    pub fn exit(&self) -> StatusExit {
+        if self.count(NodeStatus::Failed) > 0 {
+            StatusExit::NodesFailed
+        } else if self.open() > 0 {
+            StatusExit::InProgress
+        } else if self.count(NodeStatus::Skipped) > 0 {
+            StatusExit::Skipped
+        } else {
+            StatusExit::Complete
+        }
     }
 }
 
@@ -197,6 +216,16 @@ struct Lite {
 pub fn status(rundir: &Path) -> Result<Status, StatusError> {
     use rayon::prelude::*;
     let run = RunDir::new(rundir);
+    if !run.dag().is_file() {
+        return Err(StatusError::NotARun {
+            path: rundir.display().to_string(),
+            why: if rundir.is_dir() {
+                "no casa.dag in it"
+            } else {
+                "no such directory"
+            },
+        });
+    }
     let mut st = Status::default();
     // Which leaf holds which dataset: from the manifest (fast), or from the job specs.
     let mut leaf_dataset: Vec<(usize, usize, String)> = Vec::new();
@@ -284,16 +313,18 @@ pub fn status(rundir: &Path) -> Result<Status, StatusError> {
             status = NodeStatus::Running;
         }
         *st.by_status.entry(name(status).into()).or_default() += 1;
-        let Some(s) = s else { continue };
-        if let Some(ds) = dataset_of(node) {
+        // A leaf without a state file yet is a pending one of its dataset.
+        let ds = dataset_of(node);
+        if let Some(ds) = ds {
             *st.datasets
                 .entry(ds.to_string())
                 .or_default()
                 .entry(name(status).into())
                 .or_default() += 1;
-            if status == NodeStatus::Done {
-                st.events_done += s.events_done;
-            }
+        }
+        let Some(s) = s else { continue };
+        if ds.is_some() && status == NodeStatus::Done {
+            st.events_done += s.events_done;
         }
         st.retries += s.attempts.len().saturating_sub(1);
         for a in &s.attempts {
@@ -320,6 +351,44 @@ pub fn status(rundir: &Path) -> Result<Status, StatusError> {
 
 #[cfg(test)]
 mod tests {
+    use casa_formats::StatusExit;
+
+    /// A failed node decides first, then open nodes, then skipped ones.
+    #[test]
+    fn the_exit_code_says_where_the_run_stands() {
+        let st = |by: &[(&str, usize)]| super::Status {
+            by_status: by.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            ..Default::default()
+        };
+        assert_eq!(st(&[("done", 3)]).exit(), StatusExit::Complete);
+        assert_eq!(
+            st(&[("done", 2), ("pending", 1)]).exit(),
+            StatusExit::InProgress
+        );
+        assert_eq!(
+            st(&[("running", 1), ("failed", 1)]).exit(),
+            StatusExit::NodesFailed
+        );
+        assert_eq!(
+            st(&[("done", 2), ("skipped", 1)]).exit(),
+            StatusExit::Skipped
+        );
+        assert_eq!(
+            st(&[("skipped", 1), ("pending", 1)]).exit(),
+            StatusExit::InProgress
+        );
+        assert_eq!(
+            [
+                StatusExit::Complete,
+                StatusExit::NodesFailed,
+                StatusExit::InProgress,
+                StatusExit::Skipped
+            ]
+            .map(StatusExit::code),
+            [0, 3, 4, 5]
+        );
+    }
+
     #[test]
     fn reads_dagmans_node_status_file() {
         let text = "[\n  Type = \"DagStatus\";\n  DagFiles = { \"casa.dag\" };\n  DagStatus = 3; /* \"STATUS_SUBMITTED ()\" */\n  NodesTotal = 12;\n  NodesDone = 11;\n  NodesQueued = 1;\n  NodesFailed = 0;\n  JobProcsHeld = 1;\n  JobProcsIdle = 0;\n]\n[\n  Type = \"NodeStatus\";\n  Node = \"A\";\n  NodeStatus = 5;\n]\n";

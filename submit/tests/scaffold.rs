@@ -16,6 +16,13 @@ fn a_new_plugin_builds_and_runs() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let root = d.path().join("my-analysis");
+    // The SDK is vendored: nothing points at the casa tree this test runs in.
+    let ws = workspace().canonicalize().unwrap();
+    for f in ["Cargo.toml", "vendor/casa-plugin/Cargo.toml"] {
+        let text = std::fs::read_to_string(root.join(f)).unwrap();
+        assert!(!text.contains(ws.to_str().unwrap()), "{f}:\n{text}");
+        assert!(!text.contains("workspace = true"), "{f}:\n{text}");
+    }
     // Its own target directory under ours, so repeated runs reuse the build.
     let target = workspace().join("target/scaffold-test");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -63,4 +70,23 @@ fn a_new_plugin_builds_and_runs() {
     let acc: Accumulator = serde_json::from_slice(&payload).unwrap();
     let items = &acc.datasets["TTbar"];
     assert!(matches!(items["mass"], Item::Hist(_)) && matches!(items["muon_pt"], Item::Hist(_)));
+}
+
+/// A path given as the name is a usage error (exit 2) that spells the --dir form.
+#[test]
+fn a_path_as_the_name_is_a_usage_error_with_a_hint() {
+    let d = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_casa-submit"))
+        .arg("new-plugin")
+        .arg(d.path().join("my-analysis"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let want = format!(
+        "casa-submit new-plugin my-analysis --dir {}",
+        d.path().display()
+    );
+    assert!(err.contains(&want), "{err}");
+    assert!(!d.path().join("my-analysis").exists());
 }

@@ -49,7 +49,7 @@ def main():
         cov = by_dataset[dataset]
         if cov["covered_events"] + cov["missing_events"] != cov["planned_events"] or cov["planned_events"] != planned:
             failures.append(f"{dataset}: coverage {cov} does not add up to {planned} planned events")
-        h = hist.Hist(ours[dataset]["mass"])
+        h = hist.Hist(ours[f"{dataset}/mass"])
         casa = h.values(flow=True)
 
         # 1. float64 reference, bin by bin.

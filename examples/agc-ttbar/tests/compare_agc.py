@@ -2,7 +2,7 @@
 float64 reference (tests/python/agc_numpy.py's output and its --dump-observables), for the
 Rust test examples/agc-ttbar/tests/pipeline.rs, which asserts on the JSON report printed here.
 
-    python compare_agc.py FILESET NUMPY.json NUMPY.npz CASA_UHI.json [RECHUNKED_UHI.json]
+    python compare_agc.py FILESET NUMPY.json NUMPY.npz CASA_UHI.json [RECHUNKED_UHI.json [PLOT.json]]
 
 casa-hist sums weights exactly and rounds each bin once, so the reference for a bin is the
 exact sum (fractions.Fraction) of the dumped float64 weights (and of their exact squares) of
@@ -11,7 +11,9 @@ hist (agc_numpy.py's own histogram) adds in event order, each addition rounded: 
 counts the bins where that differs from the exact sum and the largest difference in ulps
 (rounding only). pt_res_up (casa's reproducible smearing, coffea's numpy global generator) is
 compared in total against nominal; with a second export of the same files cut into other
-chunks, every bin of every histogram must be byte-identical.
+chunks, every bin of every histogram must be byte-identical. PLOT.json is what
+`casa-merge plot --hist sum/agc --slice region=4j2b --slice variation=nominal --stack process
+--json` drew: each process's layer must be the exact reference of (4j2b, process, nominal).
 """
 
 import json
@@ -31,7 +33,12 @@ EDGES = hist.axis.Regular(25, 50, 550)
 def load_uhi(path):
     with open(path) as f:
         doc = json.load(f, object_hook=uj.object_hook)
-    return {ds: {name: hist.Hist(h) for name, h in items.items()} for ds, items in doc.items()}
+    # casa names each histogram `<dataset>/<name>` (uhi's flat groups).
+    out = {}
+    for key, h in doc.items():
+        ds, name = key.rsplit("/", 1)
+        out.setdefault(ds, {})[name] = hist.Hist(h)
+    return out
 
 
 def cells(h):
@@ -142,6 +149,16 @@ def main():
                 elif k[2] == "pt_res_up" and a[k][0].any():
                     same += 1
         report["rechunked"] = {"identical_pt_res_up_cells": same, "differing_cells": differ}
+    if len(sys.argv) > 6:
+        with open(sys.argv[6]) as f:
+            drawn = json.load(f)
+        plot = {"series": drawn["series"], "mismatches": [], "layers": 0}
+        for p, values in zip(drawn["series"], drawn["values"]):
+            want = exact.get(("4j2b", p, "nominal"), (np.zeros(27),))[0][1:26]
+            plot["layers"] += 1
+            if np.asarray(values, np.float64).tobytes() != want.tobytes():
+                plot["mismatches"].append(p)
+        report["plot"] = plot
     json.dump(report, sys.stdout)
 
 

@@ -150,6 +150,28 @@ fn agc_equals_the_float64_reference_bin_for_bin() {
         jobs("whole")
     );
 
+    // The done-when: the `agc` histogram from the command line, sliced by region and
+    // stacked by process (kept under target/tmp for a person to look at).
+    let plots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("agc-plots");
+    let merged = uhi.with_file_name("merged.partial");
+    let o = Command::new(&t.merge)
+        .args(["plot", "--hist", "sum/agc", "--slice", "region=4j2b"])
+        .args([
+            "--slice",
+            "variation=nominal",
+            "--stack",
+            "process",
+            "--json",
+            "-o",
+        ])
+        .arg(plots.join("agc-4j2b.png"))
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let plot_json = dir.path().join("plot.json");
+    std::fs::write(&plot_json, &o.stdout).unwrap();
+
     let (ref_json, ref_npz) = (dir.path().join("numpy.json"), dir.path().join("numpy.npz"));
     python(&[
         &py.join("agc_numpy.py"),
@@ -165,6 +187,7 @@ fn agc_equals_the_float64_reference_bin_for_bin() {
         &ref_npz,
         &uhi,
         &uhi2,
+        &plot_json,
     ]))
     .unwrap();
     eprintln!("{}", serde_json::to_string_pretty(&report).unwrap());
@@ -193,4 +216,16 @@ fn agc_equals_the_float64_reference_bin_for_bin() {
     // Another chunking and batching: byte-identical bins, pt_res_up included.
     assert_eq!(report["rechunked"]["differing_cells"], json!([]));
     assert_eq!(report["rechunked"]["identical_pt_res_up_cells"], 6);
+    // The plot stacks every process (data included, as filled) with the exact bins.
+    assert_eq!(
+        report["plot"]["mismatches"],
+        json!([]),
+        "{}",
+        report["plot"]
+    );
+    assert!(
+        report["plot"]["layers"].as_u64().unwrap() >= 4,
+        "{}",
+        report["plot"]
+    );
 }

@@ -53,6 +53,7 @@ impl Reporter {
             Decision::Failed => "FAILED",
             Decision::Retry { .. } | Decision::Pending => "retrying",
         };
+        let message = crate::cli::without_node(message, node);
         let rate = p.events as f64 / self.t0.elapsed().as_secs_f64().max(1e-9);
         let line = format!(
             "[{} done, {} running, {} failed, {rate:.0} events/s] {node} {what} ({message})",
