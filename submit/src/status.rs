@@ -132,7 +132,11 @@ impl Status {
             StatusExit::NodesFailed
         } else if self.open() > 0 {
             StatusExit::InProgress
-        } else if self.count(NodeStatus::Skipped) > 0 {
+        } else if self.count(NodeStatus::Skipped) > 0
+            || !self.skipped_files.is_empty()
+            || !self.skipped_datasets.is_empty()
+        {
+            // Inputs left out at plan time are missing from the result as skipped nodes are.
             StatusExit::Skipped
         } else {
             StatusExit::Complete
@@ -361,6 +365,14 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(st(&[("done", 3)]).exit(), StatusExit::Complete);
+        // Every node done, but a file was left out at plan time (--skip-bad-files).
+        let mut left_out = st(&[("done", 3)]);
+        left_out.skipped_files.push(casa_formats::SkippedFile {
+            dataset: "ZZ".into(),
+            file: "/no/such.root".into(),
+            reason: "No such file".into(),
+        });
+        assert_eq!(left_out.exit(), StatusExit::Skipped);
         assert_eq!(
             st(&[("done", 2), ("pending", 1)]).exit(),
             StatusExit::InProgress

@@ -646,6 +646,8 @@ fn a_typo_in_a_path_fails_plan_or_is_skipped_and_the_run_reported_incomplete() {
     assert_eq!(listed(&s), expected);
     let s = casa_submit().arg("status").arg(&rundir).output().unwrap();
     assert!(String::from_utf8_lossy(&s.stdout).contains(typo.to_str().unwrap()));
+    // Every node is done, but the run lacks the files left out: status says so (5, skipped).
+    assert_eq!(s.status.code(), Some(5));
 }
 
 /// A corrupt file on the origin, read through the XCache. Strict mode fails naming it; in skip
