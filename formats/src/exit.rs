@@ -125,9 +125,13 @@ const fn row(
 
 use Retry::{No, NotApplicable as Na, Yes};
 
+/// How often a leaf job checkpoints unless told otherwise, seconds (casa-wrapper's
+/// `--checkpoint-every`, the site's `checkpoint_every`).
+pub const DEFAULT_CHECKPOINT_EVERY_S: u64 = 300;
+
 /// casa-wrapper run, indexed by [`ExitClass`].
 #[rustfmt::skip]
-const WRAPPER: [Code; 9] = [
+const WRAPPER: [Code; 10] = [
     row(Tool::Wrapper, 0, "success", "partial and metrics written and verified", Na),
     row(Tool::Wrapper, 1, "internal", "unexpected error in casa itself", Yes),
     row(Tool::Wrapper, 2, "usage", "bad command line", No),
@@ -137,6 +141,7 @@ const WRAPPER: [Code; 9] = [
     row(Tool::Wrapper, 13, "output_fault", "partial or metrics could not be written", Yes),
     row(Tool::Wrapper, 14, "invalid_job", "job spec malformed or inconsistent", No),
     row(Tool::Wrapper, 15, "evicted", "SIGTERM: stopped cleanly, no partial written", Yes),
+    row(Tool::Wrapper, 85, "checkpointed", "checkpoint written (every `--checkpoint-every` seconds or on SIGTERM with `--checkpoint-dir`): run the job again to resume; HTCondor does so itself (`checkpoint_exit_code = 85`)", Yes),
 ];
 
 /// casa-wrapper inspect, indexed by [`CommandExit`].
@@ -229,11 +234,14 @@ pub enum ExitClass {
     InvalidJob,
     /// SIGTERM (eviction) arrived: the job stopped cleanly and wrote no partial.
     Evicted,
+    /// The job wrote a checkpoint and stopped; run again, it resumes from it (85, as
+    /// HTCondor's manual suggests: ERESTART on Linux).
+    Checkpointed,
 }
 
 impl ExitClass {
     /// Every class, in table order.
-    pub const ALL: [ExitClass; 9] = [
+    pub const ALL: [ExitClass; 10] = [
         ExitClass::Success,
         ExitClass::Internal,
         ExitClass::Usage,
@@ -243,6 +251,7 @@ impl ExitClass {
         ExitClass::OutputFault,
         ExitClass::InvalidJob,
         ExitClass::Evicted,
+        ExitClass::Checkpointed,
     ];
 
     /// The class's row of the table.

@@ -5,6 +5,7 @@
 //! Every format carries a `major.minor` version: readers accept any minor of their major and
 //! refuse other majors by name.
 
+pub mod checkpoint;
 pub mod exit;
 pub mod fileset;
 pub mod fsutil;

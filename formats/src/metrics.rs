@@ -48,6 +48,34 @@ pub struct JobMetrics {
     /// and the time spent in them, for per-byte figures (since 1.2).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub reads_by_server: std::collections::BTreeMap<String, ServerReads>,
+    /// Checkpointing (since 1.2; absent when the job wrote none). Counters above sum every
+    /// attempt of a resumed job; `wall_s`, `cpu_s` and the distributions are this attempt's.
+    #[serde(default, skip_serializing_if = "CheckpointMetrics::is_empty")]
+    pub checkpoint: CheckpointMetrics,
+}
+
+/// What checkpointing cost and saved a job (`casa-wrapper run --checkpoint-dir`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMetrics {
+    /// Checkpoints written, over every attempt.
+    pub written: u32,
+    /// Times the job resumed from a checkpoint.
+    pub resumed: u32,
+    /// Events handed to the plugin a second time: an attempt processed them, then died
+    /// before its next checkpoint.
+    pub events_reprocessed: u64,
+    /// Time spent writing checkpoints, seconds, over every attempt.
+    pub write_s: f64,
+    /// Size of the last checkpoint written, bytes.
+    pub last_bytes: u64,
+    /// Wall time of the attempts before this one, seconds.
+    pub earlier_wall_s: f64,
+}
+
+impl CheckpointMetrics {
+    pub fn is_empty(&self) -> bool {
+        *self == CheckpointMetrics::default()
+    }
 }
 
 /// What one input server served a job (or a run).

@@ -60,16 +60,100 @@ thread_local! {
     static ZSTD_STREAM: RefCell<zstd::zstd_safe::DCtx<'static>> = RefCell::new(zstd::zstd_safe::DCtx::create());
 }
 
-/// Decode only the first `out.len()` bytes of a payload that decompresses to `objlen` bytes.
+/// One block of a compressed payload: where its header is, its compressed length, where its
+/// output starts in the object and its uncompressed length.
+#[derive(Debug, Clone, Copy)]
+pub struct Block {
+    pub src: usize,
+    pub clen: usize,
+    pub at: usize,
+    pub ulen: usize,
+}
+
+/// The most one compressed byte of each codec can expand to (a little above what each
+/// format allows: deflate 1032:1, LZ4 255:1, xz about 6,500:1 on 16 MiB of zeros, a ZSTD RLE
+/// block 128 KiB from 4 bytes), so a block header cannot claim more output than its bytes
+/// could produce.
+fn max_ratio(tag: &[u8]) -> usize {
+    match tag {
+        b"ZL" => 1040,
+        b"L4" => 256,
+        b"XZ" => 8192,
+        _ => 1 << 15,
+    }
+}
+
+/// Walk the block headers of a payload that decompresses to `objlen` bytes, before anything
+/// is allocated for it: the uncompressed sizes must add up to `objlen`, each block must fit
+/// the payload, and no block may claim more output than its compressed bytes can produce (a
+/// ZSTD frame must declare exactly its block's size, as ROOT writes them). A payload whose
+/// length is `objlen` is stored raw and has no blocks.
+pub fn blocks(payload: &[u8], objlen: usize) -> Result<Vec<Block>, DecodeError> {
+    let mut blocks = Vec::new();
+    if payload.len() == objlen {
+        return Ok(blocks);
+    }
+    let (mut src, mut total) = (0usize, 0usize);
+    while total < objlen {
+        let Some(h) = payload.get(src..src + HEADER) else {
+            return Err(DecodeError {
+                offset: src,
+                what: format!(
+                    "payload ends after block headers for {total} of the {objlen} bytes the object claims"
+                ),
+            });
+        };
+        let clen = u32::from_le_bytes([h[3], h[4], h[5], 0]) as usize;
+        let ulen = u32::from_le_bytes([h[6], h[7], h[8], 0]) as usize;
+        let err = |what: String| DecodeError { offset: src, what };
+        if src + HEADER + clen > payload.len() || ulen == 0 || total + ulen > objlen {
+            return Err(err(format!(
+                "block header (compressed {clen}, uncompressed {ulen}) does not fit the payload of {} bytes for a {objlen}-byte object",
+                payload.len()
+            )));
+        }
+        if ulen > clen.saturating_mul(max_ratio(&h[..2])) {
+            return Err(err(format!(
+                "block header claims {ulen} bytes from {clen} compressed bytes, more than {} can produce",
+                String::from_utf8_lossy(&h[..2])
+            )));
+        }
+        if &h[..2] == b"ZS" {
+            let frame = &payload[src + HEADER..src + HEADER + clen];
+            if let Ok(Some(n)) = zstd::zstd_safe::get_frame_content_size(frame) {
+                if n != ulen as u64 {
+                    return Err(err(format!(
+                        "ZSTD frame holds {n} bytes, its block header says {ulen}"
+                    )));
+                }
+            }
+        }
+        blocks.push(Block {
+            src,
+            clen,
+            at: total,
+            ulen,
+        });
+        src += HEADER + clen;
+        total += ulen;
+    }
+    Ok(blocks)
+}
+
+/// Decode only the first `out.len()` bytes of a payload that decompresses to `objlen` bytes,
+/// given its `blocks` (from [`blocks`]).
 ///
-/// A basket holds its data first and the entry-offset table after it (4 bytes per entry,
-/// close to half of a NanoAOD jagged basket), and the reader never needs the table. Blocks
-/// wholly past the prefix are not decoded; a ZSTD block that straddles the end is decoded
-/// with the streaming API, which stops when the output is full. ROOT writes ZSTD frames
-/// without a content checksum, so nothing is skipped that would have been checked. Other
-/// codecs decode their straddling block whole (zlib, LZMA and LZ4 verify checksums at the
-/// end), then copy the prefix. All block headers are still checked against `objlen`.
-pub fn decompress_prefix(payload: &[u8], objlen: usize, out: &mut [u8]) -> Result<(), DecodeError> {
+/// Blocks wholly past the prefix are not decoded; a ZSTD block that straddles the end is
+/// decoded with the streaming API, which stops when the output is full (ROOT writes ZSTD
+/// frames without a content checksum, so nothing is skipped that would have been checked).
+/// Other codecs decode their straddling block whole (zlib, LZMA and LZ4 verify checksums at
+/// the end), then copy the prefix.
+pub fn decompress_blocks(
+    payload: &[u8],
+    objlen: usize,
+    blocks: &[Block],
+    out: &mut [u8],
+) -> Result<(), DecodeError> {
     if out.len() > objlen {
         return Err(DecodeError {
             offset: 0,
@@ -83,29 +167,13 @@ pub fn decompress_prefix(payload: &[u8], objlen: usize, out: &mut [u8]) -> Resul
         out.copy_from_slice(&payload[..out.len()]);
         return Ok(());
     }
-    // Walk the block headers first: the sizes must add up to objlen.
-    let mut blocks = Vec::new();
-    let (mut src, mut total) = (0usize, 0usize);
-    while total < objlen {
-        let Some(h) = payload.get(src..src + HEADER) else {
-            return Err(DecodeError {
-                offset: src,
-                what: format!("payload ends after {total} of {objlen} uncompressed bytes"),
-            });
-        };
-        let clen = u32::from_le_bytes([h[3], h[4], h[5], 0]) as usize;
-        let ulen = u32::from_le_bytes([h[6], h[7], h[8], 0]) as usize;
-        if src + HEADER + clen > payload.len() || ulen == 0 || total + ulen > objlen {
-            return Err(DecodeError {
-                offset: src,
-                what: format!("block header (compressed {clen}, uncompressed {ulen}) does not fit the payload"),
-            });
-        }
-        blocks.push((src, clen, total, ulen));
-        src += HEADER + clen;
-        total += ulen;
-    }
-    for (src, clen, at, ulen) in blocks {
+    for &Block {
+        src,
+        clen,
+        at,
+        ulen,
+    } in blocks
+    {
         if at >= out.len() {
             break;
         }
@@ -130,6 +198,22 @@ pub fn decompress_prefix(payload: &[u8], objlen: usize, out: &mut [u8]) -> Resul
         }
     }
     Ok(())
+}
+
+/// Decode a whole payload that decompresses to `objlen` bytes: the block headers are walked
+/// and checked ([`blocks`]) before the output is allocated, so a lying length allocates nothing.
+pub fn decompress_to_vec(payload: &[u8], objlen: usize) -> Result<Vec<u8>, DecodeError> {
+    let blocks = blocks(payload, objlen)?;
+    let mut out = vec![0; objlen];
+    decompress_blocks(payload, objlen, &blocks, &mut out)?;
+    Ok(out)
+}
+
+/// Decode only the first `out.len()` bytes of a payload that decompresses to `objlen` bytes
+/// (see [`decompress_blocks`]); all block headers are checked first.
+pub fn decompress_prefix(payload: &[u8], objlen: usize, out: &mut [u8]) -> Result<(), DecodeError> {
+    let blocks = blocks(payload, objlen)?;
+    decompress_blocks(payload, objlen, &blocks, out)
 }
 
 fn zstd_prefix(block: &[u8], out: &mut [u8]) -> Result<(), String> {

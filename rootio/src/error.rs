@@ -97,6 +97,14 @@ pub enum Error {
         stop: u64,
         entries: u64,
     },
+    /// A stored checksum does not match the bytes (an RNTuple anchor, envelope or page).
+    #[error("{file}: {what}: checksum mismatch (stored {stored:#018x}, computed {computed:#018x}): the file is corrupt")]
+    Checksum {
+        file: String,
+        what: String,
+        stored: u64,
+        computed: u64,
+    },
     /// Basket contents disagree with the branch metadata.
     #[error("{file}: tree '{tree}' branch '{branch}' basket {basket} at byte {offset}: {what}")]
     Basket {

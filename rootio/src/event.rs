@@ -1,5 +1,5 @@
 //! The seam between formats and their users: an [`EventSource`] is anything that stores events
-//! as columns in compressed storage units (a TTree's baskets today; an RNTuple's pages next).
+//! as columns in compressed storage units (a TTree's baskets, an RNTuple's pages).
 //! The wrapper, `inspect` and `preprocess` only talk to this trait, so a second format is a
 //! sibling module that implements it (and one arm in `open`), not an edit in each of them. It
 //! plays the part of uproot's shared interpretation layer over its sibling `TTree` and

@@ -215,6 +215,18 @@ impl RootFile {
                 "TFile header has impossible fields (fBEGIN {begin}, fNbytesName {nbytes_name}, fSeekInfo {seek_info})"
             )));
         }
+        // fEND is where the file ends; ROOT updates it when the file is closed. A file shorter
+        // than that lost its tail (a copy cut short): the last bytes hold the directory's
+        // key list and the free-segment record, whose loss nothing else would notice.
+        if end as u64 > size {
+            return Err(Error::Malformed {
+                file: name,
+                at: "the file header".into(),
+                what: format!(
+                    "the file is truncated: its header says it ends at byte {end}, but it has {size} bytes"
+                ),
+            });
+        }
         let header = FileHeader {
             version,
             begin: begin as u64,
@@ -368,20 +380,19 @@ impl RootFile {
         if raw.len() == key.objlen as usize {
             return Ok(raw);
         }
-        let mut out =
-            try_alloc(key.objlen as usize, raw.len()).map_err(|what| Error::Malformed {
-                file: self.name().to_string(),
-                at: format!("byte {}", key.seek_key),
-                what: format!("key of '{}': {what}", key.name),
-            })?;
-        compress::decompress(&raw, &mut out).map_err(|e| Error::Decompress {
+        // The block headers are checked (sizes adding up to ObjLen, each within what its
+        // bytes can produce) before a lying ObjLen can allocate anything.
+        let decode_error = |e: compress::DecodeError| Error::Decompress {
             file: self.name().to_string(),
             at: format!(
                 "object '{}' (key at byte {}, block at +{})",
                 key.name, key.seek_key, e.offset
             ),
             what: e.what,
-        })?;
+        };
+        let blocks = compress::blocks(&raw, key.objlen as usize).map_err(decode_error)?;
+        let mut out = vec![0; key.objlen as usize];
+        compress::decompress_blocks(&raw, out.len(), &blocks, &mut out).map_err(decode_error)?;
         Ok(out)
     }
 
@@ -503,22 +514,4 @@ pub(crate) fn read_raw(source: &dyn ByteSource, offset: u64, len: usize) -> Resu
         source: e,
     })?;
     Ok(buf)
-}
-
-/// Allocate an output buffer for decompression. Each compressed block has a 9-byte header, at
-/// least one byte of data and at most 16 MiB of output, which bounds what a payload can honestly
-/// claim; a lying length field is refused before anything is allocated.
-pub(crate) fn try_alloc(objlen: usize, compressed: usize) -> Result<Vec<u8>, String> {
-    check_objlen(objlen, compressed)?;
-    Ok(vec![0; objlen])
-}
-
-pub(crate) fn check_objlen(objlen: usize, compressed: usize) -> Result<(), String> {
-    let max_blocks = compressed / 10 + 1;
-    if objlen > max_blocks.saturating_mul(1 << 24) {
-        return Err(format!(
-            "claims {objlen} uncompressed bytes from {compressed} compressed bytes, more than {max_blocks} blocks can hold"
-        ));
-    }
-    Ok(())
 }

@@ -1,4 +1,4 @@
-//! A columnar reader for ROOT TTrees, built for analysis jobs: it reads only the branches asked
+//! A columnar reader for ROOT TTrees and RNTuples, built for analysis jobs: it reads only the branches asked
 //! for, only the baskets that overlap the entry range, decompresses them in parallel and hands
 //! back contiguous native arrays (with offsets for jagged branches).
 //!
@@ -18,10 +18,12 @@
 //!
 //! Users that should not care about the format (the job wrapper, `inspect`, `preprocess`) open
 //! an [`EventSource`] with [`open_event_source`] and cut ranges with a [`BatchPolicy`]; a new
-//! format is a sibling of `tree` + `read` that implements the trait. The modules form layers
-//! (bytes, objects, columns, file, tree, read, open), each importing only those below it;
+//! format is a sibling of `tree` + `read` that implements the trait, as the RNTuple reader
+//! (`ntuple` + `ntuple_read`) is. The modules form layers (bytes, objects, columns, file, basket,
+//! tree/ntuple, read/ntuple_read, open), each importing only those below it;
 //! `tests/module_layers.rs` keeps it so.
 
+mod basket;
 mod batching;
 mod columns;
 mod compress;
@@ -29,6 +31,8 @@ mod cursor;
 mod error;
 mod event;
 mod file;
+mod ntuple;
+mod ntuple_read;
 mod objects;
 mod open;
 mod read;
@@ -38,12 +42,16 @@ mod streamer;
 mod tree;
 mod types;
 
+pub use basket::FULL_CHECKS_ENV;
 pub use batching::BatchPolicy;
 pub use columns::{Batch, Column, PlannedBasket, ReadMetrics, ReadPlan, Values};
-pub use compress::{decompress, decompress_prefix, Codec, DecodeError};
+pub use compress::{
+    blocks, decompress, decompress_blocks, decompress_prefix, Block, Codec, DecodeError,
+};
 pub use error::{Error, Result};
 pub use event::{ColumnInfo, EventSource, Fetched};
 pub use file::{Directory, FileHeader, Key, RootFile, Uuid};
+pub use ntuple::{Cluster, ClusterColumn, ColumnDesc, Field, NTuple, Page};
 pub use open::{event_sources, open_event_source};
 pub use source::{open_input, ByteRange, ByteSource, Input, LocalFile, MemSource, ReadStats};
 pub use streamer::{StreamerElement, StreamerInfo};

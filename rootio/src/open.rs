@@ -1,15 +1,15 @@
 //! Opening an event source by name: the one place that knows which ROOT class is read by which
-//! model (uproot picks the model from the key's class name the same way). A TTree today; an
-//! RNTuple key gets a clear "not read yet" until its sibling module exists, and anything else
-//! a "not a TTree/RNTuple".
+//! model (uproot picks the model from the key's class name the same way): a TTree (`tree` +
+//! `read`) or an RNTuple (`ntuple` + `ntuple_read`); anything else is "not a TTree/RNTuple".
 
 use crate::error::{Error, Result};
 use crate::event::EventSource;
 use crate::file::{Key, RootFile};
 use crate::tree::TREE_CLASSES;
 
-/// RNTuple anchors: `ROOT::RNTuple` since ROOT 6.34, `ROOT::Experimental::RNTuple` before.
-fn is_rntuple(class: &str) -> bool {
+/// RNTuple anchors: `ROOT::RNTuple` since ROOT 6.34, `ROOT::Experimental::RNTuple` before
+/// (whose epoch-0 format the model refuses by version).
+pub(crate) fn is_rntuple(class: &str) -> bool {
     class == "ROOT::RNTuple" || class == "ROOT::Experimental::RNTuple"
 }
 
@@ -21,15 +21,14 @@ pub fn open_event_source(file: &RootFile, path: &str) -> Result<Box<dyn EventSou
     if TREE_CLASSES.contains(&class) {
         return Ok(Box::new(file.tree_at(path, &key, false)?));
     }
+    if is_rntuple(class) {
+        return Ok(Box::new(file.ntuple_at(path, &key)?));
+    }
     Err(Error::WrongClass {
         file: file.name().to_string(),
         name: path.to_string(),
         class: key.class.clone(),
-        expected: if is_rntuple(class) {
-            "TTree (RNTuple is not read yet)"
-        } else {
-            "TTree/RNTuple"
-        },
+        expected: "TTree/RNTuple",
     })
 }
 
@@ -39,6 +38,6 @@ pub fn event_sources(file: &RootFile) -> Result<Vec<(String, Key)>> {
     Ok(file
         .walk()?
         .into_iter()
-        .filter(|(_, k)| TREE_CLASSES.contains(&k.class.as_str()))
+        .filter(|(_, k)| TREE_CLASSES.contains(&k.class.as_str()) || is_rntuple(&k.class))
         .collect())
 }

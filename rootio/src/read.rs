@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::basket::{self, EntryOffsets};
 use crate::columns::{Batch, Column, PlannedBasket, ReadMetrics, ReadPlan, Values};
 use crate::compress::{self, Codec};
 use crate::error::{Error, Result};
@@ -53,6 +54,8 @@ struct Decoded<'a> {
     stop: u64,
     offset: u64,
     data: &'a [u8],
+    /// The basket's entry-offset table, when it has one.
+    offsets: Option<EntryOffsets<'a>>,
 }
 
 thread_local! {
@@ -298,6 +301,7 @@ impl Tree {
                 stop: pb.stop_entry,
                 offset: pb.range.map_or(0, |r| r.offset),
                 data,
+                offsets: None,
             })
             .collect();
         let mut uncompressed: u64 = counter_baskets.iter().map(|d| d.data.len() as u64).sum();
@@ -488,61 +492,51 @@ impl Tree {
                 stop: pb.stop_entry,
                 offset: 0,
                 data: &e.data,
+                offsets: None,
             });
         };
         let offset = pb.range.map_or(0, |r| r.offset);
         let err = |what: String| self.basket_error(b, pb.basket, offset, what);
-        if bytes.len() < 18 {
-            return Err(err(format!(
-                "only {} bytes, too short for a key",
-                bytes.len()
-            )));
-        }
-        let i32_at =
-            |p: usize| i32::from_be_bytes([bytes[p], bytes[p + 1], bytes[p + 2], bytes[p + 3]]);
-        let nbytes = i32_at(0);
-        let objlen = i32_at(6);
-        let keylen = i16::from_be_bytes([bytes[14], bytes[15]]) as i64;
-        if nbytes as i64 != bytes.len() as i64
-            || keylen < 37
-            || keylen > nbytes as i64
-            || objlen < 0
-        {
-            return Err(err(format!(
-                "key header disagrees with the branch (Nbytes {nbytes}, KeyLen {keylen}, ObjLen {objlen}; branch says {} bytes)",
-                bytes.len()
-            )));
-        }
-        let keylen = keylen as usize;
-        let h = keylen - 19;
-        let nev_buf = i32_at(h + 10);
-        let last = i32_at(h + 14);
-        let want = pb.stop_entry - pb.first_entry;
-        if nev_buf < 0 || nev_buf as u64 != want {
-            return Err(err(format!(
-                "basket holds {nev_buf} entries, the branch says {want}"
-            )));
-        }
-        let border = (last as i64) - keylen as i64;
-        if border < 0 || border > objlen as i64 {
-            return Err(err(format!(
-                "fLast {last} outside the {objlen}-byte object"
-            )));
-        }
-        let payload = &bytes[keylen..];
-        crate::file::check_objlen(objlen as usize, payload.len()).map_err(&err)?;
-        // Only the data region is decoded; the entry-offset table after it is not needed.
+        let h = basket::header(
+            &bytes,
+            &basket::Expected {
+                branch: &br.name,
+                seek: offset,
+                entries: pb.stop_entry - pb.first_entry,
+            },
+        )
+        .map_err(&err)?;
+        let payload = &bytes[h.keylen..];
+        // Block headers are checked before the object's claimed size allocates anything.
+        let blocks = compress::blocks(payload, h.objlen)
+            .map_err(|e| err(format!("block at +{}: {}", h.keylen + e.offset, e.what)))?;
+        // The entry-offset table after the data is decoded and checked too, except by default
+        // in a ZSTD block: there the data region alone is decoded (the streaming decoder stops
+        // when it is full), as the table would add ~30% to the ZSTD job's time for few
+        // corruptions caught (docs/benchmarks.md). Raw baskets have it for free, and zlib,
+        // LZMA and LZ4 decode their last block whole to verify its checksum anyway.
+        let zstd_tail = blocks
+            .last()
+            .is_some_and(|l| l.at + l.ulen > h.border && &payload[l.src..l.src + 2] == b"ZS");
+        let upto = if zstd_tail && !basket::full_checks() {
+            h.border
+        } else {
+            h.objlen
+        };
         scratch.clear();
-        scratch.resize(border as usize, 0);
-        compress::decompress_prefix(payload, objlen as usize, scratch)
-            .map_err(|e| err(format!("block at +{}: {}", keylen + e.offset, e.what)))?;
+        scratch.resize(upto, 0);
+        compress::decompress_blocks(payload, h.objlen, &blocks, scratch)
+            .map_err(|e| err(format!("block at +{}: {}", h.keylen + e.offset, e.what)))?;
+        let (data, tail) = scratch.split_at(h.border);
+        let offsets = EntryOffsets::parse(tail, &h).map_err(&err)?;
         f(&Decoded {
             branch: b,
             basket: pb.basket,
             first: pb.first_entry,
             stop: pb.stop_entry,
             offset,
-            data: scratch,
+            data,
+            offsets,
         })
     }
 
@@ -644,6 +638,10 @@ impl Tree {
                         d.data.len()
                     )));
                 }
+                if let Some(t) = &d.offsets {
+                    let (k0, k1) = ((d.first - c.from) as usize, (d.stop - c.from) as usize);
+                    t.check_counts(&c.cum[k0..=k1], w).map_err(&err)?;
+                }
                 let (i0, i1) = ((at(a)? - b0) as usize, (at(z)? - b0) as usize);
                 let mut v = Values::empty_for(t.primitive, (i1 - i0) * inner);
                 v.extend_be(t.primitive, &d.data[i0 * w..i1 * w]);
@@ -656,6 +654,9 @@ impl Tree {
                 let mut p = 0usize;
                 for e in d.first..z {
                     let bad = |what: String| err(format!("entry {e}: {what}"));
+                    if let Some(t) = &d.offsets {
+                        t.check_start((e - d.first) as usize, p).map_err(&bad)?;
+                    }
                     let Some(h) = data.get(p..p + 10) else {
                         return Err(bad("vector header runs past the basket".into()));
                     };

@@ -31,9 +31,11 @@ const ROOTIO_LAYERS: &[&[&str]] = &[
     &["columns", "event", "batching"],
     // The TFile container: header, keys, directories.
     &["file"],
-    // TTree metadata (the model), then reading it column by column.
-    &["tree"],
-    &["read"],
+    // A basket's key, header and entry-offset table, checked against the tree's record.
+    &["basket"],
+    // TTree and RNTuple metadata (the models), then reading them column by column.
+    &["tree", "ntuple"],
+    &["read", "ntuple_read"],
     // Opening an event source by name, dispatching on the object's class.
     &["open"],
 ];

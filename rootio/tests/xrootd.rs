@@ -315,3 +315,63 @@ fn the_origin_takes_over_when_the_cache_dies() {
         XrdSource::open(&url2, input_urls(&url2, Some(&s.xcache.address())), quick()).unwrap();
     assert_eq!(src.server(), "127.0.0.1:11094");
 }
+
+/// A copy cut short by its last bytes (the free-segment record no read needs) is refused
+/// through XRootD as it is locally: the size the server reports is compared with fEND.
+#[test]
+fn a_remote_file_missing_its_last_bytes_is_refused() {
+    isolated!(a_remote_file_missing_its_last_bytes_is_refused);
+    let dir = tempfile::tempdir().unwrap();
+    let clean = std::fs::read(casa_test_support::real_file(
+        "nanoAOD_2015_CMS_Open_Data_ttbar.root",
+    ))
+    .unwrap();
+    let (good, cut) = (dir.path().join("good.root"), dir.path().join("cut.root"));
+    std::fs::write(&good, &clean).unwrap();
+    std::fs::write(&cut, &clean[..clean.len() - 40]).unwrap();
+    let s = Servers::origin(&[("test/good.root", &good), ("test/cut.root", &cut)]);
+    let opts = InputOptions {
+        xcache: None,
+        remote: quick(),
+    };
+    let open = |name: &str| {
+        let input = open_input(&s.origin.url(&format!("/store/test/{name}")), &opts).unwrap();
+        rootio::RootFile::from_source(Arc::new(input))
+    };
+    open("good.root").unwrap();
+    let e = open("cut.root").unwrap_err().to_string();
+    assert!(e.contains("cut.root") && e.contains("truncated"), "{e}");
+}
+
+/// An RNTuple over root://, direct and through XCache: every field equals the local read
+/// (the pages of a batch go out as one vector read).
+#[test]
+fn an_rntuple_reads_over_root_urls_as_locally() {
+    isolated!(an_rntuple_reads_over_root_urls_as_locally);
+    let local = casa_test_support::real_file(
+        "Run2012BC_DoubleMuParked_Muons_1000evts_rntuple_v1-0-0-0.root",
+    );
+    let s = Servers::both(&[("test/rntuple.root", &local)]);
+    let read = |input: Arc<dyn ByteSource>| {
+        let file = rootio::RootFile::from_source(input).unwrap();
+        let src = rootio::open_event_source(&file, "Events").unwrap();
+        assert_eq!(src.class(), "RNTuple");
+        let names: Vec<String> = src.columns().into_iter().map(|c| c.name).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        (src.read(&refs, 0, src.entries()).unwrap(), file.uuid())
+    };
+    let (want, uuid) = read(Arc::new(rootio::LocalFile::open(&local).unwrap()));
+    for xcache in [None, Some(s.xcache.address())] {
+        let opts = InputOptions {
+            xcache,
+            remote: quick(),
+        };
+        let input = open_input(&s.origin.url("/store/test/rntuple.root"), &opts).unwrap();
+        let (got, got_uuid) = read(Arc::new(input));
+        assert_eq!(got_uuid, uuid);
+        for (a, b) in got.columns.iter().zip(&want.columns) {
+            assert_eq!(a.values, b.values, "{}", a.name);
+            assert_eq!(a.offsets, b.offsets, "{}", a.name);
+        }
+    }
+}

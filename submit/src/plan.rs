@@ -51,6 +51,10 @@ pub struct SiteConfig {
     pub xcache: Option<String>,
     #[serde(default = "default_retries")]
     pub retries: u32,
+    /// Leaf jobs checkpoint every this many seconds and on eviction (HTCondor's
+    /// `checkpoint_exit_code`), and resume from the checkpoint; 0 turns checkpointing off.
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u64,
     #[serde(default = "default_max_merge")]
     pub max_merge_jobs: u32,
     /// Files shipped with every leaf job, as `plan --input` ships them: paths relative to the
@@ -70,6 +74,9 @@ fn default_disk() -> String {
 }
 fn default_retries() -> u32 {
     3
+}
+fn default_checkpoint_every() -> u64 {
+    casa_formats::exit::DEFAULT_CHECKPOINT_EVERY_S
 }
 fn default_max_merge() -> u32 {
     4
@@ -748,6 +755,8 @@ pub fn plan(
         "rundir": rundir_s,
         "run_id": opts.run_id,
         "request_cpus": site.request_cpus,
+        "checkpoint_every": site.checkpoint_every,
+        "checkpoint_exit_code": casa_formats::ExitClass::Checkpointed.code(),
         "request_memory": site.request_memory,
         "request_disk": site.request_disk,
         "container_image": site.container_image,

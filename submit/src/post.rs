@@ -27,6 +27,10 @@ fn decide(exit: i32, message: String) -> Decision {
 }
 
 /// Decide for `node` (its job returned `ret`).
+/// What a leaf's state message says when its job resumed from a checkpoint (`status` looks
+/// for it before reading the node's metrics).
+pub const RESUMED_NOTE: &str = "from its checkpoint";
+
 pub fn post(rundir: &Path, node: &str, ret: i32, skip_bad_files: bool) -> Decision {
     post_with_retries(rundir, node, ret, skip_bad_files, None)
 }
@@ -109,12 +113,21 @@ fn decide_node(run: &RunDir, node: &NodeName, ret: i32, skip_bad_files: bool) ->
     // Keep the metrics of every attempt that wrote them, for the report. This attempt's
     // error message (it names the file) goes into the node's message too.
     let mut error = String::new();
+    // Work a checkpointed job resumed (HTCondor restarts it in place; no retry sees it).
+    let mut resumed = String::new();
     if metrics.is_file() {
         let kept = run.metrics(node);
         if std::fs::rename(&metrics, &kept).is_ok() {
-            error = std::fs::read(&kept)
+            let m = std::fs::read(&kept)
                 .ok()
-                .and_then(|b| serde_json::from_slice::<casa_formats::JobMetrics>(&b).ok())
+                .and_then(|b| serde_json::from_slice::<casa_formats::JobMetrics>(&b).ok());
+            if let Some(c) = m.as_ref().map(|m| &m.checkpoint).filter(|c| c.resumed > 0) {
+                resumed = format!(
+                    "; resumed {} times {RESUMED_NOTE}, {} events processed twice",
+                    c.resumed, c.events_reprocessed
+                );
+            }
+            error = m
                 .filter(|m| m.exit_class != ExitClass::Success)
                 .map(|m| m.error)
                 .unwrap_or_default();
@@ -133,7 +146,10 @@ fn decide_node(run: &RunDir, node: &NodeName, ret: i32, skip_bad_files: bool) ->
             Ok((header, _)) if header.node == node.as_str() => {
                 let dst = run.partial(node);
                 match std::fs::rename(&produced, &dst) {
-                    Ok(()) => decide(0, format!("{node}: done, {} events", header.events)),
+                    Ok(()) => decide(
+                        0,
+                        format!("{node}: done, {} events{resumed}", header.events),
+                    ),
                     Err(e) => decide(1, format!("{node}: cannot publish {}: {e}", dst.display())),
                 }
             }

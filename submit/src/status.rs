@@ -41,6 +41,8 @@ pub struct Status {
     /// Exit class of failed attempts -> (count, example message).
     pub failures: BTreeMap<String, (usize, String)>,
     pub retries: usize,
+    /// Leaves that resumed from their checkpoint (evicted, or checkpointed on schedule).
+    pub resumed: Resumed,
     pub events_planned: u64,
     pub events_done: u64,
     pub events_per_second: f64,
@@ -56,6 +58,16 @@ pub struct Status {
     /// Jobs by their last event in the job event log (`logs/casa.log`): idle, running, held,
     /// finished.
     pub jobs: Option<std::collections::BTreeMap<String, usize>>,
+}
+
+/// Work resumed from checkpoints, from the metrics of the leaves whose state says so.
+#[derive(Debug, Default, Serialize)]
+pub struct Resumed {
+    pub nodes: usize,
+    /// Runs that resumed, over those nodes.
+    pub times: u64,
+    /// Events handed to the plugin twice (a run died between checkpoints).
+    pub events_reprocessed: u64,
 }
 
 /// `by` as `3 done, 1 failed`.
@@ -82,6 +94,13 @@ impl std::fmt::Display for Status {
             self.events_per_second,
             self.retries
         )?;
+        if self.resumed.nodes > 0 {
+            writeln!(
+                f,
+                "resumed from checkpoints: {} nodes, {} times; {} events processed twice",
+                self.resumed.nodes, self.resumed.times, self.resumed.events_reprocessed
+            )?;
+        }
         for (class, (n, msg)) in &self.failures {
             writeln!(f, "failed attempts, {class}: {n} (e.g. {msg})")?;
         }
@@ -215,6 +234,8 @@ struct Lite {
     events_done: u64,
     #[serde(default)]
     attempts: Vec<casa_formats::Attempt>,
+    #[serde(default)]
+    message: String,
 }
 
 pub fn status(rundir: &Path) -> Result<Status, StatusError> {
@@ -331,6 +352,17 @@ pub fn status(rundir: &Path) -> Result<Status, StatusError> {
             st.events_done += s.events_done;
         }
         st.retries += s.attempts.len().saturating_sub(1);
+        // Only the few leaves whose POST said so: no metrics read for the others.
+        if status == NodeStatus::Done && s.message.contains(crate::post::RESUMED_NOTE) {
+            if let Some(m) = std::fs::read(run.metrics(node))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<casa_formats::JobMetrics>(&b).ok())
+            {
+                st.resumed.nodes += 1;
+                st.resumed.times += u64::from(m.checkpoint.resumed);
+                st.resumed.events_reprocessed += m.checkpoint.events_reprocessed;
+            }
+        }
         for a in &s.attempts {
             first = first.min(a.started_unix);
             last = last.max(a.ended_unix);

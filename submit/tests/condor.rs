@@ -9,6 +9,10 @@
 //! through an XCache) gives on the pool the histogram of the local run, which is checked
 //! against the float64 reference and coffea's processor.Runner.
 //!
+//! And self-checkpointing: a long leaf checkpointing every 2 s (`checkpoint_exit_code`), vacated
+//! mid-run with `condor_vacate_job`, resumes (the job event log shows the eviction, its metrics
+//! the resumptions) and ends with the local run's histogram bit for bit.
+//!
 //! One test function, so the pool starts once; the pool is stopped and unmounted when the
 //! test ends, also when it fails (`Pool`'s `Drop`). The test runs in private network, PID and
 //! mount namespaces (`harness::isolated`): the pool and the XRootD servers listen on that
@@ -527,12 +531,38 @@ fn dags_on_a_real_htcondor_pool() {
         &condor.join("setup"),
         &setup_args,
     );
+    // 6. Self-checkpointing: a long leaf (0.7 s per batch) checkpointing every 2 s, vacated
+    // mid-run with condor_vacate_job.
+    let ckpt_site = a.join("ckpt-site.toml");
+    std::fs::write(
+        &ckpt_site,
+        "checkpoint_every = 2\n[environment]\nCASA_TEST_MODE = \"smear\"\nCASA_TEST_SLEEP_MS = \"700\"\n",
+    )
+    .unwrap();
+    let ckpt_args = [
+        "--events-per-job",
+        "20000",
+        "--step-size",
+        "5000",
+        "--site",
+        ckpt_site.to_str().unwrap(),
+    ];
+    for dir in [&condor, &local] {
+        plan(
+            &tools,
+            &misbehave,
+            &crash_sets,
+            &dir.join("ckpt"),
+            &ckpt_args,
+        );
+    }
     for p in [&a, &bin, &data, &setup_dir] {
         chown(p);
     }
     chown(&condor);
 
     let t = Instant::now();
+    let ckpt = submit(&pool, &condor.join("ckpt"));
     let (clean, crash, badrun, demo, setup) = (
         submit(&pool, &condor.join("clean")),
         submit(&pool, &condor.join("crash")),
@@ -540,7 +570,29 @@ fn dags_on_a_real_htcondor_pool() {
         submit(&pool, &condor.join("demo")),
         submit(&pool, &condor.join("setup")),
     );
-    let st = wait_all(&[&clean, &crash, &badrun, &demo, &setup]);
+    // Vacate the checkpointing leaf a few seconds after it starts.
+    let ckpt_log = condor.join("ckpt/logs/casa.log");
+    let t1 = Instant::now();
+    while !std::fs::read_to_string(&ckpt_log)
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("001 "))
+    {
+        assert!(
+            t1.elapsed() < dag_timeout(),
+            "the checkpointing leaf never started"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    let o = pool.sh("condor_vacate_job -constraint 'CasaRun == \"ckpt\"'");
+    assert!(
+        o.status.success(),
+        "condor_vacate_job: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let st = wait_all(&[&clean, &crash, &badrun, &demo, &setup, &ckpt]);
     eprintln!("five DAGs in {:.1}s", t.elapsed().as_secs_f64());
     let diag = |d: &Submitted| tail(&dagman_out(&d.rundir), 40);
     assert_eq!(st[0], 0, "clean DAG failed:\n{}", diag(&clean));
@@ -548,6 +600,28 @@ fn dags_on_a_real_htcondor_pool() {
     assert_eq!(st[2], 1, "the bad-file DAG must fail:\n{}", diag(&badrun));
     assert_eq!(st[3], 0, "the demo DAG failed:\n{}", diag(&demo));
     assert_eq!(st[4], 0, "the shipped-inputs DAG failed:\n{}", diag(&setup));
+
+    assert_eq!(st[5], 0, "the checkpointing DAG failed:\n{}", diag(&ckpt));
+
+    // 6. Evicted mid-run, resumed from its checkpoint: the local run's histogram, bit for bit.
+    run_locally(&tools, &local.join("ckpt"));
+    let rundir = condor.join("ckpt");
+    let log = std::fs::read_to_string(rundir.join("logs/casa.log")).unwrap();
+    assert!(
+        log.lines().any(|l| l.starts_with("004 ")),
+        "no eviction in the job event log:\n{log}"
+    );
+    let m: casa_formats::JobMetrics = serde_json::from_slice(
+        &std::fs::read(rundir.join("metrics/leaf-000000.metrics.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(m.checkpoint.resumed >= 1, "{m:?}");
+    assert_eq!(m.events, 20000);
+    assert_eq!(result(&rundir), result(&local.join("ckpt")));
+    eprintln!(
+        "checkpointing leaf: {} checkpoints, resumed {} times",
+        m.checkpoint.written, m.checkpoint.resumed
+    );
 
     // 5. Every leaf job on the pool got the transferred input and the configuration.
     let acc = result(&condor.join("setup"));

@@ -108,6 +108,51 @@ fn preprocess_gives_the_steps_coffea_gives() {
     }
 }
 
+/// RNTuples: the steps, entries and UUID coffea gives (steps aligned on the RNTuple's clusters
+/// as uproot reads them, with coffea's own step rule), for a ROOT snapshot with 19 clusters
+/// and the CMS open-data RNTuple.
+#[test]
+fn preprocess_of_rntuples_gives_the_steps_coffea_gives() {
+    let d = tempfile::tempdir().unwrap();
+    let snap = casa_test_support::write_rntuples(d.path(), &["snap-zstd"]).join("snap-zstd.root");
+    let cms = real_file("Run2012BC_DoubleMuParked_Muons_1000evts_rntuple_v1-0-0-0.root");
+    let input = write_fileset(
+        d.path(),
+        &serde_json::json!({"R": {"files": {snap.to_str().unwrap(): "Events", cms.to_str().unwrap(): "Events"}}}),
+    );
+    for (step, align) in [(3000u64, false), (3000, true), (400, true)] {
+        let out = d.path().join(format!("ours-{step}-{align}.json"));
+        let mut cmd = casa_submit();
+        cmd.arg("preprocess")
+            .arg(&input)
+            .arg("-o")
+            .arg(&out)
+            .args(["--step-size", &step.to_string()]);
+        if align {
+            cmd.arg("--align-clusters");
+        }
+        assert!(cmd.status().unwrap().success());
+        let ours = Fileset::read(&out).unwrap().to_json();
+        let theirs = json_out(
+            python_command()
+                .arg(workspace().join("tests/python/coffea_preprocess.py"))
+                .arg(&input)
+                .arg(step.to_string())
+                .arg(if align { "1" } else { "0" }),
+        );
+        assert_eq!(
+            steps_of(&ours),
+            steps_of(&theirs),
+            "step {step}, align {align}"
+        );
+        let most = steps_of(&ours)
+            .iter()
+            .map(|s| s.2.as_array().unwrap().len())
+            .max();
+        assert!(most > Some(3), "{most:?} steps");
+    }
+}
+
 #[test]
 fn unreachable_files_are_dropped_from_available_and_kept_with_nulls_in_all() {
     let d = tempfile::tempdir().unwrap();

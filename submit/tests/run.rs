@@ -179,6 +179,35 @@ fn a_clean_run_equals_one_job_over_everything() {
     assert_eq!(result(&rundir), acc);
 }
 
+/// preprocess (steps on cluster boundaries), plan, the local runner and the merge on an
+/// RNTuple (RDataFrame's snapshot of `root-zstd.root`): the same result as on the TTree.
+#[test]
+fn an_rntuple_run_equals_the_ttree_run() {
+    let d = tempfile::tempdir().unwrap();
+    let snap = casa_test_support::write_rntuples(d.path(), &["snap-zstd"]).join("snap-zstd.root");
+    let (_n, rn) = planned("dimuon", &[("ZZ", vec![snap])], &["--align-clusters"]);
+    let (_t, rt) = planned("dimuon", &[("ZZ", vec![fixture("root-zstd.root")])], &[]);
+    for r in [&rn, &rt] {
+        let o = run(r, &[]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let (acc_n, acc_t) = (result(&rn), result(&rt));
+    assert_eq!(entries(&acc_n, "ZZ"), 20000);
+    assert_eq!(acc_n, acc_t);
+    // Steps fall on the RNTuple's cluster boundaries.
+    let fs = casa_formats::Fileset::read(&rn.join("fileset.json")).unwrap();
+    let steps = fs.datasets[0].files[0].steps.clone().unwrap();
+    assert!(steps.len() > 3, "{steps:?}");
+    let file = rootio::RootFile::open(fs.datasets[0].files[0].path.as_str()).unwrap();
+    let bounds = file.ntuple("Events").unwrap().cluster_boundaries();
+    assert!(
+        steps
+            .iter()
+            .all(|[a, b]| bounds.contains(a) && bounds.contains(b)),
+        "{steps:?} vs {bounds:?}"
+    );
+}
+
 #[test]
 fn a_crash_is_retried_and_counted_once() {
     let (_d, rundir) = planned("misbehave", &[("ZZ", vec![fixture("root-zstd.root")])], &[]);

@@ -11,7 +11,17 @@ import warnings
 
 warnings.filterwarnings("ignore")
 
+import uproot  # noqa: E402
 from coffea.dataset_tools import preprocess  # noqa: E402
+
+# coffea's align_clusters asks for `common_entry_offsets`, which uproot's RNTuple model lacks
+# (coffea fails on RNTuples with align_clusters). Give it the RNTuple's cluster starts as
+# uproot reads them, and its end, so coffea's own step rule runs on them.
+_RNTuple = uproot.models.RNTuple.Model_ROOT_3a3a_RNTuple
+if not hasattr(_RNTuple, "common_entry_offsets"):
+    _RNTuple.common_entry_offsets = lambda self: [int(c.num_first_entry) for c in self.cluster_summaries] + [
+        int(self.num_entries)
+    ]
 
 
 def main():

@@ -55,7 +55,7 @@ def main():
         prefix = "".join(f'{k} = {v}\n' for k, v in vars_.get(node, {}).items())
         s = htcondor2.Submit(f"JOB = {node}\nRETRY = 0\n" + prefix + subs[nodes[node]])
         expanded = {}
-        for key in ["executable", "arguments", "transfer_input_files", "transfer_output_files", "initialdir", "output", "error", "log", "universe"]:
+        for key in ["executable", "arguments", "transfer_input_files", "transfer_output_files", "initialdir", "output", "error", "log", "universe", "checkpoint_exit_code", "transfer_checkpoint_files"]:
             if s.get(key) is not None:
                 expanded[key] = s.expand(key)
         out["nodes"][node] = expanded

@@ -403,6 +403,16 @@ impl<'p> Session<'p> {
         Ok(())
     }
 
+    /// What the plugin filled so far (for a checkpoint).
+    pub fn accumulator(&self) -> &Accumulator {
+        &self.hs.acc
+    }
+
+    /// Go on from what a checkpoint kept: the plugin fills `acc` from now on.
+    pub fn restore(&mut self, acc: Accumulator) {
+        self.hs.acc = acc;
+    }
+
     /// Destroy the plugin state and return what it filled.
     pub fn finish(mut self) -> Accumulator {
         let state = std::mem::replace(&mut self.state, std::ptr::null_mut());

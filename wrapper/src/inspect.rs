@@ -5,7 +5,9 @@ use std::io::Write;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use rootio::{event_sources, open_event_source, Codec, EventSource, RootFile, Tree, Values};
+use rootio::{
+    event_sources, open_event_source, Codec, EventSource, NTuple, RootFile, Tree, Values,
+};
 use serde_json::{json, Value};
 
 /// List trees, branches, types, entries, clusters, compression and the UUID of a ROOT file,
@@ -213,8 +215,19 @@ fn describe_source(source: &dyn EventSource) -> Value {
         })
         .collect();
     let auto_flush = source.as_any().downcast_ref::<Tree>().map(|t| t.auto_flush);
+    let rntuple = source.as_any().downcast_ref::<NTuple>().map(|n| {
+        json!({
+            "version": n.version.iter().map(u16::to_string).collect::<Vec<_>>().join("."),
+            "writer": n.writer,
+            "cluster_groups": n.cluster_groups.len(),
+            "fields": n.fields.len(),
+            "physical_columns": n.columns.len(),
+        })
+    });
     json!({
         "path": source.path(),
+        "class": source.class(),
+        "rntuple": rntuple,
         "title": source.title(),
         "entries": source.entries(),
         "clusters": source.all_boundaries(),
@@ -331,17 +344,36 @@ fn print_text(out: &mut impl Write, doc: &Value) -> Result<()> {
         let clusters = t["clusters"]
             .as_array()
             .map_or(0, |c| c.len().saturating_sub(1));
-        writeln!(
-            out,
-            "\ntree {}  ({} entries, {} clusters at common basket boundaries)",
-            t["path"].as_str().unwrap_or(""),
-            t["entries"],
-            clusters
-        )?;
+        let rntuple = t["class"] == "RNTuple";
+        if rntuple {
+            writeln!(
+                out,
+                "\nrntuple {}  ({} entries, {} clusters in {} cluster groups; format {}, written by {})",
+                t["path"].as_str().unwrap_or(""),
+                t["entries"],
+                clusters,
+                t["rntuple"]["cluster_groups"],
+                t["rntuple"]["version"].as_str().unwrap_or(""),
+                t["rntuple"]["writer"].as_str().unwrap_or("")
+            )?;
+        } else {
+            writeln!(
+                out,
+                "\ntree {}  ({} entries, {} clusters at common basket boundaries)",
+                t["path"].as_str().unwrap_or(""),
+                t["entries"],
+                clusters
+            )?;
+        }
+        let (col, unit) = if rntuple {
+            ("field", "pages")
+        } else {
+            ("branch", "baskets")
+        };
         writeln!(
             out,
             "  {:<40} {:<22} {:>7} {:>12} {:>12} codec",
-            "branch", "type", "baskets", "zipped", "unzipped"
+            col, "type", unit, "zipped", "unzipped"
         )?;
         for b in t["branches"].as_array().into_iter().flatten() {
             writeln!(

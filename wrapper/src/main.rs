@@ -36,12 +36,13 @@ enum Command {
 #[command(
     after_help = "Exit codes (docs/exit-codes.md): 0 success, 1 internal, 2 usage,
 10 retryable input, 11 permanent input, 12 plugin fault, 13 output fault,
-14 invalid job, 15 evicted (SIGTERM).
+14 invalid job, 15 evicted (SIGTERM), 85 checkpointed (run again to resume).
 
 Examples:
   casa-wrapper run --job jobs/leaf-000017.json --plugin libdimuon.so --out leaf-000017.partial
   casa-wrapper run --job job.json --plugin ./libdimuon.so --out p.partial --metrics p.metrics.json
-  casa-wrapper run --job job.json --plugin ./libdimuon.so --out p.partial --xcache root://xcache:1094"
+  casa-wrapper run --job job.json --plugin ./libdimuon.so --out p.partial --xcache root://xcache:1094
+  casa-wrapper run --job job.json --plugin ./libdimuon.so --out p.partial --checkpoint-dir casa-ckpt --checkpoint-every 600"
 )]
 struct RunArgs {
     /// The job spec (JSON: the chunks to read).
@@ -90,6 +91,13 @@ struct RunArgs {
     /// before it exits 15 wherever it is blocked (a hung open or read), in seconds.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds_arg)]
     term_grace: Duration,
+    /// Checkpoint into DIR (every --checkpoint-every seconds and on SIGTERM, then exit 85)
+    /// and resume from the checkpoint found there. Without it SIGTERM exits 15, no partial.
+    #[arg(long, value_name = "DIR")]
+    checkpoint_dir: Option<PathBuf>,
+    /// Seconds between checkpoints, at the next batch boundary [default: 300].
+    #[arg(long, value_name = "SECS", value_parser = seconds_arg, requires = "checkpoint_dir")]
+    checkpoint_every: Option<Duration>,
 }
 
 /// An empty value (`CASA_XCACHE=`) means no cache.
@@ -204,6 +212,14 @@ fn run_job(args: RunArgs, started: Instant) -> ExitCode {
                 ..rootio::source::RemoteOptions::default()
             },
         },
+        checkpoint: args
+            .checkpoint_dir
+            .map(|dir| casa_wrapper::checkpoint::CheckpointOptions {
+                dir,
+                every: args
+                    .checkpoint_every
+                    .unwrap_or(casa_wrapper::checkpoint::DEFAULT_EVERY),
+            }),
     };
     match run::run(&opts, started, &evicted) {
         Ok(summary) => {
@@ -214,6 +230,10 @@ fn run_job(args: RunArgs, started: Instant) -> ExitCode {
                 );
             }
             ExitCode::SUCCESS
+        }
+        Err(f) if f.class == ExitClass::Checkpointed => {
+            eprintln!("casa-wrapper: {} [{}]", f.message, f.class.name());
+            ExitCode::from(f.class.code())
         }
         Err(f) => {
             eprintln!("error: {} [{}]", f.message, f.class.name());

@@ -17,6 +17,7 @@ use casa_plugin::abi::{self, casa_batch, casa_column};
 use rootio::source::is_permanent;
 use rootio::{open_event_source, BatchPolicy, ByteRange, ByteSource, RootFile, Values};
 
+use crate::checkpoint::{CheckpointOptions, Checkpointer, Position};
 use crate::host::{resolve_inputs, Plugin, Session, Setup};
 use crate::latency::Latency;
 
@@ -51,6 +52,8 @@ pub struct RunOptions {
     pub pipeline: bool,
     /// How remote (`root://`) inputs are read.
     pub input: InputOptions,
+    /// Self-checkpointing (none: SIGTERM stops the job without a partial, exit 15).
+    pub checkpoint: Option<CheckpointOptions>,
 }
 
 /// Inputs are opened by the reader, the source chosen by URL scheme with the run's XCache and
@@ -66,7 +69,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(class: ExitClass, message: impl Into<String>) -> Failure {
+    pub(crate) fn new(class: ExitClass, message: impl Into<String>) -> Failure {
         Failure {
             class,
             message: message.into(),
@@ -277,9 +280,24 @@ fn run_inner(
     let mut batch_time = Latency::new();
     let mut covered = Vec::with_capacity(job.chunks.len());
     let mut first_event = None;
-    let (mut io_s, mut decode_s, mut plugin_s) = (0f64, 0f64, 0f64);
+    // Where to start: the beginning, or where this job's checkpoint says.
+    let (mut ckpt, mut start_chunk, mut start_entry) = (None, 0, None);
+    if let Some(o) = &opts.checkpoint {
+        let mut c = Checkpointer::new(o, &opts.job, &opts.plugin, &job, opts.batch_entries)?;
+        if let Some(r) = c.load() {
+            let (host, exit_class) = (std::mem::take(&mut metrics.host), metrics.exit_class);
+            *metrics = r.metrics;
+            (metrics.host, metrics.exit_class) = (host, exit_class);
+            c.stats.earlier_wall_s = metrics.wall_s;
+            covered = r.covered;
+            session.restore(r.acc);
+            (start_chunk, start_entry) = (r.next_chunk, Some(r.next_entry));
+        }
+        ckpt = Some(c);
+    }
+    let (mut io_s, mut decode_s, mut plugin_s) = (metrics.io_s, metrics.decode_s, metrics.plugin_s);
     let plugin_name = plugin.name.clone();
-    for chunk in &job.chunks {
+    for (ci, chunk) in job.chunks.iter().enumerate().skip(start_chunk) {
         let fail_input = |e: rootio::Error| {
             let class = classify(&e);
             let msg = match class {
@@ -350,9 +368,27 @@ fn run_inner(
         let cmeta = cstring(&meta);
         // A small first batch so the plugin starts early, then about `batch_entries` entries
         // each, on common basket boundaries (the reader's policy, shared with preprocess).
-        let batches = BatchPolicy::quick_start(opts.batch_entries)
+        let mut batches = BatchPolicy::quick_start(opts.batch_entries)
             .batches(&*events, &names, chunk.entry_start, chunk.entry_stop)
             .map_err(fail_input)?;
+        // Resuming inside this chunk: the batches after the checkpoint, cut where the
+        // uninterrupted run cut them.
+        let mut reached = chunk.entry_start;
+        if ci == start_chunk {
+            if let Some(from) = start_entry.filter(|&e| e > chunk.entry_start) {
+                if from != chunk.entry_stop && !batches.iter().any(|&(lo, _)| lo == from) {
+                    return Err(Failure::new(
+                        ExitClass::Internal,
+                        format!(
+                            "the checkpoint stops at entry {from} of {} entries {}:{}, which is no batch boundary",
+                            chunk.file, chunk.entry_start, chunk.entry_stop
+                        ),
+                    ));
+                }
+                batches.retain(|&(lo, _)| lo >= from);
+                reached = from;
+            }
+        }
         let read_batch = |lo: u64, hi: u64| -> Result<Ready, Failure> {
             let tb = Instant::now();
             let plan = events.plan(&names, lo, hi).map_err(fail_input)?;
@@ -368,9 +404,36 @@ fn run_inner(
                 decode: tb.elapsed() - fetch,
             })
         };
+        // Checkpoint at `entry` of this chunk, with the metrics so far.
+        let save = |ckpt: &mut Checkpointer,
+                    session: &Session,
+                    metrics: &JobMetrics,
+                    times: (f64, f64, f64),
+                    entry: u64,
+                    why: &str| {
+            let mut m = metrics.clone();
+            (m.io_s, m.decode_s, m.plugin_s) = times;
+            let stats = source.stats();
+            m.bytes_read += stats.bytes;
+            m.read_requests += stats.requests;
+            m.wall_s = ckpt.stats.earlier_wall_s + started.elapsed().as_secs_f64();
+            let pos = Position {
+                covered: &covered,
+                next_chunk: ci,
+                next_entry: entry,
+            };
+            ckpt.write(pos, session.accumulator(), &m, why)
+                .unwrap_or_else(|e| e)
+        };
         let mut consume = |r: Ready| -> Result<(), Failure> {
             if evicted.load(Ordering::Relaxed) {
-                return Err(evicted_failure());
+                return Err(match ckpt.as_mut() {
+                    Some(c) => {
+                        let t = (io_s, decode_s, plugin_s);
+                        save(c, &session, metrics, t, r.lo, "SIGTERM")
+                    }
+                    None => evicted_failure(),
+                });
             }
             let tp = Instant::now();
             metrics.baskets += r.m.baskets;
@@ -407,6 +470,24 @@ fn run_inner(
             batch_time.record(r.fetch + r.decode + plugin);
             metrics.batches += 1;
             metrics.events += r.hi - r.lo;
+            reached = r.hi;
+            if let Some(c) = ckpt.as_mut() {
+                c.handed(r.hi - r.lo);
+                let ev = evicted.load(Ordering::Relaxed);
+                // After the job's last batch only the partial is left to write: cheaper than
+                // a checkpoint and a restart.
+                let last = ci + 1 == job.chunks.len() && r.hi == chunk.entry_stop;
+                if !last && c.due(ev) {
+                    let why = if ev { "SIGTERM" } else { "interval" };
+                    let t = (io_s, decode_s, plugin_s);
+                    let f = save(c, &session, metrics, t, r.hi, why);
+                    // A periodic checkpoint that cannot be written is not worth stopping for.
+                    if ev || f.class == ExitClass::Checkpointed {
+                        return Err(f);
+                    }
+                    eprintln!("warning: {}", f.message);
+                }
+            }
             Ok(())
         };
         if opts.pipeline {
@@ -432,8 +513,15 @@ fn run_inner(
                 }
                 Ok(())
             })?;
-            if evicted.load(Ordering::Relaxed) {
-                return Err(evicted_failure());
+            // The reader stopped early for SIGTERM: checkpoint where the plugin got to.
+            if evicted.load(Ordering::Relaxed) && reached < chunk.entry_stop {
+                return Err(match ckpt.as_mut() {
+                    Some(c) => {
+                        let t = (io_s, decode_s, plugin_s);
+                        save(c, &session, metrics, t, reached, "SIGTERM")
+                    }
+                    None => evicted_failure(),
+                });
             }
         } else {
             for &(lo, hi) in &batches {
@@ -463,7 +551,8 @@ fn run_inner(
         metrics.reads_by_server.insert(server.clone(), *reads);
     }
     metrics.batch_time_us = batch_time.encode();
-    if evicted.load(Ordering::Relaxed) {
+    // With a checkpoint, SIGTERM after the last batch still ends in the (complete) partial.
+    if evicted.load(Ordering::Relaxed) && ckpt.is_none() {
         return Err(Failure::new(
             ExitClass::Evicted,
             "SIGTERM received: no partial written",
@@ -492,6 +581,10 @@ fn run_inner(
             format!("written partial does not verify: {e}"),
         )
     })?;
+    if let Some(c) = ckpt {
+        metrics.checkpoint = c.stats.clone();
+        c.remove();
+    }
     Ok(metrics.events)
 }
 

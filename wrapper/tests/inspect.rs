@@ -188,15 +188,43 @@ fn unsupported_branch_is_refused_by_name_and_type() {
 }
 
 #[test]
-fn rntuple_is_not_a_ttree() {
+fn an_rntuple_is_listed_and_dumped_like_a_ttree() {
     let f = data("Run2012BC_DoubleMuParked_Muons_1000evts_rntuple_v1-0-0-0.root");
-    let o = casa(&["inspect", &f, "--tree", "Events", "--dump", "nMuon"]);
-    assert_eq!(o.status.code(), Some(1));
-    let e = stderr(&o);
-    assert!(e.contains("RNTuple") && e.contains("TTree"), "{e}");
-    // Listing it works and shows the RNTuple.
     let doc = json(&casa(&["inspect", &f, "--json"]));
     assert_eq!(doc["objects"][0]["class"], "ROOT::RNTuple");
+    let t = &doc["trees"][0];
+    assert_eq!(t["class"], "RNTuple");
+    assert_eq!(t["entries"], 1000);
+    assert_eq!(t["rntuple"]["version"], "1.0.0.0");
+    let names: Vec<&str> = t["branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    for n in ["Muon_pt", "nMuon", "_collection0.Muon_pt", "n_collection0"] {
+        assert!(names.contains(&n), "{n} not in {names:?}");
+    }
+    // Values as uproot reads them (entries 0-2: 2, 2, 1 muons).
+    let o = casa(&[
+        "inspect",
+        &f,
+        "--dump",
+        "nMuon",
+        "Muon_charge",
+        "--entries",
+        "0:3",
+        "--json",
+    ]);
+    let d = json(&o);
+    assert_eq!(d["branches"]["nMuon"], serde_json::json!([2, 2, 1]));
+    assert_eq!(
+        d["branches"]["Muon_charge"],
+        serde_json::json!([[-1, -1], [1, -1], [1]])
+    );
+    // The text listing names the format.
+    let o = casa(&["inspect", &f]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 #[test]

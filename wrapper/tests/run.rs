@@ -11,7 +11,7 @@ use casa_formats::partial::{self, PartialHeader};
 use casa_formats::{Chunk, ExitClass, JobSpec};
 use casa_hist::{Accumulator, Item};
 use casa_test_support::{
-    build_cdylib, build_cpp_plugin, fixture, python_command, real_file, workspace,
+    build_cdylib, build_cpp_plugin, fixture, python_command, real_file, workspace, write_rntuples,
 };
 use serde_json::Value;
 
@@ -204,6 +204,73 @@ fn uproot_written_fixtures_and_ranges_inside_baskets() {
             "1",
         );
     }
+}
+
+/// A snapshot of `root-zstd.root` as an RNTuple (RDataFrame, kRNTuple, ZSTD, small clusters
+/// and pages), written once by `tests/python/make_rntuple_files.py`.
+fn rntuple_snapshot() -> &'static Path {
+    static P: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &P.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap();
+        let p = write_rntuples(d.path(), &["snap-zstd"]).join("snap-zstd.root");
+        (d, p)
+    })
+    .1
+}
+
+#[test]
+fn rntuple_inputs_give_the_reference_histogram_and_the_ttree_s() {
+    // CMS open data as RNTuple: the plugin's Muon_pt/nMuon are projected fields there.
+    let f = real_file("Run2012BC_DoubleMuParked_Muons_1000evts_rntuple_v1-0-0-0.root");
+    check_against_reference(dimuon(), vec![chunk("DY", &f, "Events", 0, 1000)], "1");
+    check_against_reference(
+        dimuon(),
+        vec![
+            chunk("DY", &f, "Events", 3, 517),
+            chunk("DY", &f, "Events", 517, 1000),
+        ],
+        "2",
+    );
+    // ROOT's snapshot of a TTree fixture: equal to the reference, and to casa on the TTree.
+    let snap = rntuple_snapshot();
+    for threads in ["1", "2"] {
+        check_against_reference(
+            dimuon(),
+            vec![chunk("ZZ", snap, "Events", 0, 20000)],
+            threads,
+        );
+    }
+    let ttree = run(
+        dimuon(),
+        vec![chunk("ZZ", &fixture("root-zstd.root"), "Events", 0, 20000)],
+        &[],
+    )
+    .partial()
+    .1;
+    let rntuple = run(dimuon(), vec![chunk("ZZ", snap, "Events", 0, 20000)], &[])
+        .partial()
+        .1;
+    assert_eq!(ttree, rntuple);
+}
+
+#[test]
+fn a_corrupt_rntuple_page_is_a_permanent_input_fault_naming_the_page() {
+    let src = real_file("Run2012BC_DoubleMuParked_Muons_1000evts_rntuple_v1-0-0-0.root");
+    let file = rootio::RootFile::open(src.to_str().unwrap()).unwrap();
+    let nt = file.ntuple("Events").unwrap();
+    // A page of the last column (Muon_charge), which the plugin reads.
+    let page = nt.clusters[0].columns.last().unwrap().pages[0];
+    let mut bytes = std::fs::read(&src).unwrap();
+    bytes[page.offset as usize + page.size as usize / 2] ^= 0x10;
+    let d = tempfile::tempdir().unwrap();
+    let bad = d.path().join("flipped.root");
+    std::fs::write(&bad, bytes).unwrap();
+    let r = run(dimuon(), vec![chunk("DY", &bad, "Events", 0, 1000)], &[]);
+    expect_failure(
+        &r,
+        ExitClass::PermanentInput,
+        &["flipped.root", "checksum", "page", "Muon_charge"],
+    );
 }
 
 #[test]

@@ -35,6 +35,25 @@ pub fn python_command() -> Command {
     Command::new(python())
 }
 
+/// Write RNTuples with ROOT and uproot into `out` (`tests/python/make_rntuple_files.py`:
+/// `snap-zstd` is RDataFrame's kRNTuple snapshot of the `root-zstd.root` fixture; no `names`
+/// writes them all) and return `out`.
+pub fn write_rntuples(out: &Path, names: &[&str]) -> PathBuf {
+    let o = python_command()
+        .arg(workspace().join("tests/python/make_rntuple_files.py"))
+        .arg(fixture("root-zstd.root").parent().unwrap())
+        .arg(out)
+        .args(names)
+        .output()
+        .expect("run make_rntuple_files.py");
+    assert!(
+        o.status.success(),
+        "make_rntuple_files.py failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out.to_path_buf()
+}
+
 /// A real ROOT file kept in the repository (`tests/data/root`).
 pub fn real_file(name: &str) -> PathBuf {
     workspace().join("tests/data/root").join(name)

@@ -12,7 +12,8 @@
 //! `note.txt`, reported as counters), `correction` (the shipped `corrections.json`'s
 //! `event_systematics` btag_var up at pt = 10 nMuon + 25, as the weights of an nMuon
 //! histogram), `typo` (requires `Jet_btagCSV2`, a misspelling of NanoAOD's `Jet_btagCSVV2`,
-//! for the plan-time column check); anything else counts events.
+//! for the plan-time column check); anything else counts events. `CASA_TEST_SLEEP_MS`, in
+//! any mode, sleeps that long per batch (a long job to evict at random times).
 
 use casa_plugin::collection::{max_by, triples};
 use casa_plugin::correction::{Column, CorrectionSet, Value};
@@ -114,6 +115,12 @@ impl Processor for Misbehave {
     }
 
     fn process(&mut self, events: &Events, out: &mut Output) -> Result<()> {
+        if let Some(ms) = std::env::var("CASA_TEST_SLEEP_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
         match self.mode.as_str() {
             "panic" => panic!("deliberate panic at entry {}", events.entry_start),
             "error" => {
