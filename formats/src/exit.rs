@@ -194,7 +194,7 @@ const STATUS: [Code; 6] = [
     row(Tool::Status, 2, "usage", "bad command line", Na),
     row(Tool::Status, 3, "nodes_failed", "a node failed for good (the run cannot finish without `resubmit`), whatever the others are doing", Na),
     row(Tool::Status, 4, "in_progress", "no node failed, but some are pending or running (or their state file is unreadable)", Na),
-    row(Tool::Status, 5, "skipped", "every node finished, but some were skipped (`--skip-bad-files`): the result lacks their events", Na),
+    row(Tool::Status, 5, "skipped", "every node finished, but some were skipped or input files were left out at plan time (`--skip-bad-files`): the result lacks their events", Na),
 ];
 
 /// Every code of every tool, tool by tool.

@@ -135,6 +135,17 @@ pub enum FileProblem {
     StepsWithoutEntries,
 }
 
+/// An input file left out of a run because it could not be read when the run was planned
+/// (`--skip-bad-files`). The manifest, `plan --json`, `status` and the merge report list
+/// them, and a run with any is "incomplete".
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SkippedFile {
+    pub dataset: String,
+    pub file: String,
+    /// Why it could not be read.
+    pub reason: String,
+}
+
 impl FileSpec {
     /// Steps present and valid: the file can be planned.
     pub fn is_runnable(&self) -> bool {

@@ -4,18 +4,60 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Atomically replace `path` with `bytes`.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
+    let tmp = write_temporary(path, bytes)?;
+    let result = rename_into_place(&tmp, path);
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Write several files as one result: each is first written to a temporary file beside its
+/// target and fsynced, and only once all are written are they renamed into place, in the
+/// order given (put the file that says "this result is whole", a report, last). A failure
+/// while writing (a full disk, a name too long) leaves none of the targets changed and no
+/// temporary file; the error names the target concerned.
+pub fn atomic_write_all(files: &[(PathBuf, Vec<u8>)]) -> Result<(), (PathBuf, io::Error)> {
+    let mut written: Vec<PathBuf> = Vec::with_capacity(files.len());
+    for (path, bytes) in files {
+        match write_temporary(path, bytes) {
+            Ok(tmp) => written.push(tmp),
+            Err(e) => {
+                for t in &written {
+                    let _ = fs::remove_file(t);
+                }
+                return Err((path.clone(), e));
+            }
+        }
+    }
+    for (i, ((path, _), tmp)) in files.iter().zip(&written).enumerate() {
+        if let Err(e) = rename_into_place(tmp, path) {
+            for t in &written[i..] {
+                let _ = fs::remove_file(t);
+            }
+            return Err((path.clone(), e));
+        }
+    }
+    Ok(())
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
-    };
+    }
+}
+
+/// `bytes` in a fsynced temporary file beside `path`: its path.
+fn write_temporary(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(
+    let tmp = parent_dir(path).join(format!(
         ".{}.tmp.{}",
         name.to_string_lossy(),
         std::process::id()
@@ -27,16 +69,21 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
             .truncate(true)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        // The rename is durable only once the directory entry is.
-        File::open(dir)?.sync_all()
+        f.sync_all()
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    match result {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    result
+}
+
+fn rename_into_place(tmp: &Path, path: &Path) -> io::Result<()> {
+    fs::rename(tmp, path)?;
+    // The rename is durable only once the directory entry is.
+    File::open(parent_dir(path))?.sync_all()
 }
 
 /// Whether writing one of `a` and `b` can replace the other: the same directory entry once
@@ -108,6 +155,23 @@ mod tests {
         atomic_write(&p, b"second, longer").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"second, longer");
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_set_written_as_one_lands_whole_or_not_at_all() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a"), d.path().join("b"));
+        atomic_write_all(&[(a.clone(), b"a1".to_vec()), (b.clone(), b"b1".to_vec())]).unwrap();
+        // The second target's directory is missing: neither is replaced, nothing left over.
+        let err = atomic_write_all(&[
+            (a.clone(), b"a2".to_vec()),
+            (d.path().join("no/such/c"), b"c".to_vec()),
+        ])
+        .unwrap_err();
+        assert_eq!(err.0, d.path().join("no/such/c"));
+        assert_eq!(fs::read(&a).unwrap(), b"a1");
+        assert_eq!(fs::read(&b).unwrap(), b"b1");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 2);
     }
 
     #[test]

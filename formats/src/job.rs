@@ -118,7 +118,7 @@ pub enum SpecError {
 
 /// Two chunks of one (file, tree) sharing entries (boxed: the other errors are small).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("chunks[{index}] ({dataset}, {file}, tree {tree}): entries [{}, {}) are read by chunks[{other}] [{}, {}) too", range[0], range[1], other_range[0], other_range[1])]
+#[error("chunks[{index}] ({dataset}, {file}, tree {tree}): entries [{}, {}) are read by chunks[{other}] [{}, {}) too{}", range[0], range[1], other_range[0], other_range[1], other_path(.file, .other_file))]
 pub struct ChunkTwice {
     pub index: usize,
     pub dataset: String,
@@ -127,6 +127,27 @@ pub struct ChunkTwice {
     pub range: [u64; 2],
     pub other: usize,
     pub other_range: [u64; 2],
+    /// The other chunk's path: another path of the same file (one UUID) when it differs.
+    pub other_file: String,
+}
+
+fn other_path(file: &str, other: &str) -> String {
+    if file == other {
+        String::new()
+    } else {
+        format!(", as {other} (the same file: one UUID)")
+    }
+}
+
+impl Chunk {
+    /// What names the file: its UUID when known (one file under two paths is one file), its
+    /// path otherwise.
+    pub fn file_id(&self) -> &str {
+        self.uuid
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .unwrap_or(&self.file)
+    }
 }
 
 /// Why a shipped input's name is refused.
@@ -244,12 +265,13 @@ impl JobSpec {
         self.check_each_entry_once()
     }
 
-    /// No entry of a (file, tree) is in two chunks (nor one chunk twice): sorted by file, tree
+    /// No entry of a (file, tree) is in two chunks (nor one chunk twice), a file being known by
+    /// its UUID when it has one (see [`Chunk::file_id`]): sorted by file, tree
     /// and range, each chunk is compared with the one reaching furthest before it.
     fn check_each_entry_once(&self) -> Result<(), SpecError> {
         let key = |i: usize| {
             let c = &self.chunks[i];
-            (&c.file, &c.tree, c.entry_start, c.entry_stop)
+            (c.file_id(), &c.tree, c.entry_start, c.entry_stop)
         };
         let mut order: Vec<usize> = (0..self.chunks.len()).collect();
         order.sort_by(|&a, &b| key(a).cmp(&key(b)));
@@ -258,7 +280,7 @@ impl JobSpec {
             let c = &self.chunks[i];
             let same_file = |j: usize| {
                 let o = &self.chunks[j];
-                o.file == c.file && o.tree == c.tree
+                o.file_id() == c.file_id() && o.tree == c.tree
             };
             let twice = |j: usize| {
                 let o = &self.chunks[j];
@@ -278,6 +300,7 @@ impl JobSpec {
                     range: [c.entry_start, c.entry_stop],
                     other: o,
                     other_range: [other.entry_start, other.entry_stop],
+                    other_file: other.file.clone(),
                 })));
             }
             furthest = match far {
@@ -416,6 +439,20 @@ mod tests {
         spec.chunks[1].tree = "Events".into();
         spec.chunks[1].file = "/data/b.root".into();
         assert!(spec.validate().is_ok());
+        // One file (one UUID) under two paths is one file.
+        let mut two = JobSpec::new("run", "leaf-1", vec![chunk(), chunk()]);
+        two.chunks[1].file = "/data/./a.root".into();
+        assert!(
+            two.validate().is_ok(),
+            "no UUID: two files as far as anyone can tell"
+        );
+        for c in &mut two.chunks {
+            c.uuid = Some("u-1".into());
+        }
+        assert_eq!(
+            two.validate().unwrap_err().to_string(),
+            "chunks[1] (ZZ, /data/./a.root, tree Events): entries [0, 10) are read by chunks[0] [0, 10) too, as /data/a.root (the same file: one UUID)"
+        );
         // A range inside an earlier, longer one, past a chunk between them.
         let mut third = chunk();
         third.file = "/data/b.root".into();

@@ -31,8 +31,10 @@ pub enum AccError {
     Hist {
         dataset: String,
         name: String,
+        /// The input the histogram came from (the first, for a sum of several).
+        origin: usize,
         #[source]
-        source: HistError,
+        source: Box<HistError>,
     },
 }
 
@@ -314,8 +316,9 @@ impl Slot {
         }
     }
 
-    /// Adds `other`; the error is casa-hist's (naming the axis).
-    fn add(&mut self, other: Slot) -> Result<(), HistError> {
+    /// Adds `other`; the error is casa-hist's (naming the axis), with the side whose
+    /// histogram is malformed when that is the reason.
+    fn add(&mut self, other: Slot) -> Result<(), (Option<Side>, HistError)> {
         if let (Slot::Fast(a), Slot::Fast(b)) = (&mut *self, &other) {
             if a.fast_compatible(b) {
                 a.add(b);
@@ -323,14 +326,21 @@ impl Slot {
             }
         }
         let mut a = match std::mem::replace(self, Slot::Slow(empty_hist())) {
-            Slot::Fast(f) => f.to_hist()?,
+            Slot::Fast(f) => f.to_hist().map_err(|e| (Some(Side::Mine), e))?,
             Slot::Slow(h) => h,
         };
-        let b = other.to_hist()?;
+        let b = other.to_hist().map_err(|e| (Some(Side::Other), e))?;
         let result = a.add(&b);
         *self = Slot::from_hist(a);
-        result
+        result.map_err(|e| (None, e))
     }
+}
+
+/// Which side of an addition a malformed histogram is on.
+#[derive(Clone, Copy, Debug)]
+enum Side {
+    Mine,
+    Other,
 }
 
 /// A placeholder while a slot is taken apart (never observed).
@@ -360,6 +370,9 @@ pub struct AddError {
     pub a: usize,
     pub b: usize,
     pub what: String,
+    /// The input whose histogram is malformed (`a` or `b`), when that is why: a corrupt
+    /// input, not two incompatible ones.
+    pub malformed: Option<usize>,
 }
 
 /// What a merge holds: histograms in fast form, counters (and datasets) in a casa-hist
@@ -386,7 +399,8 @@ impl MergeAcc {
                     return Err(AccError::Hist {
                         dataset: ds,
                         name,
-                        source,
+                        origin,
+                        source: Box::new(source),
                     })
                 }
             };
@@ -413,6 +427,7 @@ impl MergeAcc {
                     a: e.origin,
                     b: o,
                     what: format!("dataset `{ds}`, `{name}`: a histogram and a counter"),
+                    malformed: None,
                 });
             }
         }
@@ -423,6 +438,7 @@ impl MergeAcc {
                         a: o,
                         b: e.origin,
                         what: format!("dataset `{ds}`, `{name}`: a counter and a histogram"),
+                        malformed: None,
                     });
                 }
             }
@@ -434,6 +450,7 @@ impl MergeAcc {
                     a: o.0,
                     b: o.1,
                     what: e.to_string(),
+                    malformed: None,
                 }
             })?;
             for (k, o) in other.counter_origin {
@@ -450,10 +467,14 @@ impl MergeAcc {
                         mine.insert(name, e);
                     }
                     Some(m) => {
-                        m.slot.add(e.slot).map_err(|what| AddError {
+                        m.slot.add(e.slot).map_err(|(side, what)| AddError {
                             a: m.origin,
                             b: e.origin,
                             what: format!("dataset `{ds}`, histogram `{name}`: {what}"),
+                            malformed: side.map(|s| match s {
+                                Side::Mine => m.origin,
+                                Side::Other => e.origin,
+                            }),
                         })?;
                         m.origin = m.origin.min(e.origin);
                     }
@@ -476,7 +497,8 @@ impl MergeAcc {
                 let h = e.slot.to_hist().map_err(|source| AccError::Hist {
                     dataset: ds.clone(),
                     name: name.clone(),
-                    source,
+                    origin: e.origin,
+                    source: Box::new(source),
                 })?;
                 slot.insert(name, Item::Hist(h));
             }

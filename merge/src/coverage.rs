@@ -5,12 +5,15 @@
 //! joined, so a run of missing jobs reads as one gap), the unplanned ones covered minus
 //! planned. A covered chunk read from a file whose UUID differs from the one the plan
 //! recorded counts as unplanned: it is another file.
+//!
+//! Files the plan left out because they could not be read (`plan --skip-bad-files`, listed
+//! in the run's manifest) make the coverage incomplete too: their events were never planned.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use casa_formats::partial::ChunkId;
-use casa_formats::JobSpec;
+use casa_formats::{JobSpec, SkippedFile};
 use serde::Serialize;
 
 use crate::error::MergeError;
@@ -36,6 +39,35 @@ pub struct Plan {
     /// The jobs' node names.
     pub nodes: Vec<String>,
     pub chunks: Vec<Planned>,
+    /// Files and datasets the plan left out (`manifest.json`'s totals).
+    pub skipped_files: Vec<SkippedFile>,
+    pub skipped_datasets: Vec<String>,
+}
+
+/// What the manifest says was left out of the plan (nothing without a manifest: a plan made
+/// by hand, or before casa recorded it).
+fn read_skipped(rundir: &Path) -> Result<(Vec<SkippedFile>, Vec<String>), MergeError> {
+    #[derive(serde::Deserialize, Default)]
+    struct Totals {
+        #[serde(default)]
+        skipped_files: Vec<SkippedFile>,
+        #[serde(default)]
+        skipped_datasets: Vec<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        #[serde(default)]
+        totals: Totals,
+    }
+    let path = casa_run::RunDir::new(rundir).manifest();
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+        Err(source) => return Err(MergeError::Read { path, source }),
+    };
+    let m: Manifest = serde_json::from_slice(&bytes)
+        .map_err(|e| MergeError::Plan(format!("{}: {e}", path.display())))?;
+    Ok((m.totals.skipped_files, m.totals.skipped_datasets))
 }
 
 /// Reads every `RUNDIR/jobs/*.json`.
@@ -85,12 +117,15 @@ pub fn read_plan(rundir: &Path) -> Result<Plan, MergeError> {
             });
         }
     }
+    let (skipped_files, skipped_datasets) = read_skipped(rundir)?;
     Ok(Plan {
         dir: rundir.to_path_buf(),
         jobs: files.len(),
         run_id,
         nodes,
         chunks,
+        skipped_files,
+        skipped_datasets,
     })
 }
 
@@ -125,6 +160,8 @@ pub struct DatasetCoverage {
     pub missing_events: u64,
     pub unplanned_events: u64,
     pub planned_chunks: u64,
+    /// Files of the dataset left out of the plan (unreadable at plan time).
+    pub skipped_files: u64,
 }
 
 /// The coverage report.
@@ -136,10 +173,17 @@ pub struct Coverage {
     pub covered_events: u64,
     pub missing_events: u64,
     pub unplanned_events: u64,
+    /// No planned event missing, none unplanned, and no input left out of the plan.
     pub complete: bool,
     pub datasets: Vec<DatasetCoverage>,
     pub missing: Vec<Gap>,
     pub unplanned: Vec<Gap>,
+    /// Files the plan left out (unreadable at plan time): their events are in no count.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_files: Vec<SkippedFile>,
+    /// Datasets the plan left out, having no readable file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_datasets: Vec<String>,
 }
 
 type Key<'a> = (&'a str, &'a str, &'a str);
@@ -217,6 +261,12 @@ pub fn check(plan: &Plan, covered: &[ChunkId]) -> Coverage {
     for u in &unplanned {
         per_ds.entry(&u.dataset).or_default().unplanned_events += u.events();
     }
+    for f in &plan.skipped_files {
+        per_ds.entry(&f.dataset).or_default().skipped_files += 1;
+    }
+    for d in &plan.skipped_datasets {
+        per_ds.entry(d).or_default();
+    }
     let datasets: Vec<DatasetCoverage> = per_ds
         .into_iter()
         .map(|(name, mut d)| {
@@ -236,10 +286,15 @@ pub fn check(plan: &Plan, covered: &[ChunkId]) -> Coverage {
         covered_events,
         missing_events,
         unplanned_events,
-        complete: missing.is_empty() && unplanned.is_empty(),
+        complete: missing.is_empty()
+            && unplanned.is_empty()
+            && plan.skipped_files.is_empty()
+            && plan.skipped_datasets.is_empty(),
         datasets,
         missing,
         unplanned,
+        skipped_files: plan.skipped_files.clone(),
+        skipped_datasets: plan.skipped_datasets.clone(),
     }
 }
 

@@ -266,9 +266,14 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
 
     // The merge.
     let merged = tree::merge(&sources, &selection.unique, opts.fan_in)?;
-    let acc = merged
-        .into_accumulator()
-        .map_err(|e| MergeError::Internal(e.to_string()))?;
+    let acc = merged.into_accumulator().map_err(|e| match e {
+        // A histogram no reader can take is a corrupt partial (as `show` and `export` say).
+        acc::AccError::Hist { origin, .. } => MergeError::Payload {
+            path: sources[origin].path.clone(),
+            what: e.to_string(),
+        },
+        acc::AccError::Payload(_) => MergeError::Internal(e.to_string()),
+    })?;
     let payload = serde_json::to_vec(&acc).map_err(|e| MergeError::Internal(e.to_string()))?;
     // The UHI document before the partial, so that a view that cannot be built (a dataset
     // without the --group-by key) leaves nothing half-written.
@@ -294,24 +299,18 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
         chunks,
         events,
     };
-    if let Some(dir) = opts.output.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| MergeError::Write {
-            path: dir.to_path_buf(),
-            what: e.to_string(),
-        })?;
-    }
-    partial::write(&opts.output, &header, &payload).map_err(|e| MergeError::Write {
-        path: opts.output.clone(),
-        what: e.to_string(),
-    })?;
+    // The result set (merged partial, histograms, plots, report) is made in memory and then
+    // written as one: nothing of it lands unless all of it can (a plot name the file system
+    // refuses, a full disk), and the report, written last, vouches for the rest.
+    let mut files = vec![(opts.output.clone(), partial::encode(&header, &payload))];
     report.output = Some(opts.output.clone());
-
     if let (Some(dir), Some(doc)) = (&opts.outdir, &uhi) {
         let uhi = dir.join("histograms.json");
-        show::write_uhi(&uhi, doc)?;
+        let text = casa_hist::write_uhi_json(&serde_json::Value::Object(doc.clone()));
+        files.push((uhi.clone(), text.into_bytes()));
         report.histograms = Some(uhi);
         if opts.plots {
-            report.plots = plot::plot_all(&acc, &dir.join("plots"), opts.plot_size)?;
+            let mut plotted = plot::render_all(&acc, &dir.join("plots"), opts.plot_size)?;
             // The views too, as plots/sum/<name>.png and plots/by-KEY/<name>.png.
             let views: serde_json::Map<_, _> = doc
                 .iter()
@@ -321,16 +320,47 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
             if !views.is_empty() {
                 let as_acc = casa_hist::Accumulator::from_uhi(&serde_json::Value::Object(views))
                     .map_err(|e| MergeError::Internal(format!("reading the views back: {e}")))?;
-                report
-                    .plots
-                    .extend(plot::plot_all(&as_acc, &dir.join("plots"), opts.plot_size)?);
+                plotted.extend(plot::render_all(
+                    &as_acc,
+                    &dir.join("plots"),
+                    opts.plot_size,
+                )?);
+            }
+            for (file, png) in plotted {
+                if let (Some(path), Some(png)) = (&file.path, png) {
+                    files.push((path.clone(), png));
+                }
+                report.plots.push(file);
             }
         }
         report.merge_seconds = t0.elapsed().as_secs_f64();
-        write_report(dir, &report)?;
+        let json =
+            serde_json::to_vec_pretty(&report).map_err(|e| MergeError::Internal(e.to_string()))?;
+        files.push((dir.join("report.json"), json));
+        files.push((
+            dir.join("report.md"),
+            report::markdown(&report).into_bytes(),
+        ));
     }
+    write_all(&files)?;
     report.merge_seconds = t0.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Writes `files` as one ([`fsutil::atomic_write_all`]), creating their directories.
+fn write_all(files: &[(PathBuf, Vec<u8>)]) -> Result<(), MergeError> {
+    for (path, _) in files {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| MergeError::Write {
+                path: dir.to_path_buf(),
+                what: e.to_string(),
+            })?;
+        }
+    }
+    fsutil::atomic_write_all(files).map_err(|(path, e)| MergeError::Write {
+        path,
+        what: e.to_string(),
+    })
 }
 
 /// The UHI document of a partial (`casa-merge export --uhi`): its histograms, the views

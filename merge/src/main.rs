@@ -159,8 +159,8 @@ struct MergeArgs {
     /// Merge at most K partials at each node of the tree.
     #[arg(long, value_name = "K", default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..))]
     fan_in: u32,
-    /// Threads [default: the number of CPUs].
-    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Threads [default: the number of CPUs; at most 1024].
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=casa_formats::MAX_THREADS as i64))]
     jobs: Option<u32>,
     /// The run id in the output's header [default: the inputs'].
     #[arg(long)]
@@ -431,12 +431,19 @@ fn merge(a: MergeArgs) -> anyhow::Result<()> {
     let report = casa_merge::merge(&opts)?;
     crash_once_if_asked();
     if let Some(c) = &report.coverage {
-        if !c.complete {
+        if !c.missing.is_empty() {
             eprintln!(
                 "warning: {} of {} planned events missing ({} ranges); see the report",
                 c.missing_events,
                 c.planned_events,
                 c.missing.len()
+            );
+        }
+        if !c.skipped_files.is_empty() || !c.skipped_datasets.is_empty() {
+            eprintln!(
+                "warning: incomplete: {} files and {} datasets were left out of the plan (unreadable when planned); see the report",
+                c.skipped_files.len(),
+                c.skipped_datasets.len()
             );
         }
     }

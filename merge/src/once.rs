@@ -8,6 +8,13 @@
 //!   of each other (a retried node whose first attempt also wrote), else it is a conflict;
 //! - any other intersection is an overlap, an error naming both files and ranges.
 //!
+//! A file is known by its UUID, not its path: the same file under two paths (a symlink,
+//! `dir/./file`, two redirectors) would otherwise be counted once per path. A second walk,
+//! over the chunks sorted by (dataset, UUID, tree, start, stop), refuses any two chunks of one
+//! UUID and tree read under different paths whose ranges share entries (an overlap, naming
+//! both paths). A chunk's identity is thus (dataset, file UUID, tree, entry range); a file in
+//! two datasets is counted once in each.
+//!
 //! Every pair of partials sharing a chunk must cover the same chunk set and hold the same
 //! accumulator; such copies form groups (union-find), of which the first by path is kept
 //! and the others are left out. The merge then reads each kept partial once, so the
@@ -93,6 +100,7 @@ pub fn select(inputs: &[Input]) -> Result<Selection, MergeError> {
             }
         }
     }
+    same_file_once(inputs, &mut es)?;
     // Every pair sharing a chunk must be copies; copies of copies are then all alike.
     let mut groups = UnionFind::new(inputs.len());
     for &(a, b) in &pairs {
@@ -119,6 +127,62 @@ pub fn select(inputs: &[Input]) -> Result<Selection, MergeError> {
     }
     unique.sort_unstable();
     Ok(Selection { unique, duplicates })
+}
+
+/// No entries of one file (by UUID) and tree are read under two paths. Sorted by (dataset,
+/// UUID, tree, range), each chunk is compared with the one reaching furthest before it: the
+/// first pair of chunks under different paths sharing entries always meets that way.
+fn same_file_once(inputs: &[Input], es: &mut [E]) -> Result<(), MergeError> {
+    fn key<'a>(e: &E<'a>) -> (&'a str, &'a str, &'a str) {
+        (&e.c.dataset, &e.c.uuid, &e.c.tree)
+    }
+    es.sort_unstable_by(|a, b| {
+        (key(a), a.c.entry_start, a.c.entry_stop).cmp(&(key(b), b.c.entry_start, b.c.entry_stop))
+    });
+    for file in es.chunk_by(|a, b| key(a) == key(b)) {
+        if file[0].c.uuid.is_empty() {
+            continue;
+        }
+        let mut furthest: Option<&E> = None;
+        for e in file.iter().filter(|e| e.c.entry_start < e.c.entry_stop) {
+            match furthest {
+                Some(f) if e.c.entry_start < f.c.entry_stop => {
+                    if f.c.file != e.c.file {
+                        return Err(two_paths(inputs, f, e));
+                    }
+                    if e.c.entry_stop > f.c.entry_stop {
+                        furthest = Some(e);
+                    }
+                }
+                _ => furthest = Some(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn two_paths(inputs: &[Input], a: &E, b: &E) -> MergeError {
+    let what = format!(
+        "{} tree {}: {} [{}, {}) and {} [{}, {}) are one file (UUID {}) under two paths: its entries would be counted twice",
+        a.c.dataset,
+        a.c.tree,
+        a.c.file,
+        a.c.entry_start,
+        a.c.entry_stop,
+        b.c.file,
+        b.c.entry_start,
+        b.c.entry_stop,
+        a.c.uuid
+    );
+    MergeError::Overlap {
+        a: inputs[a.part].path.clone(),
+        b: inputs[b.part].path.clone(),
+        what: if a.part == b.part {
+            format!("{what} (in the same partial)")
+        } else {
+            what
+        },
+    }
 }
 
 /// The same chunk in two entries: a duplicate if in two partials reading the same file.

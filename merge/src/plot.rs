@@ -63,6 +63,22 @@ pub(crate) fn register_font() {
 /// Plots every histogram of `acc` into `dir/<dataset>/<name>.png`.
 pub fn plot_all(acc: &Accumulator, dir: &Path, size: Size) -> Result<Vec<PlotFile>, MergeError> {
     let mut out = Vec::new();
+    for (file, png) in render_all(acc, dir, size)? {
+        if let (Some(path), Some(png)) = (&file.path, png) {
+            write(path.parent().unwrap_or(dir), path, &png)?;
+        }
+        out.push(file);
+    }
+    Ok(out)
+}
+
+/// A plot made but not written: its record and, when drawn, the PNG bytes.
+pub type Rendered = (PlotFile, Option<Vec<u8>>);
+
+/// Every histogram of `acc` drawn, with the path under `dir` it goes to, nothing written
+/// (the final merge writes its whole result set at once).
+pub fn render_all(acc: &Accumulator, dir: &Path, size: Size) -> Result<Vec<Rendered>, MergeError> {
+    let mut out = Vec::new();
     let mut used = std::collections::HashSet::new();
     for (ds, items) in &acc.datasets {
         for (name, item) in items {
@@ -102,10 +118,11 @@ pub fn plot_all(acc: &Accumulator, dir: &Path, size: Size) -> Result<Vec<PlotFil
                     n += 1;
                     path = sub.join(format!("{}-{n}.png", safe_name(name)));
                 }
-                write(&sub, &path, &png)?;
                 file.path = Some(path);
+                out.push((file, Some(png)));
+                continue;
             }
-            out.push(file);
+            out.push((file, None));
         }
     }
     Ok(out)
@@ -120,8 +137,24 @@ pub(crate) fn write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), MergeEr
     casa_formats::fsutil::atomic_write(path, bytes).map_err(fail)
 }
 
-/// A file name from a dataset or histogram name: letters, digits, `.`, `_`, `-` kept.
+/// The longest name [`safe_name`] returns: room under NAME_MAX (255 bytes) for a `-N.png`
+/// suffix and the temporary name of an atomic write (`.NAME.tmp.PID`).
+pub const MAX_NAME: usize = 100;
+
+/// A file name from a dataset or histogram name: letters, digits, `.`, `_`, `-` kept. A name
+/// longer than [`MAX_NAME`] keeps its start and ends with a hash of the whole name, so long
+/// names that differ only at the end stay apart.
 pub fn safe_name(s: &str) -> String {
+    let t = plain_name(s);
+    if t.len() <= MAX_NAME {
+        return t;
+    }
+    let hash = format!("{:016x}", xxhash_rust::xxh64::xxh64(s.as_bytes(), 0));
+    // Every character of `t` is ASCII: any byte index is a character boundary.
+    format!("{}-{hash}", &t[..MAX_NAME - hash.len() - 1])
+}
+
+fn plain_name(s: &str) -> String {
     let t: String = s
         .chars()
         .map(|c| {

@@ -144,21 +144,44 @@ pub fn markdown(r: &Report) -> String {
                 c.missing_events,
                 c.unplanned_events
             );
+            if !c.skipped_files.is_empty() || !c.skipped_datasets.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "**{} files and {} datasets were left out of the plan** (unreadable when planned, `--skip-bad-files`): their events are in no count above.\n",
+                    c.skipped_files.len(),
+                    c.skipped_datasets.len()
+                );
+            }
             let _ = writeln!(
                 s,
-                "| dataset | planned chunks | planned events | covered | missing | not planned |"
+                "| dataset | planned chunks | planned events | covered | missing | not planned | files left out |"
             );
-            let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
+            let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
             for d in &c.datasets {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} |",
                     d.dataset,
                     d.planned_chunks,
                     d.planned_events,
                     d.covered_events,
                     d.missing_events,
-                    d.unplanned_events
+                    d.unplanned_events,
+                    d.skipped_files
+                );
+            }
+            if !c.skipped_files.is_empty() {
+                let _ = writeln!(s, "\n### Files left out of the plan\n");
+                let _ = writeln!(s, "| dataset | file | reason |\n|---|---|---|");
+                for f in &c.skipped_files {
+                    let _ = writeln!(s, "| {} | `{}` | {} |", f.dataset, f.file, f.reason);
+                }
+            }
+            if !c.skipped_datasets.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "\nDatasets left out (no readable file): {}",
+                    c.skipped_datasets.join(", ")
                 );
             }
             if !c.missing.is_empty() {

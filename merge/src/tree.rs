@@ -71,6 +71,13 @@ pub fn load(paths: &[Source], i: usize) -> Result<MergeAcc, MergeError> {
 }
 
 fn incompatible(paths: &[Source], e: AddError) -> MergeError {
+    if let Some(i) = e.malformed {
+        // A histogram no reader can take is a corrupt partial, whichever command finds it.
+        return MergeError::Payload {
+            path: paths[i].path.clone(),
+            what: e.what,
+        };
+    }
     MergeError::Incompatible {
         a: paths[e.a].path.clone(),
         b: paths[e.b].path.clone(),

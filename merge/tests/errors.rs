@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use casa_hist::{Accumulator, HistSpec};
@@ -180,6 +181,99 @@ fn overlapping_ranges_are_an_error_naming_both_files_and_ranges() {
     );
     let o = merge_dir(d2.path(), &d2.path().join("m.partial"));
     assert_fails(&o, exit::OVERLAP, &[&bad], &["[0, 10)", "[5, 20)"]);
+}
+
+/// One file (one UUID) under two paths — a symlink, `dir/./file`, two redirectors — is one
+/// file: the same range read under both paths would count its entries twice.
+#[test]
+fn one_file_under_two_paths_is_an_overlap() {
+    let two_paths = |a: (u64, u64), b: (u64, u64)| {
+        let mut x = chunk("DY", "/data/a.root", a.0, a.1);
+        let mut y = chunk("DY", "/data/./a.root", b.0, b.1);
+        (x.uuid, y.uuid) = ("uuid-a".into(), "uuid-a".into());
+        (x, y)
+    };
+    for (ra, rb) in [((0, 100), (0, 100)), ((0, 100), (50, 150))] {
+        let d = tempfile::tempdir().unwrap();
+        let (x, y) = two_paths(ra, rb);
+        let (p, q) = (d.path().join("p-0.partial"), d.path().join("p-1.partial"));
+        write_partial(&p, vec![x.clone()], &simple_acc(1, 50));
+        write_partial(&q, vec![y.clone()], &simple_acc(1, 50));
+        let o = merge_dir(d.path(), &d.path().join("m.partial"));
+        assert_fails(
+            &o,
+            exit::OVERLAP,
+            &[&p, &q],
+            &["/data/a.root", "/data/./a.root", "uuid-a", "two paths"],
+        );
+        assert!(!d.path().join("m.partial").exists());
+        // In one partial too.
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("p.partial");
+        write_partial(&p, vec![x, y], &simple_acc(1, 50));
+        let o = merge_dir(d.path(), &d.path().join("m.partial"));
+        assert_fails(&o, exit::OVERLAP, &[&p], &["two paths", "same partial"]);
+    }
+    // Disjoint ranges of it under two paths, or the same range in another dataset, are fine.
+    let d = tempfile::tempdir().unwrap();
+    let (x, y) = two_paths((0, 100), (100, 200));
+    let mut z = x.clone();
+    z.dataset = "ZZ".into();
+    write_partial(&d.path().join("p-0.partial"), vec![x], &simple_acc(1, 50));
+    write_partial(&d.path().join("p-1.partial"), vec![y], &simple_acc(2, 50));
+    write_partial(
+        &d.path().join("p-2.partial"),
+        vec![z],
+        &simple_acc_in("ZZ", 3, 50),
+    );
+    assert_ok(&merge_dir(d.path(), &d.path().join("m.partial")));
+}
+
+/// A malformed histogram (its bins do not fit its axes, or its storage its declaration) is a
+/// corrupt partial (21) naming the file in every command: merged alone or with another
+/// partial (it was an internal error, or blamed two files as incompatible), shown, exported.
+#[test]
+fn a_malformed_histogram_is_corrupt_in_every_command() {
+    for (from, to) in [
+        ("\"bins\":30", "\"bins\":31"),
+        ("\"storage\":\"weight\"", "\"storage\":\"double\""),
+        ("\"start\":0.0,\"stop\":1.0", "\"start\":1.0,\"stop\":0.0"),
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = two(d.path());
+        let (h, payload) = casa_formats::partial::read(&a).unwrap();
+        let text = String::from_utf8(payload).unwrap();
+        assert!(text.contains(from), "{text}");
+        let bad = text.replacen(from, to, 1);
+        casa_formats::partial::write(&a, &h, bad.as_bytes()).unwrap();
+        let m = d.path().join("m.partial");
+        let uhi = d.path().join("h.json");
+        for args in [
+            vec![OsStr::new("-o"), m.as_os_str(), a.as_os_str()],
+            vec![
+                OsStr::new("-o"),
+                m.as_os_str(),
+                a.as_os_str(),
+                b.as_os_str(),
+            ],
+            vec![OsStr::new("show"), a.as_os_str()],
+            vec![
+                OsStr::new("export"),
+                a.as_os_str(),
+                OsStr::new("--uhi"),
+                uhi.as_os_str(),
+            ],
+        ] {
+            let o = run(&args);
+            assert_fails(&o, exit::CORRUPT, &[&a], &["histogram"]);
+            assert!(
+                !stderr(&o).contains(&b.display().to_string()),
+                "{}",
+                stderr(&o)
+            );
+            assert!(!m.exists() && !uhi.exists());
+        }
+    }
 }
 
 #[test]

@@ -90,11 +90,16 @@ impl CasaDag<'_> {
                         inputs.join(" ")
                     )
                 };
+                // The POST script keeps the merge node's state file too, so `status` agrees
+                // with DAGMan on HTCondor (casa-merge's own exit code decides).
                 let n = Node::new(node.as_str(), "merge.sub")
                     .var("node", node.as_str())
                     .var("args", args)
                     .category("merge")
-                    .retry(1, None);
+                    .retry(1, None)
+                    .post(format!(
+                        "{submit} post {rundir} $JOB $RETURN $RETRY $MAX_RETRIES"
+                    ));
                 let idx = dag.add_node(n)?;
                 for (p, _) in group {
                     dag.add_edge(*p, idx);

@@ -70,8 +70,8 @@ Examples:
 )]
 pub struct RunArgs {
     pub rundir: PathBuf,
-    /// Jobs at once (default: the number of cores).
-    #[arg(short = 'j', long)]
+    /// Jobs at once (default: the number of cores; at most 1024).
+    #[arg(short = 'j', long, value_parser = jobs_parser())]
     pub jobs: Option<usize>,
     /// No progress output.
     #[arg(short, long)]
@@ -127,8 +127,8 @@ pub struct StepArgs {
     /// Recompute steps even where the stored UUID matches.
     #[arg(long)]
     pub recalculate_steps: bool,
-    /// Parallel file opens (default: all cores).
-    #[arg(short = 'j', long)]
+    /// Parallel file opens (default: all cores; at most 1024).
+    #[arg(short = 'j', long, value_parser = jobs_parser())]
     pub threads: Option<usize>,
 }
 
@@ -153,6 +153,7 @@ pub struct SelectArgs {
 #[command(
     after_help = "Writes OUT (the available files) and OUT with `_all` before the extension (every
 file; unreadable ones with null steps), as coffea's preprocess does. `.gz` names are gzipped.
+A file that cannot be read is an error (nothing is written) unless --skip-bad-files is given.
 
 Examples:
   casa-submit preprocess fileset.json -o preprocessed.json.gz
@@ -168,6 +169,10 @@ pub struct PreprocessArgs {
     pub steps: StepArgs,
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Leave out files that cannot be read (they keep null steps in the `_all` output)
+    /// instead of failing.
+    #[arg(long)]
+    pub skip_bad_files: bool,
     /// Print a JSON summary.
     #[arg(long)]
     pub json: bool,
@@ -207,7 +212,9 @@ pub struct PlanArgs {
     /// Directory with leaf.sub.j2 / merge.sub.j2 overriding the built-in templates.
     #[arg(long)]
     pub templates: Option<PathBuf>,
-    /// Record permanently failing chunks as skipped and go on (the merge report lists them).
+    /// Plan without the files that cannot be opened now (instead of failing), and record
+    /// chunks that fail for good at job time as skipped; the manifest, status and the merge
+    /// report list what was left out, and the run ends "incomplete".
     #[arg(long)]
     pub skip_bad_files: bool,
     /// Run id (default: the run directory's name).
@@ -253,8 +260,8 @@ pub struct ResubmitArgs {
     /// Run them on this machine now.
     #[arg(long)]
     pub local: bool,
-    /// Jobs at once with --local.
-    #[arg(short = 'j', long)]
+    /// Jobs at once with --local (at most 1024).
+    #[arg(short = 'j', long, value_parser = jobs_parser())]
     pub jobs: Option<usize>,
 }
 
@@ -289,6 +296,14 @@ pub struct PostArgs {
 #[derive(Args)]
 pub struct LintArgs {
     pub dag: PathBuf,
+}
+
+/// `-j N`: 1 to [`casa_formats::MAX_THREADS`].
+fn jobs_parser() -> impl clap::builder::TypedValueParser<Value = usize> {
+    use clap::builder::TypedValueParser;
+    clap::value_parser!(u64)
+        .range(1..=casa_formats::MAX_THREADS)
+        .map(|n| n as usize)
 }
 
 impl StepArgs {
@@ -480,6 +495,9 @@ pub fn error_files(e: &anyhow::Error) -> Vec<String> {
                     Some(vec![path.clone()])
                 }
                 InputError::Select(_) => None,
+                InputError::Unreadable { files, .. } => {
+                    Some(files.iter().map(|f| f.file.clone()).collect())
+                }
             }
         })
         .unwrap_or_default()

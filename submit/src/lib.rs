@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod columns;
 pub mod dagrun;
+pub mod eventlog;
 pub mod failed;
 pub mod inputs;
 pub mod manipulate;

@@ -10,9 +10,10 @@ use casa_submit::cli::{error_files, json_error, sibling, usage_error, without_no
 use casa_submit::cli::{
     Cli, Command, FailedArgs, PlanArgs, PreprocessArgs, ResubmitArgs, RunArgs, StatusArgs,
 };
-use casa_submit::inputs::{self, all_path, preprocessed_for_plan, read_selected, write_fileset};
+use casa_submit::inputs::{
+    self, all_path, preprocessed_for_plan, read_selected, write_fileset, Skipped,
+};
 use casa_submit::plan::{PlanOptions, SiteConfig};
-use casa_submit::preprocess::FileOutcome;
 use casa_submit::{dagrun, failed, post, status};
 use clap::Parser;
 
@@ -62,10 +63,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn warn_unreadable(outcomes: &[FileOutcome]) {
-    for o in outcomes.iter().filter(|o| o.error.is_some()) {
-        let why = o.error.as_deref().unwrap_or("");
-        eprintln!("warning: dataset {}: {} skipped: {why}", o.dataset, o.path);
+/// One warning per input left out with --skip-bad-files.
+fn warn_skipped(skipped: &Skipped) {
+    for f in &skipped.files {
+        let why = &f.reason;
+        eprintln!("warning: dataset {}: {} skipped: {why}", f.dataset, f.file);
+    }
+    for d in &skipped.datasets {
+        eprintln!("warning: dataset {d} skipped: no readable file");
     }
 }
 
@@ -74,9 +79,10 @@ fn run_preprocess(a: PreprocessArgs) -> Result<()> {
     let selection = a.select.selection();
     let fs = read_selected(&a.fileset, &selection)?;
     let out = inputs::preprocess_selected(&fs, &a.steps.options(), &selection)?;
+    let skipped = Skipped::of(&out).check(a.skip_bad_files)?;
     write_fileset(&a.output, &out.available)?;
     write_fileset(&all_path(&a.output), &out.all)?;
-    warn_unreadable(&out.outcomes);
+    warn_skipped(&skipped);
     if a.json {
         println!("{}", inputs::summary(&out, &a.output));
     }
@@ -90,8 +96,9 @@ fn run_plan(a: PlanArgs) -> Result<()> {
     a.steps.use_threads();
     let selection = a.select.selection();
     let fs = read_selected(&a.fileset, &selection)?;
-    let (fs, unreadable) = preprocessed_for_plan(fs, &a.steps.options(), &selection)?;
-    warn_unreadable(&unreadable);
+    let (fs, skipped) =
+        preprocessed_for_plan(fs, &a.steps.options(), &selection, a.skip_bad_files)?;
+    warn_skipped(&skipped);
     let Some(wrapper) = a.wrapper.clone().or_else(|| sibling("casa-wrapper")) else {
         bail!("casa-wrapper not found next to casa-submit; give --wrapper PATH");
     };
@@ -108,6 +115,7 @@ fn run_plan(a: PlanArgs) -> Result<()> {
         templates: a.templates.clone(),
         site: SiteConfig::load(a.site.as_deref(), a.xcache.clone())?,
         skip_bad_files: a.skip_bad_files,
+        skipped,
         command_line: std::env::args().collect(),
         inputs: a.inputs.clone(),
         config: a.config.clone(),

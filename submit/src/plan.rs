@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use casa_formats::fsutil::atomic_write;
-use casa_formats::{Chunk, Fileset, JobSpec};
+use casa_formats::{Chunk, Fileset, JobSpec, SkippedFile};
 use casa_run::{CasaDag, NodeName, RunDir, RunId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -145,7 +145,29 @@ impl SiteConfig {
                     "site extra line {l:?} would queue jobs of its own"
                 )));
             }
+            if lower
+                .strip_prefix("include")
+                .is_some_and(|r| r.starts_with([' ', '\t', ':']))
+            {
+                // `include command : ...` runs a program on the submit host; any include can
+                // bring lines the checks here never see.
+                return Err(PlanError::Invalid(format!(
+                    "site extra line {l:?} includes other submit text (condor_submit would run or read it unchecked): write its lines into extra_lines"
+                )));
+            }
             let command = lower.split('=').next().unwrap_or("").trim();
+            let attribute = (command.strip_prefix('+'))
+                .or_else(|| command.strip_prefix("my."))
+                .unwrap_or("");
+            if matches!(command, "executable" | "arguments" | "args" | "universe")
+                || matches!(attribute, "cmd" | "args" | "arguments" | "jobuniverse")
+            {
+                // The job is casa-wrapper on its job spec; another executable or arguments would
+                // run something else under casa's name.
+                return Err(PlanError::Invalid(format!(
+                    "site extra line {l:?} would change what the jobs run; leaf.sub sets the executable, arguments and universe (use --templates for another submit file)"
+                )));
+            }
             if command == "transfer_input_files" || command == "transfer_output_files" {
                 // A second transfer line would replace leaf.sub's: the job would lose its
                 // plugin and job spec (or its outputs).
@@ -178,6 +200,9 @@ pub struct PlanOptions {
     pub templates: Option<PathBuf>,
     pub site: SiteConfig,
     pub skip_bad_files: bool,
+    /// Inputs left out before planning (unreadable with `--skip-bad-files`), for the
+    /// manifest and the summary.
+    pub skipped: crate::inputs::Skipped,
     /// The command line, for the manifest.
     pub command_line: Vec<String>,
     /// Files shipped with every leaf job (`--input`, after the site's `inputs`); the plugin
@@ -198,7 +223,10 @@ pub struct PlanSummary {
     pub chunks: usize,
     pub events: u64,
     pub events_per_dataset: std::collections::BTreeMap<String, u64>,
-    pub skipped_files: Vec<String>,
+    /// Files left out of the plan: unreadable (`--skip-bad-files`) or without steps.
+    pub skipped_files: Vec<SkippedFile>,
+    /// Datasets left without any file to read.
+    pub skipped_datasets: Vec<String>,
     /// Leaf nodes are numbered dataset by dataset: which run of leaves holds which dataset,
     /// so `status` can answer per dataset without reading every job spec.
     pub leaf_ranges: Vec<LeafRange>,
@@ -328,7 +356,7 @@ fn job_environment(site: &SiteConfig) -> Result<String, PlanError> {
 
 /// Group the runnable steps of each dataset into leaf jobs of about `events_per_job` events,
 /// never splitting a step and never mixing datasets.
-pub fn group_jobs(fs: &Fileset, events_per_job: u64) -> (Vec<Vec<Chunk>>, Vec<String>) {
+pub fn group_jobs(fs: &Fileset, events_per_job: u64) -> (Vec<Vec<Chunk>>, Vec<SkippedFile>) {
     let mut jobs = Vec::new();
     let skipped = for_each_job(fs, events_per_job, |chunks| {
         jobs.push(chunks);
@@ -344,14 +372,18 @@ pub fn for_each_job(
     fs: &Fileset,
     events_per_job: u64,
     mut f: impl FnMut(Vec<Chunk>) -> Result<(), PlanError>,
-) -> Result<Vec<String>, PlanError> {
+) -> Result<Vec<SkippedFile>, PlanError> {
     let mut skipped = Vec::new();
     for ds in &fs.datasets {
         let mut current: Vec<Chunk> = Vec::new();
         let mut events = 0u64;
         for file in &ds.files {
             let Some(steps) = &file.steps else {
-                skipped.push(format!("{}: {}", ds.name, file.path));
+                skipped.push(SkippedFile {
+                    dataset: ds.name.clone(),
+                    file: file.path.clone(),
+                    reason: "no steps in the fileset (preprocessing could not read it)".into(),
+                });
                 continue;
             };
             for &[a, b] in steps {
@@ -379,6 +411,28 @@ pub fn for_each_job(
         }
     }
     Ok(skipped)
+}
+
+/// One file under two paths (a symlink, `dir/./file`, two redirectors) in one dataset would
+/// be read, and counted, once per path: a file is known by its UUID, and a dataset naming one
+/// UUID and tree under two paths is refused, naming both. (The same file in two datasets is
+/// allowed: each dataset counts it once.)
+pub fn check_each_file_once(fs: &Fileset) -> Result<(), PlanError> {
+    for ds in &fs.datasets {
+        let mut seen: std::collections::HashMap<(&str, &str), &str> = Default::default();
+        for f in &ds.files {
+            let Some(uuid) = f.uuid.as_deref().filter(|u| !u.is_empty()) else {
+                continue;
+            };
+            if let Some(first) = seen.insert((uuid, &f.object_path), &f.path) {
+                return Err(PlanError::Invalid(format!(
+                    "dataset {}: {first} and {} are the same file (UUID {uuid}, tree {}) under two paths, and its events would be counted twice; list it once",
+                    ds.name, f.path, f.object_path
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The plugin configuration at `path` as JSON: a `.toml` file is read as TOML, anything else
@@ -470,6 +524,17 @@ fn sha256_file(p: &Path) -> Result<String, PlanError> {
     Ok(format!("{:x}", Sha256::digest(&bytes)))
 }
 
+/// Copy a file into the run directory. A failed copy names both ends: the destination is
+/// where a full disk or a missing permission usually is.
+fn copy_file(src: &Path, dst: &Path) -> Result<(), PlanError> {
+    std::fs::copy(src, dst)
+        .map(|_| ())
+        .map_err(|source| PlanError::Io {
+            path: format!("copying {} to {}", src.display(), dst.display()),
+            source,
+        })
+}
+
 fn template(opts: &PlanOptions, name: &str, builtin: &'static str) -> Result<String, PlanError> {
     match &opts.templates {
         Some(dir) if dir.join(name).exists() => {
@@ -514,6 +579,7 @@ pub fn plan(
         return Err(PlanError::Invalid("--fan-in must be at least 2".into()));
     }
     let run_id = RunId::new(&opts.run_id)?;
+    check_each_file_once(fs)?;
     let site = &opts.site;
     let environment = site.check()?;
     if !opts.plugin.is_file() {
@@ -584,7 +650,7 @@ pub fn plan(
     }
     for i in &shipped {
         let dst = run.input(&i.name);
-        std::fs::copy(&i.source, &dst).map_err(io(&i.source))?;
+        copy_file(&i.source, &dst)?;
         input_paths.push(check_path("shipped input", &dst)?);
         input_records.push(serde_json::json!({
             "name": i.name,
@@ -601,10 +667,11 @@ pub fn plan(
         events: 0,
         events_per_dataset: Default::default(),
         skipped_files: Vec::new(),
+        skipped_datasets: opts.skipped.datasets.clone(),
         leaf_ranges: Vec::new(),
     };
     let mut leaves = 0;
-    summary.skipped_files = for_each_job(fs, opts.events_per_job, |chunks| {
+    let without_steps = for_each_job(fs, opts.events_per_job, |chunks| {
         let node = NodeName::leaf(leaves);
         summary.chunks += chunks.len();
         for c in &chunks {
@@ -642,6 +709,8 @@ pub fn plan(
         Ok(())
     })?;
     summary.jobs = leaves;
+    summary.skipped_files = opts.skipped.files.clone();
+    summary.skipped_files.extend(without_steps);
     if leaves == 0 {
         return Err(PlanError::Invalid(
             "nothing to do: no file in the fileset has steps".into(),
@@ -812,6 +881,25 @@ impl Drop for Written {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A copy that fails (a full disk, say) names where it was writing, not only the source.
+    #[test]
+    fn a_failed_copy_names_the_destination() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("libx.so");
+        std::fs::write(&src, b"x").unwrap();
+        let dst = d.path().join("run/bin/libx.so");
+        let e = copy_file(&src, &dst).unwrap_err().to_string();
+        assert!(e.contains(&dst.display().to_string()), "{e}");
+        assert!(e.contains(&src.display().to_string()), "{e}");
+        // Writing to /dev/full is what a full disk gives.
+        if Path::new("/dev/full").exists() {
+            let e = copy_file(&src, Path::new("/dev/full"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("to /dev/full") && e.contains("No space"), "{e}");
+        }
+    }
 
     /// templates/site.toml documents every key: with its examples uncommented it must parse
     /// (`deny_unknown_fields` catches a renamed key) and set every optional setting.

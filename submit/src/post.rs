@@ -68,7 +68,18 @@ fn record(run: &RunDir, node: &NodeName, ret: i32, d: &Decision, last_retry: boo
         .duration_since(std::time::UNIX_EPOCH)
         .map(|t| t.as_secs_f64())
         .unwrap_or(0.0);
-    s.record_attempt(now, "", ret, Some(d.exit), &d.message);
+    // DAGMan runs POST once the job has ended: the attempt started its run time (from the
+    // job event log) before now; without the log, all we know is now.
+    let run_s = std::fs::read_to_string(run.event_log())
+        .ok()
+        .and_then(|log| crate::eventlog::node_run_seconds(&log, node.as_str()));
+    s.record_attempt(
+        now - run_s.unwrap_or(0.0),
+        "",
+        ret,
+        Some(d.exit),
+        &d.message,
+    );
     s.status = match d.exit {
         0 if run.skipped(node).exists() => NodeStatus::Skipped,
         0 => NodeStatus::Done,
@@ -210,9 +221,11 @@ pub enum PreError {
     State(#[from] casa_formats::state::StateError),
 }
 
-/// The DAGMan PRE script of a leaf node: record the attempt's start in the node's state file
-/// and clear what an earlier attempt left in `nodes/<node>/casa-out`, so a stale partial can
-/// never be taken for this attempt's.
+/// The DAGMan PRE script of a leaf node: clear what an earlier attempt left in
+/// `nodes/<node>/casa-out`, so a stale partial can never be taken for this attempt's, and
+/// record the events the node is to read. It does not mark the node running: DAGMan runs PRE
+/// before it submits the job, which may then wait idle for minutes (the job event log says
+/// when it runs; the POST script records the attempt). An unreadable state file is replaced.
 pub fn pre(rundir: &Path, node: &str) -> Result<(), PreError> {
     let node = NodeName::parse(node)?;
     let run = RunDir::new(rundir);
@@ -228,8 +241,11 @@ pub fn pre(rundir: &Path, node: &str) -> Result<(), PreError> {
         }
     }
     let path = run.state(&node);
-    let mut s = NodeState::read(&path)?.unwrap_or_else(|| NodeState::new(node.as_str()));
-    s.status = NodeStatus::Running;
+    let mut s = match NodeState::read(&path) {
+        Ok(s) => s.unwrap_or_else(|| NodeState::new(node.as_str())),
+        Err(casa_formats::state::StateError::Corrupt { .. }) => NodeState::new(node.as_str()),
+        Err(e) => return Err(e.into()),
+    };
     if let Ok(spec) = casa_formats::JobSpec::read(&run.job_spec(&node)) {
         s.events_expected = spec.entries();
     }

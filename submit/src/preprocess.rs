@@ -1,7 +1,8 @@
 //! `casa-submit preprocess`: what coffea's `dataset_tools.preprocess` does, natively. Open
 //! every file (in parallel), read its entries, UUID and cluster boundaries, cut steps, and
 //! produce the two filesets coffea produces: *available* (unreadable files dropped) and *all*
-//! (unreadable files kept with null steps).
+//! (unreadable files kept with null steps). Whether an unreadable file is an error is the
+//! caller's choice (`inputs::check_readable`): by default it is, as in coffea.
 
 use std::sync::Arc;
 
@@ -36,6 +37,8 @@ pub struct Preprocessed {
     pub available: Fileset,
     pub all: Fileset,
     pub outcomes: Vec<FileOutcome>,
+    /// Datasets left without a readable file (dropped from `available`).
+    pub empty_datasets: Vec<String>,
 }
 
 /// Python's `round()`: halves go to the even neighbour (coffea computes step counts with it).
@@ -189,11 +192,16 @@ pub fn preprocess(input: &Fileset, opts: &PreprocessOptions) -> Preprocessed {
     for ds in &mut available.datasets {
         ds.files.retain(FileSpec::is_runnable);
     }
+    let empty_datasets = (available.datasets.iter())
+        .filter(|d| d.files.is_empty())
+        .map(|d| d.name.clone())
+        .collect();
     available.datasets.retain(|d| !d.files.is_empty());
     Preprocessed {
         available,
         all,
         outcomes,
+        empty_datasets,
     }
 }
 

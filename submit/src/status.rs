@@ -47,6 +47,12 @@ pub struct Status {
     pub events_done: u64,
     pub events_per_second: f64,
     pub corrupt_state_files: Vec<String>,
+    /// Files and datasets the plan left out (unreadable with `--skip-bad-files`): the run
+    /// cannot be complete.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_files: Vec<casa_formats::SkippedFile>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_datasets: Vec<String>,
     /// What DAGMan's node status file (`casa.status`) says, when the run is on HTCondor.
     pub grid: Option<std::collections::BTreeMap<String, i64>>,
     /// Jobs by their last event in the job event log (`logs/casa.log`): idle, running, held,
@@ -101,6 +107,13 @@ impl std::fmt::Display for Status {
         for c in &self.corrupt_state_files {
             writeln!(f, "corrupt: {c}")?;
         }
+        for s in &self.skipped_files {
+            let (ds, file, why) = (&s.dataset, &s.file, &s.reason);
+            writeln!(f, "left out of the plan: dataset {ds}: {file}: {why}")?;
+        }
+        for d in &self.skipped_datasets {
+            writeln!(f, "left out of the plan: dataset {d}: no readable file")?;
+        }
         if let Some(j) = &self.jobs {
             writeln!(f, "HTCondor jobs (logs/casa.log): {}", counts(j))?;
         }
@@ -138,7 +151,11 @@ impl Status {
             StatusExit::NodesFailed
         } else if self.open() > 0 {
             StatusExit::InProgress
-        } else if self.count(NodeStatus::Skipped) > 0 {
+        } else if self.count(NodeStatus::Skipped) > 0
+            || !self.skipped_files.is_empty()
+            || !self.skipped_datasets.is_empty()
+        {
+            // Inputs left out at plan time are missing from the result as skipped nodes are.
             StatusExit::Skipped
         } else {
             StatusExit::Complete
@@ -243,6 +260,13 @@ pub fn status(rundir: &Path) -> Result<Status, StatusError> {
     let ranges: Option<Vec<crate::plan::LeafRange>> = manifest
         .as_ref()
         .and_then(|m| serde_json::from_value(m["totals"]["leaf_ranges"].clone()).ok());
+    if let Some(m) = &manifest {
+        let totals = &m["totals"];
+        st.skipped_files =
+            serde_json::from_value(totals["skipped_files"].clone()).unwrap_or_default();
+        st.skipped_datasets =
+            serde_json::from_value(totals["skipped_datasets"].clone()).unwrap_or_default();
+    }
     match ranges {
         Some(r) => {
             for x in r {
@@ -295,6 +319,9 @@ pub fn status(rundir: &Path) -> Result<Status, StatusError> {
             }
         })
         .collect();
+    // On HTCondor a node runs when its job does (the PRE script leaves it pending).
+    let event_log = std::fs::read_to_string(run.event_log()).ok();
+    let running = (event_log.as_deref()).map(crate::eventlog::running_nodes);
     let (mut first, mut last) = (f64::MAX, 0f64);
     for (node, s) in nodes.iter().zip(states) {
         let s = match s {
@@ -304,7 +331,12 @@ pub fn status(rundir: &Path) -> Result<Status, StatusError> {
                 None
             }
         };
-        let status = s.as_ref().map_or(NodeStatus::Pending, |s| s.status);
+        let mut status = s.as_ref().map_or(NodeStatus::Pending, |s| s.status);
+        if status == NodeStatus::Pending
+            && running.as_ref().is_some_and(|r| r.contains(node.as_str()))
+        {
+            status = NodeStatus::Running;
+        }
         *st.by_status.entry(name(status).into()).or_default() += 1;
         // A leaf without a state file yet is a pending one of its dataset.
         let ds = dataset_of(node);
@@ -349,9 +381,7 @@ pub fn status(rundir: &Path) -> Result<Status, StatusError> {
     st.grid = std::fs::read_to_string(run.node_status())
         .ok()
         .and_then(|t| grid_status(&t));
-    st.jobs = std::fs::read_to_string(run.event_log())
-        .ok()
-        .map(|t| job_states(&t));
+    st.jobs = event_log.map(|t| job_states(&t));
     Ok(st)
 }
 
@@ -367,6 +397,14 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(st(&[("done", 3)]).exit(), StatusExit::Complete);
+        // Every node done, but a file was left out at plan time (--skip-bad-files).
+        let mut left_out = st(&[("done", 3)]);
+        left_out.skipped_files.push(casa_formats::SkippedFile {
+            dataset: "ZZ".into(),
+            file: "/no/such.root".into(),
+            reason: "No such file".into(),
+        });
+        assert_eq!(left_out.exit(), StatusExit::Skipped);
         assert_eq!(
             st(&[("done", 2), ("pending", 1)]).exit(),
             StatusExit::InProgress

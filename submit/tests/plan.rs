@@ -162,13 +162,25 @@ fn unreachable_files_are_dropped_from_available_and_kept_with_nulls_in_all() {
         &serde_json::json!({"ZZ": {"files": {good.to_str().unwrap(): "Events", "/no/such.root": "Events"}}}),
     );
     let out = d.path().join("pre.json");
-    let o = casa_submit()
-        .arg("preprocess")
-        .arg(&input)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let preprocess = |extra: &[&str]| {
+        casa_submit()
+            .arg("preprocess")
+            .arg(&input)
+            .arg("-o")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // By default an unreadable file is an error naming it (coffea's skip_bad_files=False),
+    // and nothing is written.
+    let o = preprocess(&[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("dataset ZZ: /no/such.root") && err.contains("--skip-bad-files"));
+    assert!(!out.exists() && !d.path().join("pre_all.json").exists());
+    // --skip-bad-files skips it, with a warning naming it.
+    let o = preprocess(&["--skip-bad-files"]);
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("/no/such.root"));
     let avail = Fileset::read(&out).unwrap();
@@ -197,6 +209,41 @@ fn plan(dir: &Path, fileset: &Path, extra: &[&str]) -> (PathBuf, std::process::O
         .output()
         .unwrap();
     (run, o)
+}
+
+/// One file under two paths in a dataset (a symlink, `dir/./file`) would be counted twice:
+/// plan refuses it naming both paths and the UUID. The same file in two datasets is fine.
+#[test]
+fn one_file_under_two_paths_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let a = fixture("root-zstd.root");
+    let link = d.path().join("link.root");
+    std::os::unix::fs::symlink(&a, &link).unwrap();
+    let dotted = a.parent().unwrap().join(".").join(a.file_name().unwrap());
+    for other in [&link, &dotted] {
+        let input = write_fileset(
+            d.path(),
+            &serde_json::json!({"ZZ": {"files": {a.to_str().unwrap(): "Events", other.to_str().unwrap(): "Events"}}}),
+        );
+        let (run, o) = plan(d.path(), &input, &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        for w in [
+            a.to_str().unwrap(),
+            other.to_str().unwrap(),
+            "UUID",
+            "dataset ZZ",
+        ] {
+            assert!(err.contains(w), "{err} does not say {w}");
+        }
+        assert!(!run.exists());
+    }
+    let input = write_fileset(
+        d.path(),
+        &serde_json::json!({"ZZ": {"files": {a.to_str().unwrap(): "Events"}}, "ZZ2": {"files": {link.to_str().unwrap(): "Events"}}}),
+    );
+    let (_, o) = plan(d.path(), &input, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]
@@ -271,6 +318,52 @@ fn plan_writes_jobs_and_htcondor_files_that_htcondor_parses() {
         .filter(|k| k.starts_with("merge"))
         .count();
     assert!(merge >= 2, "a merge tree of fan-in 3 over {jobs} leaves");
+    // Every node, merges included, has a POST script: it keeps the node's state file on
+    // HTCondor, so `status` agrees with DAGMan.
+    let dag = std::fs::read_to_string(run.join("casa.dag")).unwrap();
+    for job in dag.lines().filter_map(|l| l.strip_prefix("JOB ")) {
+        let node = job.split_whitespace().next().unwrap();
+        assert!(
+            dag.contains(&format!("SCRIPT POST {node} ")),
+            "{node} has no POST script"
+        );
+    }
+    // The PRE script does not mark a node running (its job does not exist yet), and replaces
+    // an unreadable state file.
+    for damaged in [false, true] {
+        let state = run.join("state/leaf-000000.json");
+        if damaged {
+            std::fs::write(&state, b"").unwrap();
+        }
+        let o = casa_submit()
+            .arg("pre")
+            .arg(&run)
+            .args(["leaf-000000", "0"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let s: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+        assert_eq!(s["status"], "pending", "{s}");
+        assert!(s["events_expected"].as_u64().unwrap() > 0);
+    }
+    // `status` shows it running once the job event log says its job executes.
+    let status = || -> Value {
+        let o = casa_submit()
+            .arg("status")
+            .arg(&run)
+            .arg("--json")
+            .output()
+            .unwrap();
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    assert_eq!(status()["by_status"]["running"], Value::Null);
+    std::fs::write(
+        run.join("logs/casa.log"),
+        "000 (9.000.000) 2026-10-01 10:00:00 Job submitted from host: <127.0.0.1:9618>\n    DAG Node: leaf-000000\n...\n\
+         001 (9.000.000) 2026-10-01 10:01:00 Job executing on host: <10.0.0.5:9618>\n...\n",
+    )
+    .unwrap();
+    assert_eq!(status()["by_status"]["running"], 1);
     let lint = casa_submit()
         .arg("lint")
         .arg(run.join("casa.dag"))
@@ -368,6 +461,28 @@ fn site_config_lands_in_the_submit_file_and_hostile_settings_are_refused() {
         let e = String::from_utf8_lossy(&o.stderr);
         assert!(e.contains(want), "{text}: {e}");
     }
+    // Lines that change what the job runs are refused, as queue lines are: another
+    // executable, arguments or universe, their job-ad attributes, and includes (an
+    // `include command` runs a program on the submit host).
+    for line in [
+        "executable = /bin/sh",
+        "Arguments = -c 'rm -rf ~'",
+        "args = x",
+        "universe = local",
+        "+Cmd = \\\"/bin/sh\\\"",
+        "MY.Arguments = \\\"x\\\"",
+        "include command : /bin/echo executable = /bin/sh",
+        "include : /tmp/other.sub",
+        "INCLUDE:/tmp/other.sub",
+    ] {
+        std::fs::write(&site, format!("extra_lines = [\"{line}\"]\n")).unwrap();
+        let dn = tempfile::tempdir().unwrap();
+        let (run, o) = plan(dn.path(), &input, &["--site", site.to_str().unwrap()]);
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{line}: {e}");
+        assert!(e.contains("extra line"), "{line}: {e}");
+        assert!(!run.exists(), "{line}");
+    }
     // A transfer line of its own would replace leaf.sub's: refused, pointing to --input.
     std::fs::write(&site, "extra_lines = [\"transfer_input_files = x.json\"]\n").unwrap();
     let d4 = tempfile::tempdir().unwrap();
@@ -455,8 +570,25 @@ fn post_publishes_only_verified_partials_and_maps_exit_classes() {
     std::fs::write(&produced, &bytes).unwrap();
     assert_eq!(post("leaf-000001", "0", false), 1);
     partial::write(&produced, &header, b"{}").unwrap();
+    // On HTCondor the attempt's run time comes from the job event log (POST runs after the
+    // job: both ends at POST time would make every duration zero).
+    std::fs::create_dir_all(run.join("logs")).unwrap();
+    std::fs::write(
+        run.join("logs/casa.log"),
+        "000 (7.000.000) 2026-10-01 10:00:00 Job submitted from host: <127.0.0.1:9618>\n    DAG Node: leaf-000001\n...\n\
+         001 (7.000.000) 2026-10-01 10:01:00 Job executing on host: <10.0.0.5:9618>\n...\n\
+         005 (7.000.000) 2026-10-01 10:20:00 Job terminated.\n\t(1) Normal termination (return value 0)\n...\n",
+    )
+    .unwrap();
     assert_eq!(post("leaf-000001", "0", false), 0);
     assert!(run.join("partials/leaf-000001.partial").exists());
+    let s: Value =
+        serde_json::from_slice(&std::fs::read(run.join("state/leaf-000001.json")).unwrap())
+            .unwrap();
+    let a = s["attempts"].as_array().unwrap().last().unwrap().clone();
+    let took = a["ended_unix"].as_f64().unwrap() - a["started_unix"].as_f64().unwrap();
+    assert!((took - 1140.0).abs() < 1.0, "{a}");
+    std::fs::remove_file(run.join("logs/casa.log")).unwrap();
     // Retryable classes retry; permanent ones stop the node (UNLESS-EXIT 42) or, in skip mode,
     // are recorded as skipped.
     assert_eq!(post("leaf-000002", "10", false), 1);
@@ -467,6 +599,9 @@ fn post_publishes_only_verified_partials_and_maps_exit_classes() {
     assert!(run.join("state/leaf-000002.skipped.json").exists());
     assert_eq!(post("leaf-000003", "-1004", false), 1);
     assert_eq!(post("merge-final", "0", false), 0);
+    let merge_state = run.join("state/merge-final.json");
+    let s: Value = serde_json::from_slice(&std::fs::read(&merge_state).unwrap()).unwrap();
+    assert_eq!(s["status"], "done");
     assert_eq!(post("merge-final", "3", false), 1);
     // The job's error (from the metrics it wrote) goes into the node's state message; an
     // attempt that wrote no metrics does not inherit an earlier attempt's words.
@@ -664,4 +799,42 @@ fn a_missing_required_column_is_refused_at_plan_time_with_a_suggestion() {
     let d4 = tempfile::tempdir().unwrap();
     let (_, o) = plan_with(d4.path(), "optional", &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `-j` is bounded (1 to 1024) in every tool: `-j 10000` is a usage error (exit 2), not
+/// minutes spent starting threads.
+#[test]
+fn every_dash_j_is_bounded() {
+    let merge = build_bin("casa-merge", Path::new(env!("CARGO_BIN_EXE_casa-submit")));
+    let submit = PathBuf::from(env!("CARGO_BIN_EXE_casa-submit"));
+    let cases: [(&Path, &[&str]); 7] = [
+        (&submit, &["run", "r", "-j"]),
+        (&submit, &["resubmit", "r", "-j"]),
+        (&submit, &["preprocess", "f.json", "-o", "o.json", "-j"]),
+        (
+            &submit,
+            &["plan", "f.json", "--plugin", "p.so", "-o", "o", "-j"],
+        ),
+        (&merge, &["-o", "m.partial", "a.partial", "-j"]),
+        (&wrapper(), &["inspect", "f.root", "-j"]),
+        (
+            &wrapper(),
+            &["run", "--job", "j", "--plugin", "p", "--out", "o", "-j"],
+        ),
+    ];
+    for (bin, args) in cases {
+        for (n, usage) in [
+            ("0", true),
+            ("1025", true),
+            ("10000", true),
+            ("1024", false),
+        ] {
+            let o = Command::new(bin).args(args).arg(n).output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code() == Some(2), usage, "{args:?} {n}: {err}");
+            if usage {
+                assert!(err.contains("1..=1024"), "{args:?} {n}: {err}");
+            }
+        }
+    }
 }

@@ -425,17 +425,56 @@ fn damaged_state_and_deleted_partials() {
         2
     );
     assert_eq!(result(&rundir), clean);
-    // A corrupt state file is reported by name.
+    // Unreadable state files do not block the run: status names them; the node whose output
+    // verifies is done without running again, the one whose output is gone runs again.
     std::fs::write(
         rundir.join("state/leaf-000000.json"),
         b"{\"format\": \"casa-st",
     )
     .unwrap();
-    let o = run(&rundir, &[]);
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("leaf-000000.json"));
+    std::fs::write(rundir.join("state/leaf-000001.json"), b"").unwrap();
+    std::fs::remove_file(rundir.join("partials/leaf-000001.partial")).unwrap();
     let s = casa_submit().arg("status").arg(&rundir).output().unwrap();
-    assert!(String::from_utf8_lossy(&s.stdout).contains("corrupt"));
+    let text = String::from_utf8_lossy(&s.stdout);
+    assert!(
+        text.contains("corrupt")
+            && text.contains("leaf-000000.json")
+            && text.contains("leaf-000001.json"),
+        "{text}"
+    );
+    let o = run(&rundir, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(result(&rundir), clean);
+    let s0 = state(&rundir, "leaf-000000");
+    assert_eq!(s0["status"], "done");
+    assert_eq!(
+        s0["attempts"].as_array().unwrap().len(),
+        0,
+        "not run again: {s0}"
+    );
+    assert!(
+        s0["message"].as_str().unwrap().contains("unreadable"),
+        "{s0}"
+    );
+    assert_eq!(s0["events_done"], s0["events_expected"]);
+    let s1 = state(&rundir, "leaf-000001");
+    assert_eq!(
+        (
+            s1["status"].as_str(),
+            s1["attempts"].as_array().unwrap().len()
+        ),
+        (Some("done"), 1),
+        "{s1}"
+    );
+    let s = casa_submit()
+        .arg("status")
+        .arg(&rundir)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let s: serde_json::Value = serde_json::from_slice(&s.stdout).unwrap();
+    assert_eq!(s["corrupt_state_files"], serde_json::json!([]));
+    assert_eq!(s["by_status"]["done"], s["nodes"]);
 }
 
 #[test]
@@ -528,6 +567,116 @@ fn assert_no_loss(rundir: &Path) -> serde_json::Value {
         assert_eq!(n("unplanned_events"), 0, "{d}");
     }
     c.clone()
+}
+
+/// A typo in one path: `plan` fails naming the file (and writes no run directory); with
+/// `--skip-bad-files` the plan, the manifest, `status` and the merge report list the file and
+/// the dataset left without files, and the run ends "incomplete".
+#[test]
+fn a_typo_in_a_path_fails_plan_or_is_skipped_and_the_run_reported_incomplete() {
+    let typo = PathBuf::from("/no/such/dir/root-zstd.rooot");
+    let gone = PathBuf::from("/no/such/dir/other.root");
+    let datasets = [
+        ("ZZ", vec![fixture("root-zstd.root"), typo.clone()]),
+        ("Gone", vec![gone.clone()]),
+    ];
+    let d = tempfile::tempdir().unwrap();
+    let fileset = d.path().join("fileset.json");
+    let files = |v: &[PathBuf]| -> serde_json::Value {
+        v.iter()
+            .map(|f| (f.to_str().unwrap().to_string(), "Events".into()))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    let fs = serde_json::json!({
+        "ZZ": {"files": files(&datasets[0].1), "metadata": {"is_mc": true}},
+        "Gone": {"files": files(&datasets[1].1)},
+    });
+    std::fs::write(&fileset, serde_json::to_vec(&fs).unwrap()).unwrap();
+    let plan = |run: &Path, extra: &[&str]| {
+        casa_submit()
+            .arg("plan")
+            .arg(&fileset)
+            .arg("--plugin")
+            .arg(build_cdylib("dimuon"))
+            .arg("--wrapper")
+            .arg(build("casa-wrapper"))
+            .arg("--merge")
+            .arg(build("casa-merge"))
+            .arg("-o")
+            .arg(run)
+            .args(["--events-per-job", "6000", "--step-size", "3000"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let strict = d.path().join("strict");
+    let o = plan(&strict, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains(typo.to_str().unwrap()), "{err}");
+    assert!(err.contains(gone.to_str().unwrap()), "{err}");
+    assert!(!strict.exists(), "a refused plan leaves no run directory");
+
+    let rundir = d.path().join("run");
+    let o = plan(&rundir, &["--skip-bad-files", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let listed = |v: &serde_json::Value| -> Vec<String> {
+        let mut f: Vec<String> = (v["skipped_files"].as_array().unwrap().iter())
+            .map(|s| {
+                format!(
+                    "{} {}",
+                    s["dataset"].as_str().unwrap(),
+                    s["file"].as_str().unwrap()
+                )
+            })
+            .collect();
+        f.sort();
+        f
+    };
+    let expected = vec![
+        format!("Gone {}", gone.display()),
+        format!("ZZ {}", typo.display()),
+    ];
+    assert_eq!(listed(&summary), expected);
+    assert_eq!(summary["skipped_datasets"], serde_json::json!(["Gone"]));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rundir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(listed(&manifest["totals"]), expected);
+
+    let o = run(&rundir, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(entries(&result(&rundir), "ZZ"), 20000);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rundir.join("result/report.json")).unwrap()).unwrap();
+    assert_eq!(report["status"], "incomplete", "{report}");
+    let c = assert_no_loss(&rundir);
+    assert_eq!(c["complete"], false);
+    assert_eq!(
+        (c["planned_events"].as_u64(), c["covered_events"].as_u64()),
+        (Some(20000), Some(20000))
+    );
+    assert_eq!(listed(&c), expected);
+    assert_eq!(c["skipped_datasets"], serde_json::json!(["Gone"]));
+    let md = std::fs::read_to_string(rundir.join("result/report.md")).unwrap();
+    assert!(
+        md.contains(typo.to_str().unwrap()) && md.contains("left out of the plan"),
+        "{md}"
+    );
+
+    let s = casa_submit()
+        .arg("status")
+        .arg(&rundir)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let s: serde_json::Value = serde_json::from_slice(&s.stdout).unwrap();
+    assert_eq!(listed(&s), expected);
+    let s = casa_submit().arg("status").arg(&rundir).output().unwrap();
+    assert!(String::from_utf8_lossy(&s.stdout).contains(typo.to_str().unwrap()));
+    // Every node is done, but the run lacks the files left out: status says so (5, skipped).
+    assert_eq!(s.status.code(), Some(5));
 }
 
 /// A corrupt file on the origin, read through the XCache. Strict mode fails naming it; in skip

@@ -30,7 +30,12 @@ fn preprocess(dir: &Path, name: &str, files: &[String]) -> (Fileset, String) {
         .arg(&input)
         .arg("-o")
         .arg(&out)
-        .args(["--step-size", "3000", "--align-clusters"])
+        .args([
+            "--step-size",
+            "3000",
+            "--align-clusters",
+            "--skip-bad-files",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr).into_owned();

@@ -32,8 +32,9 @@ pub struct InspectArgs {
     /// Entry range `A:B` for --dump (half-open; either side may be omitted).
     #[arg(long, value_name = "A:B", value_parser = entry_range)]
     entries: Option<EntryRange>,
-    /// Decompression threads (default: all cores).
-    #[arg(short = 'j', long)]
+    /// Decompression threads (default: all cores; at most 1024).
+    #[arg(short = 'j', long, value_parser = clap::builder::TypedValueParser::map(
+        clap::value_parser!(u64).range(1..=casa_formats::MAX_THREADS), |n| n as usize))]
     threads: Option<usize>,
 }
 

@@ -60,8 +60,9 @@ struct RunArgs {
     /// Target entries per batch; batches end at common basket boundaries.
     #[arg(long, default_value_t = 100_000)]
     batch_entries: u64,
-    /// Decompression threads (default: all cores given to the job).
-    #[arg(short = 'j', long)]
+    /// Decompression threads (default: all cores given to the job; at most 1024).
+    #[arg(short = 'j', long, value_parser = clap::builder::TypedValueParser::map(
+        clap::value_parser!(u64).range(1..=casa_formats::MAX_THREADS), |n| n as usize))]
     threads: Option<usize>,
     /// Print a one-line JSON summary on success.
     #[arg(long)]
@@ -86,6 +87,10 @@ struct RunArgs {
     /// Read each basket of a remote input with its own request instead of vector reads.
     #[arg(long)]
     no_vector_reads: bool,
+    /// After SIGTERM, how long the job may take to stop cleanly (it checks between batches)
+    /// before it exits 15 wherever it is blocked (a hung open or read), in seconds.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds_arg)]
+    term_grace: Duration,
     /// Checkpoint into DIR (every --checkpoint-every seconds and on SIGTERM, then exit 85)
     /// and resume from the checkpoint found there. Without it SIGTERM exits 15, no partial.
     #[arg(long, value_name = "DIR")]
@@ -136,6 +141,29 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// SIGTERM is a flag the job checks between batches; a job blocked elsewhere (an open that
+/// hangs on a dead file system or server) would never see it, and HTCondor would have to kill
+/// it. This thread gives the job `grace` to stop cleanly after SIGTERM, then exits 15 itself,
+/// leaving no partial.
+fn eviction_watchdog(grace: Duration, out: std::path::PathBuf) -> std::io::Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM])?;
+    std::thread::Builder::new()
+        .name("sigterm-watchdog".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                std::thread::sleep(grace);
+                let _ = std::fs::remove_file(&out);
+                eprintln!(
+                    "error: SIGTERM: the job did not stop within {} s (blocked on input or output); stopped without a partial [{}]",
+                    grace.as_secs_f64(),
+                    ExitClass::Evicted.name()
+                );
+                std::process::exit(i32::from(ExitClass::Evicted.code()));
+            }
+        })?;
+    Ok(())
+}
+
 fn run_job(args: RunArgs, started: Instant) -> ExitCode {
     if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new()
@@ -156,6 +184,10 @@ fn run_job(args: RunArgs, started: Instant) -> ExitCode {
     // Eviction: HTCondor sends SIGTERM; finish the current batch, write nothing, exit 15.
     let evicted = Arc::new(AtomicBool::new(false));
     if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGTERM, evicted.clone()) {
+        eprintln!("error: cannot install the SIGTERM handler: {e}");
+        return ExitCode::from(ExitClass::Internal.code());
+    }
+    if let Err(e) = eviction_watchdog(args.term_grace, args.out.clone()) {
         eprintln!("error: cannot install the SIGTERM handler: {e}");
         return ExitCode::from(ExitClass::Internal.code());
     }

@@ -237,6 +237,9 @@ pub fn run(
             // A failure already explains itself; a lost metrics file on success is an
             // output fault.
             if result.is_ok() {
+                // A failure leaves no partial: one found next to an exit 13 must not be
+                // taken for a good result.
+                let _ = std::fs::remove_file(&opts.out);
                 return Err(Failure::new(
                     ExitClass::OutputFault,
                     format!("{}: cannot write metrics: {e}", path.display()),

@@ -428,6 +428,76 @@ fn the_partial_and_the_metrics_cannot_be_one_file() {
     assert!(!out.exists(), "nothing is written");
 }
 
+/// Metrics that cannot be written (here the path is a directory) are an output fault, and
+/// like every failure it leaves no partial behind.
+#[test]
+fn unwritable_metrics_leave_no_partial() {
+    let f = fixture("root-zstd.root");
+    let dir = tempfile::tempdir().unwrap();
+    let job = write_job(dir.path(), vec![chunk("ZZ", &f, "Events", 0, 10)]);
+    let out = dir.path().join("p.partial");
+    let metrics = dir.path().join("metrics-dir");
+    std::fs::create_dir(&metrics).unwrap();
+    let o = wrapper(&job, dimuon(), &out)
+        .arg("--metrics")
+        .arg(&metrics)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(ExitClass::OutputFault.code() as i32),
+        "{err}"
+    );
+    assert!(err.contains("metrics-dir"), "{err}");
+    assert!(!out.exists(), "the partial is removed");
+}
+
+/// SIGTERM while the job is blocked where it cannot check its flag (here opening a FIFO no one
+/// writes, as an open hangs on a dead file system): after `--term-grace` it exits 15 anyway,
+/// without a partial, instead of waiting for HTCondor's SIGKILL.
+#[test]
+fn sigterm_stops_a_job_blocked_on_a_hung_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("hung.root");
+    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    let job = write_job(dir.path(), vec![chunk("ZZ", &fifo, "Events", 0, 10)]);
+    let out = dir.path().join("p.partial");
+    let mut child = wrapper(&job, dimuon(), &out)
+        .args(["--term-grace", "1"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Long enough to load the plugin and block in the open.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(child.try_wait().unwrap().is_none(), "still blocked");
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let t0 = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if t0.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let status = status.expect("the job ignored SIGTERM for 20 s");
+    assert_eq!(status.code(), Some(ExitClass::Evicted.code() as i32));
+    assert!(t0.elapsed() < std::time::Duration::from_secs(10));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("SIGTERM") && err.contains("evicted"), "{err}");
+    assert!(!out.exists());
+}
+
 #[test]
 fn an_unwritable_output_is_an_output_fault() {
     let f = fixture("root-zstd.root");

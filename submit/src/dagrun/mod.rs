@@ -89,7 +89,12 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
 /// A node's state as this run starts: done only if its output is still there and whole;
 /// an attempt a killed runner left behind is stopped.
 fn resume(run: &RunDir, node: &NodeName) -> Result<NodeState, RunError> {
-    let mut s = NodeState::read(&run.state(node))?.unwrap_or_else(|| NodeState::new(node.as_str()));
+    let path = run.state(node);
+    let mut s = match NodeState::read(&path) {
+        Ok(s) => s.unwrap_or_else(|| NodeState::new(node.as_str())),
+        Err(StateError::Corrupt { what, .. }) => return recover(run, node, &what),
+        Err(e) => return Err(e.into()),
+    };
     match s.status {
         NodeStatus::Done => {
             if let Err(e) = partial::read(&run.output(node)) {
@@ -121,6 +126,36 @@ fn resume(run: &RunDir, node: &NodeName) -> Result<NodeState, RunError> {
             s.events_expected = spec.entries();
         }
     }
+    Ok(s)
+}
+
+/// A node whose state file is unreadable (empty, truncated, not JSON, another version) is in
+/// an unknown state: it is done if its output verifies and is its own (as a done node's is
+/// checked), skipped if its skip record is there, pending otherwise. The state file is
+/// written anew, so the damage is reported once, in the node's message.
+fn recover(run: &RunDir, node: &NodeName, what: &str) -> Result<NodeState, RunError> {
+    let mut s = NodeState::new(node.as_str());
+    let output = run.output(node);
+    match partial::read(&output) {
+        _ if run.skipped(node).exists() => {
+            s.status = NodeStatus::Skipped;
+            s.message = format!("state file was unreadable ({what}); its skip record stands");
+        }
+        Ok((h, _)) if h.node == node.as_str() => {
+            s.status = NodeStatus::Done;
+            s.events_done = h.events;
+            s.partial_checksum = partial::stored_checksum(&output);
+            s.message = format!("state file was unreadable ({what}); its output verifies: done");
+        }
+        _ => s.message = format!("state file was unreadable ({what}): running it again"),
+    }
+    if node.is_leaf() {
+        if let Ok(spec) = casa_formats::JobSpec::read(&run.job_spec(node)) {
+            s.events_expected = spec.entries();
+        }
+    }
+    tracing::warn!("{node}: {}", s.message);
+    s.write(&run.state(node))?;
     Ok(s)
 }
 
