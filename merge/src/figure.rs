@@ -1154,3 +1154,76 @@ impl Painter for MapFig {
         Ok(())
     }
 }
+
+/// Plots every histogram of `acc` into `dir/<dataset>/<name>.png`.
+pub fn plot_all(
+    acc: &casa_hist::Accumulator,
+    dir: &Path,
+    size: Size,
+) -> Result<Vec<plot::PlotFile>, MergeError> {
+    let mut out = Vec::new();
+    for (file, png) in render_all(acc, dir, size)? {
+        if let (Some(path), Some(png)) = (&file.path, png) {
+            plot::write(path.parent().unwrap_or(dir), path, &png)?;
+        }
+        out.push(file);
+    }
+    Ok(out)
+}
+
+/// A plot made but not written: its record and, when drawn, the PNG bytes.
+pub type Rendered = (plot::PlotFile, Option<Vec<u8>>);
+
+/// Every histogram of `acc` drawn, with the path under `dir` it goes to, nothing written
+/// (the final merge writes its whole result set at once).
+pub fn render_all(
+    acc: &casa_hist::Accumulator,
+    dir: &Path,
+    size: Size,
+) -> Result<Vec<Rendered>, MergeError> {
+    let mut out = Vec::new();
+    let mut used = std::collections::HashSet::new();
+    for (ds, items) in &acc.datasets {
+        for (name, item) in items {
+            let casa_hist::Item::Hist(h) = item else {
+                continue;
+            };
+            let mut file = plot::PlotFile {
+                dataset: ds.clone(),
+                name: name.clone(),
+                path: None,
+                skipped: String::new(),
+            };
+            let dims = h.spec().axes.len();
+            if dims > 2 {
+                file.skipped = format!("{dims} axes (only 1D and 2D histograms are drawn)");
+            } else if h.shape(false).contains(&0) {
+                file.skipped = "an axis has no bins yet".into();
+            } else {
+                let req = Request {
+                    size,
+                    ..Default::default()
+                };
+                let (_, png) =
+                    render(h, &format!("{ds}: {name}"), &req, Format::Png).map_err(|err| {
+                        MergeError::Write {
+                            path: dir.to_path_buf(),
+                            what: format!("plotting dataset `{ds}`, histogram `{name}`: {err}"),
+                        }
+                    })?;
+                let sub = dir.join(plot::safe_name(ds));
+                let mut path = sub.join(format!("{}.png", plot::safe_name(name)));
+                let mut n = 1;
+                while !used.insert(path.clone()) {
+                    n += 1;
+                    path = sub.join(format!("{}-{n}.png", plot::safe_name(name)));
+                }
+                file.path = Some(path);
+                out.push((file, Some(png)));
+                continue;
+            }
+            out.push((file, None));
+        }
+    }
+    Ok(out)
+}

@@ -310,7 +310,7 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
         files.push((uhi.clone(), text.into_bytes()));
         report.histograms = Some(uhi);
         if opts.plots {
-            let mut plotted = plot::render_all(&acc, &dir.join("plots"), opts.plot_size)?;
+            let mut plotted = figure::render_all(&acc, &dir.join("plots"), opts.plot_size)?;
             // The views too, as plots/sum/<name>.png and plots/by-KEY/<name>.png.
             let views: serde_json::Map<_, _> = doc
                 .iter()
@@ -320,7 +320,7 @@ pub fn merge(opts: &MergeOptions) -> Result<Report, MergeError> {
             if !views.is_empty() {
                 let as_acc = casa_hist::Accumulator::from_uhi(&serde_json::Value::Object(views))
                     .map_err(|e| MergeError::Internal(format!("reading the views back: {e}")))?;
-                plotted.extend(plot::render_all(
+                plotted.extend(figure::render_all(
                     &as_acc,
                     &dir.join("plots"),
                     opts.plot_size,

@@ -326,7 +326,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 show::write_uhi(&f, &doc)?;
             }
             if let Some(dir) = plot {
-                plot::plot_all(&acc, &dir, plot_size)?;
+                casa_merge::figure::plot_all(&acc, &dir, plot_size)?;
             }
             Ok(())
         }

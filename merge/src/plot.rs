@@ -1,6 +1,6 @@
-//! PNG plots of every 1D and 2D histogram of a merge (drawn by [`crate::figure`], as
-//! `casa-merge plot` draws one), and the pieces the drawing shares: axes, ticks, colour map,
-//! PNG encoding. The font (DejaVu Sans) is compiled in, so plots look the same on a worker
+//! What the plots of a merge share: the record of a plot, axes, ticks, colour map, PNG
+//! encoding (the plots themselves are drawn by [`crate::figure`], which imports this module,
+//! never the other way round). The font (DejaVu Sans) is compiled in, so plots look the same on a worker
 //! node without fonts.
 //!
 //! - 1D numeric axis: the histogram as steps over a filled area, with error bars when the
@@ -16,7 +16,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use casa_hist::{Accumulator, AxisSpec, Transform};
+use casa_hist::{AxisSpec, Transform};
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 use plotters::prelude::*;
 use serde::Serialize;
@@ -58,74 +58,6 @@ pub(crate) fn register_font() {
         // The bytes are a valid TrueType font shipped by the dejavu crate.
         let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
     });
-}
-
-/// Plots every histogram of `acc` into `dir/<dataset>/<name>.png`.
-pub fn plot_all(acc: &Accumulator, dir: &Path, size: Size) -> Result<Vec<PlotFile>, MergeError> {
-    let mut out = Vec::new();
-    for (file, png) in render_all(acc, dir, size)? {
-        if let (Some(path), Some(png)) = (&file.path, png) {
-            write(path.parent().unwrap_or(dir), path, &png)?;
-        }
-        out.push(file);
-    }
-    Ok(out)
-}
-
-/// A plot made but not written: its record and, when drawn, the PNG bytes.
-pub type Rendered = (PlotFile, Option<Vec<u8>>);
-
-/// Every histogram of `acc` drawn, with the path under `dir` it goes to, nothing written
-/// (the final merge writes its whole result set at once).
-pub fn render_all(acc: &Accumulator, dir: &Path, size: Size) -> Result<Vec<Rendered>, MergeError> {
-    let mut out = Vec::new();
-    let mut used = std::collections::HashSet::new();
-    for (ds, items) in &acc.datasets {
-        for (name, item) in items {
-            let casa_hist::Item::Hist(h) = item else {
-                continue;
-            };
-            let mut file = PlotFile {
-                dataset: ds.clone(),
-                name: name.clone(),
-                path: None,
-                skipped: String::new(),
-            };
-            let dims = h.spec().axes.len();
-            if dims > 2 {
-                file.skipped = format!("{dims} axes (only 1D and 2D histograms are drawn)");
-            } else if h.shape(false).contains(&0) {
-                file.skipped = "an axis has no bins yet".into();
-            } else {
-                let req = crate::figure::Request {
-                    size,
-                    ..Default::default()
-                };
-                let (_, png) = crate::figure::render(
-                    h,
-                    &format!("{ds}: {name}"),
-                    &req,
-                    crate::figure::Format::Png,
-                )
-                .map_err(|err| MergeError::Write {
-                    path: dir.to_path_buf(),
-                    what: format!("plotting dataset `{ds}`, histogram `{name}`: {err}"),
-                })?;
-                let sub = dir.join(safe_name(ds));
-                let mut path = sub.join(format!("{}.png", safe_name(name)));
-                let mut n = 1;
-                while !used.insert(path.clone()) {
-                    n += 1;
-                    path = sub.join(format!("{}-{n}.png", safe_name(name)));
-                }
-                file.path = Some(path);
-                out.push((file, Some(png)));
-                continue;
-            }
-            out.push((file, None));
-        }
-    }
-    Ok(out)
 }
 
 pub(crate) fn write(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), MergeError> {
