@@ -153,7 +153,8 @@ fn fileset_mistakes() {
 
     let comma = write(
         &d.path().join("comma.json"),
-        &format!("{{\"ZZ\": {{\"files\": {{\"{f}\": \"Events\"}},}}}}"),
+        // A fixed path: the syntax error's column must not depend on where the checkout is.
+        "{\"ZZ\": {\"files\": {\"data/zz.root\": \"Events\"},}}",
     );
     let code = s.run(
         "casa-submit preprocess comma.json -o pre.json",
