@@ -173,7 +173,7 @@ const MERGE: [Code; 12] = [
 #[rustfmt::skip]
 const SUBMIT: [Code; 3] = [
     row(Tool::Submit, 0, "success", "done", Na),
-    row(Tool::Submit, 1, "failure", "the command failed, or `plan` refused a required column a file lacks (the message names the file, dataset, column, node or field)", Na),
+    row(Tool::Submit, 1, "failure", "the command failed: `preprocess` or `plan` could not read an input file (without `--skip-bad-files`), or `plan` refused a required column a file lacks (the message names the file, dataset, column, node or field)", Na),
     row(Tool::Submit, 2, "usage", "bad command line", Na),
 ];
 
