@@ -13,58 +13,13 @@ use std::process::Command;
 use rootio::{RootFile, Tree, Values};
 use serde_json::Value;
 
-use casa_test_support::{fixture, python, real_file as real, workspace};
+use casa_test_support::{fixture, python, real_file as real};
 
-struct Reference {
-    dir: tempfile::TempDir,
-    manifest: Value,
-}
+mod common;
+use common::{le_bytes, width, Reference};
 
 fn reference(file: &Path) -> Reference {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(python())
-        .arg(workspace().join("tests/python/reference_dump.py"))
-        .arg(file)
-        .arg(dir.path())
-        .output()
-        .expect("run reference_dump.py");
-    assert!(
-        out.status.success(),
-        "reference_dump.py failed on {}:\n{}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
-    Reference { dir, manifest }
-}
-
-fn le_bytes(v: &Values) -> (&'static str, Vec<u8>) {
-    fn le<T: Copy, const N: usize>(v: &[T], f: fn(T) -> [u8; N]) -> Vec<u8> {
-        v.iter().flat_map(|&x| f(x)).collect()
-    }
-    match v {
-        Values::Bool(v) => ("bool", v.iter().map(|&b| b as u8).collect()),
-        Values::I8(v) => ("int8", le(v, i8::to_le_bytes)),
-        Values::U8(v) => ("uint8", v.clone()),
-        Values::I16(v) => ("int16", le(v, i16::to_le_bytes)),
-        Values::U16(v) => ("uint16", le(v, u16::to_le_bytes)),
-        Values::I32(v) => ("int32", le(v, i32::to_le_bytes)),
-        Values::U32(v) => ("uint32", le(v, u32::to_le_bytes)),
-        Values::I64(v) => ("int64", le(v, i64::to_le_bytes)),
-        Values::U64(v) => ("uint64", le(v, u64::to_le_bytes)),
-        Values::F32(v) => ("float32", le(v, f32::to_le_bytes)),
-        Values::F64(v) => ("float64", le(v, f64::to_le_bytes)),
-    }
-}
-
-fn width(dtype: &str) -> usize {
-    match dtype {
-        "bool" | "int8" | "uint8" => 1,
-        "int16" | "uint16" => 2,
-        "int32" | "uint32" | "float32" => 4,
-        _ => 8,
-    }
+    common::reference("reference_dump.py", file)
 }
 
 /// Entry ranges to check: the whole tree, ranges that start/stop one entry either side of
