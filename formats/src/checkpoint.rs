@@ -20,13 +20,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::envelope::{self, Flaw};
 use crate::fsutil::atomic_write;
 use crate::partial::ChunkId;
 use crate::JobMetrics;
 
 pub const MAGIC: &[u8; 8] = b"CASACKPT";
 pub const CHECKPOINT_FORMAT_VERSION: (u16, u16) = (1, 0);
-const FIXED: usize = 24;
 
 /// What makes a checkpoint this job's: the same run, node, job spec and plugin bytes, the
 /// same casa and the same batch size (batches end where the uninterrupted run's end, so the
@@ -115,17 +115,7 @@ pub fn encode(header: &CheckpointHeader, payload_json: &[u8]) -> Vec<u8> {
     let h = serde_json::to_vec(header).expect("header serialises");
     // Level 1: a checkpoint is written often and read at most once.
     let p = zstd::bulk::compress(payload_json, 1).expect("in-memory zstd");
-    let mut out = Vec::with_capacity(FIXED + h.len() + p.len() + 8);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&CHECKPOINT_FORMAT_VERSION.0.to_le_bytes());
-    out.extend_from_slice(&CHECKPOINT_FORMAT_VERSION.1.to_le_bytes());
-    out.extend_from_slice(&(h.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(p.len() as u64).to_le_bytes());
-    out.extend_from_slice(&h);
-    out.extend_from_slice(&p);
-    let sum = xxhash_rust::xxh64::xxh64(&out, 0);
-    out.extend_from_slice(&sum.to_le_bytes());
-    out
+    envelope::seal(MAGIC, CHECKPOINT_FORMAT_VERSION, &h, &p)
 }
 
 /// Write a checkpoint atomically; returns its size in bytes.
@@ -160,45 +150,29 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<(CheckpointHeader, Vec<u8>), C
         path: name.to_string(),
         what,
     };
-    if bytes.len() < FIXED + 8 || &bytes[..8] != MAGIC {
-        return Err(corrupt(
-            "not a casa checkpoint (bad magic or too short)".into(),
-        ));
-    }
-    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
-    let (major, minor) = (u16_at(8), u16_at(10));
-    if major != CHECKPOINT_FORMAT_VERSION.0 || minor > CHECKPOINT_FORMAT_VERSION.1 {
-        return Err(CheckpointError::Version {
+    let (h, p) = envelope::open(bytes, MAGIC, CHECKPOINT_FORMAT_VERSION).map_err(|f| match f {
+        Flaw::NotOurs | Flaw::Short => {
+            corrupt("not a casa checkpoint (bad magic or too short)".into())
+        }
+        Flaw::Version { major, minor } => CheckpointError::Version {
             path: name.to_string(),
             major,
             minor,
             ours: CHECKPOINT_FORMAT_VERSION,
-        });
-    }
-    let h = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as u64;
-    let p = u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes"));
-    let want = (FIXED as u64 + 8)
-        .checked_add(h)
-        .and_then(|n| n.checked_add(p));
-    if want != Some(bytes.len() as u64) {
-        return Err(corrupt(format!(
-            "truncated or padded: header {h} and payload {p} bytes do not add up to the file's {}",
+        },
+        Flaw::Length {
+            header, payload, ..
+        } => corrupt(format!(
+            "truncated or padded: header {header} and payload {payload} bytes do not add up to the file's {}",
             bytes.len()
-        )));
-    }
-    let end = bytes.len() - 8;
-    let stored = u64::from_le_bytes(bytes[end..].try_into().expect("8 bytes"));
-    let computed = xxhash_rust::xxh64::xxh64(&bytes[..end], 0);
-    if stored != computed {
-        return Err(corrupt(format!(
+        )),
+        Flaw::Checksum { stored, computed } => corrupt(format!(
             "checksum mismatch (stored {stored:#018x}, computed {computed:#018x})"
-        )));
-    }
-    let (h, p) = (h as usize, p as usize);
-    let header: CheckpointHeader = serde_json::from_slice(&bytes[FIXED..FIXED + h])
-        .map_err(|e| corrupt(format!("header: {e}")))?;
-    let payload = zstd::stream::decode_all(&bytes[FIXED + h..FIXED + h + p])
-        .map_err(|e| corrupt(format!("payload: {e}")))?;
+        )),
+    })?;
+    let header: CheckpointHeader =
+        serde_json::from_slice(h).map_err(|e| corrupt(format!("header: {e}")))?;
+    let payload = zstd::stream::decode_all(p).map_err(|e| corrupt(format!("payload: {e}")))?;
     Ok((header, payload))
 }
 

@@ -6,6 +6,7 @@
 //! refuse other majors by name.
 
 pub mod checkpoint;
+mod envelope;
 pub mod exit;
 pub mod fileset;
 pub mod fsutil;

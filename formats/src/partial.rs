@@ -20,6 +20,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::envelope::{self, Flaw};
 use crate::fsutil::atomic_write;
 
 pub const MAGIC: &[u8; 8] = b"CASAPART";
@@ -27,7 +28,6 @@ pub const MAGIC: &[u8; 8] = b"CASAPART";
 /// numbers. A reader reads its own major version up to its own minor: a newer minor may encode
 /// the payload in a way this one cannot read, and says so rather than failing to parse.
 pub const PARTIAL_FORMAT_VERSION: (u16, u16) = (1, 1);
-const FIXED: usize = 24;
 /// The most bytes one compressed zstd byte can stand for: the densest block is an RLE block,
 /// a 3-byte header and one byte repeated up to the 128 KiB block maximum.
 const ZSTD_MAX_RATIO: u64 = 128 * 1024 / 4;
@@ -101,17 +101,7 @@ pub enum PartialError {
 pub fn encode(header: &PartialHeader, payload_json: &[u8]) -> Vec<u8> {
     let h = serde_json::to_vec(header).expect("header serialises");
     let p = zstd::bulk::compress(payload_json, 3).expect("in-memory zstd");
-    let mut out = Vec::with_capacity(FIXED + h.len() + p.len() + 8);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&PARTIAL_FORMAT_VERSION.0.to_le_bytes());
-    out.extend_from_slice(&PARTIAL_FORMAT_VERSION.1.to_le_bytes());
-    out.extend_from_slice(&(h.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(p.len() as u64).to_le_bytes());
-    out.extend_from_slice(&h);
-    out.extend_from_slice(&p);
-    let sum = xxhash_rust::xxh64::xxh64(&out, 0);
-    out.extend_from_slice(&sum.to_le_bytes());
-    out
+    envelope::seal(MAGIC, PARTIAL_FORMAT_VERSION, &h, &p)
 }
 
 /// Write a partial atomically.
@@ -147,59 +137,38 @@ pub fn stored_checksum(path: &Path) -> Option<String> {
 /// in errors.
 pub fn verify<'a>(bytes: &'a [u8], name: &str) -> Result<(PartialHeader, &'a [u8]), PartialError> {
     let path = || name.to_string();
-    if bytes.len() < 8 || &bytes[..8] != MAGIC {
-        return Err(PartialError::NotPartial { path: path() });
-    }
-    if bytes.len() < FIXED + 8 {
-        return Err(PartialError::Truncated {
+    let (h, z) = envelope::open(bytes, MAGIC, PARTIAL_FORMAT_VERSION).map_err(|f| match f {
+        Flaw::NotOurs => PartialError::NotPartial { path: path() },
+        Flaw::Short => PartialError::Truncated {
             path: path(),
             what: format!("{} bytes, shorter than the fixed header", bytes.len()),
-        });
-    }
-    let major = u16::from_le_bytes([bytes[8], bytes[9]]);
-    let minor = u16::from_le_bytes([bytes[10], bytes[11]]);
-    if major != PARTIAL_FORMAT_VERSION.0 || minor > PARTIAL_FORMAT_VERSION.1 {
-        return Err(PartialError::Version {
+        },
+        Flaw::Version { major, minor } => PartialError::Version {
             path: path(),
             major,
             minor,
             ours: PARTIAL_FORMAT_VERSION,
-        });
-    }
-    let h = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as u64;
-    let p = u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes"));
-    let want = (FIXED as u64)
-        .checked_add(h)
-        .and_then(|x| x.checked_add(p))
-        .and_then(|x| x.checked_add(8));
-    if want != Some(bytes.len() as u64) {
-        return Err(PartialError::Truncated {
+        },
+        Flaw::Length { want, .. } => PartialError::Truncated {
             path: path(),
             what: format!(
                 "header says {} bytes, the file has {}",
                 want.map_or("too many".to_string(), |w| w.to_string()),
                 bytes.len()
             ),
-        });
-    }
-    let body = bytes.len() - 8;
-    let stored = u64::from_le_bytes(bytes[body..].try_into().expect("8 bytes"));
-    let computed = xxhash_rust::xxh64::xxh64(&bytes[..body], 0);
-    if stored != computed {
-        return Err(PartialError::Checksum {
+        },
+        Flaw::Checksum { stored, computed } => PartialError::Checksum {
             path: path(),
             stored,
             computed,
-        });
-    }
-    let h = FIXED + h as usize;
-    let header: PartialHeader =
-        serde_json::from_slice(&bytes[FIXED..h]).map_err(|e| PartialError::Corrupt {
-            path: path(),
-            what: format!("header: {e}"),
-        })?;
+        },
+    })?;
+    let header: PartialHeader = serde_json::from_slice(h).map_err(|e| PartialError::Corrupt {
+        path: path(),
+        what: format!("header: {e}"),
+    })?;
     header.check(name)?;
-    Ok((header, &bytes[h..body]))
+    Ok((header, z))
 }
 
 impl PartialHeader {
