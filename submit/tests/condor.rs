@@ -531,12 +531,12 @@ fn dags_on_a_real_htcondor_pool() {
         &condor.join("setup"),
         &setup_args,
     );
-    // 6. Self-checkpointing: a long leaf (0.7 s per batch) checkpointing every 2 s, vacated
+    // 6. Self-checkpointing: a long leaf (1.5 s per batch) checkpointing every 2 s, vacated
     // mid-run with condor_vacate_job.
     let ckpt_site = a.join("ckpt-site.toml");
     std::fs::write(
         &ckpt_site,
-        "checkpoint_every = 2\n[environment]\nCASA_TEST_MODE = \"smear\"\nCASA_TEST_SLEEP_MS = \"700\"\n",
+        "checkpoint_every = 2\n[environment]\nCASA_TEST_MODE = \"smear\"\nCASA_TEST_SLEEP_MS = \"1500\"\n",
     )
     .unwrap();
     let ckpt_args = [
@@ -584,14 +584,23 @@ fn dags_on_a_real_htcondor_pool() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
-    std::thread::sleep(Duration::from_secs(5));
-    let o = pool.sh("condor_vacate_job -constraint 'CasaRun == \"ckpt\"'");
-    assert!(
-        o.status.success(),
-        "condor_vacate_job: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    std::thread::sleep(Duration::from_secs(3));
+    // The job is idle for a moment after each checkpoint exit, while HTCondor restarts it, and
+    // condor_vacate_job only acts on running jobs: try until it finds the job running.
+    let t2 = Instant::now();
+    loop {
+        let o = pool.sh("condor_vacate_job -constraint 'CasaRun == \"ckpt\"'");
+        if o.status.success() {
+            break;
+        }
+        assert!(
+            t2.elapsed() < Duration::from_secs(60),
+            "condor_vacate_job never found the checkpointing leaf running: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
     let st = wait_all(&[&clean, &crash, &badrun, &demo, &setup, &ckpt]);
     eprintln!("five DAGs in {:.1}s", t.elapsed().as_secs_f64());
     let diag = |d: &Submitted| tail(&dagman_out(&d.rundir), 40);
